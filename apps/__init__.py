@@ -1,0 +1,1 @@
+"""The four benchmark apps: same routes, same template, same payload."""

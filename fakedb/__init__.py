@@ -1,0 +1,1 @@
+"""A fake database: an asyncio HTTP/1.1 server that answers after a set latency."""

@@ -1,0 +1,3 @@
+from fakedb.server import main
+
+raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The fake database server.
+
+Each request waits `--sleep` milliseconds on an event-loop timer (so waits
+overlap), then gets a small JSON body with a random number. Keep-alive and
+pipelining are supported; malformed or oversized requests get 400 and the
+connection is closed. Standard library only, so it runs in any environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+from collections import deque
+
+from pyserverbench.cli import OneLineParser, bounded_float, bounded_int
+
+MAX_HEAD = 8192
+MAX_BODY = 65536
+
+
+def _response(status: bytes, body: bytes, keep_alive: bool) -> bytes:
+    return b"".join((
+        b"HTTP/1.1 ", status,
+        b"\r\nContent-Type: application/json\r\nContent-Length: ", str(len(body)).encode(),
+        b"\r\nConnection: ", b"keep-alive" if keep_alive else b"close",
+        b"\r\n\r\n", body,
+    ))
+
+
+def parse_head(head: bytes) -> tuple[bytes, bool, int] | None:
+    """Parse a request head into (method, keep_alive, body length); None if malformed."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        return None
+    method, target, version = parts
+    if not method.isalpha() or not target.startswith(b"/"):
+        return None
+    if version == b"HTTP/1.1":
+        keep_alive = True
+    elif version == b"HTTP/1.0":
+        keep_alive = False
+    else:
+        return None
+    length = 0
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            return None
+        name = name.lower()
+        value = value.strip().lower()
+        if name == b"connection":
+            if value == b"close":
+                keep_alive = False
+            elif value == b"keep-alive":
+                keep_alive = True
+        elif name == b"content-length":
+            if not value.isdigit() or int(value) > MAX_BODY:
+                return None
+            length = int(value)
+        elif name == b"transfer-encoding":
+            return None
+    return method, keep_alive, length
+
+
+class FakeDB(asyncio.Protocol):
+    """One connection: parse requests, answer each after the delay, in order."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.pending: deque[list] = deque()
+        self.done = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.done = True
+        self.pending.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while not self.done:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end == -1 or end > MAX_HEAD:
+                if end > MAX_HEAD or len(self.buffer) > MAX_HEAD:
+                    self._reply_now(_response(b"400 Bad Request", b'{"error":"too large"}', False))
+                return
+            request = parse_head(self.buffer[:end])
+            if request is None:
+                self._reply_now(_response(b"400 Bad Request", b'{"error":"malformed"}', False))
+                return
+            method, keep_alive, length = request
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length:]
+            if method != b"GET":
+                body = b'{"error":"method not allowed"}'
+                self._reply_now(_response(b"405 Method Not Allowed", body, keep_alive))
+                continue
+            self._reply_later(keep_alive)
+
+    def _reply_later(self, keep_alive: bool) -> None:
+        slot: list = [None, keep_alive]
+        self.pending.append(slot)
+        if not keep_alive:
+            self.done = True
+        if self.delay > 0:
+            self.loop.call_at(self.loop.time() + self.delay, self._fill, slot)
+        else:
+            self._fill(slot)
+
+    def _reply_now(self, response: bytes) -> None:
+        keep_alive = b"Connection: keep-alive" in response
+        self.pending.append([response, keep_alive])
+        if not keep_alive:
+            self.done = True
+        self._flush()
+
+    def _fill(self, slot: list) -> None:
+        body = b'{"number":%d}' % random.getrandbits(20)
+        slot[0] = _response(b"200 OK", body, slot[1])
+        self._flush()
+
+    def _flush(self) -> None:
+        transport = self.transport
+        while self.pending and self.pending[0][0] is not None:
+            response, keep_alive = self.pending.popleft()
+            if transport is None or transport.is_closing():
+                return
+            transport.write(response)
+            if not keep_alive:
+                transport.close()
+                return
+
+
+async def serve(host: str, port: int, sleep_ms: float) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: FakeDB(sleep_ms / 1000), host, port, backlog=2048, reuse_address=True
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"fakedb: listening on http://{host}:{port}/ with {sleep_ms:g} ms latency", flush=True)
+    async with server:
+        await stop.wait()
+
+
+def parse_args(argv: list[str] | None = None):
+    parser = OneLineParser(prog="python -m fakedb", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=bounded_int(1, 65535), default=6161,
+                        help="port to bind (default 6161)")
+    parser.add_argument("--sleep", type=bounded_float(0, 60_000), default=0.0,
+                        help="latency per request in milliseconds (default 0 = none)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        asyncio.run(serve(args.host, args.port, args.sleep))
+    except OSError as exc:
+        print(f"fakedb: error: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,29 @@
+// The reference scenario: each virtual user loops GET /, sleep 0.1 s, GET /api, GET /.
+// Configure with environment variables (no need to edit this file):
+//   k6 run -e BASE_URL=http://127.0.0.1:8000 -e VUS=10 -e DURATION=60s load.js
+import http from 'k6/http';
+import { check, sleep } from 'k6';
+
+const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8000';
+
+export const options = {
+  vus: Number(__ENV.VUS || 10),
+  duration: __ENV.DURATION || '60s',
+  // Any failed request or failed check fails the run (k6 exits non-zero).
+  thresholds: {
+    http_req_failed: ['rate==0'],
+    checks: ['rate==1'],
+  },
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
+};
+
+function expect(response, name) {
+  check(response, { [`${name} status 200`]: (r) => r.status === 200 });
+}
+
+export default function () {
+  expect(http.get(`${BASE_URL}/`), 'GET /');
+  sleep(0.1);
+  expect(http.get(`${BASE_URL}/api`), 'GET /api');
+  expect(http.get(`${BASE_URL}/`), 'GET /');
+}

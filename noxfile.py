@@ -1,0 +1,94 @@
+"""Sessions of pyserverbench. Wiring only: the logic lives in the pyserverbench package."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not installed
+
+from pyserverbench.cli import check_load_options  # noqa: E402
+from pyserverbench.pythons import available, newest  # noqa: E402
+from pyserverbench.stacks import STACKS, pinned, test_requirements  # noqa: E402
+
+PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
+WORKERS = (1, 2)
+MATRIX = [(server, workers) for server in STACKS for workers in WORKERS]
+TOUR_OPTIONS = ["--duration", "15s"]
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tour"]
+nox.options.error_on_missing_interpreters = True
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")  # use this machine's Pythons only
+
+
+def _bench_name(python: str, server: str, workers: int) -> str:
+    return f"bench_on-{python}(server='{server}', workers={workers})"
+
+
+@nox.session(python=False)
+@nox.parametrize(("server", "workers"), MATRIX)
+def bench(session: nox.Session, server: str, workers: int) -> None:
+    """Run one stack on every supported Python found (options after --)."""
+    check_load_options(f'nox -s "{session.name}" --', session.posargs)
+    found = available(PYTHONS)
+    if not found:
+        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    session.log(f"Python found: {', '.join(found)}; missing: "
+                f"{', '.join(sorted(set(PYTHONS) - set(found))) or 'none'}")
+    for python in found:
+        session.notify(_bench_name(python, server, workers), posargs=session.posargs)
+
+
+@nox.session(python=PYTHONS, default=False)
+@nox.parametrize(("server", "workers"), MATRIX)
+def bench_on(session: nox.Session, server: str, workers: int) -> None:
+    """Run one stack on one Python, in an environment holding only that stack."""
+    session.install(*STACKS[server].requirements())
+    session.run("python", "-m", "pyserverbench", "run", "--stack", server,
+                "--workers", str(workers), *session.posargs,
+                interrupt_timeout=30, terminate_timeout=10)
+
+
+@nox.session(python=False)
+def tour(session: nox.Session) -> None:
+    """A quick tour: the seven stacks, 2 workers, short runs, newest Python; then the report."""
+    options = session.posargs or TOUR_OPTIONS
+    check_load_options('nox --', options)
+    python = newest(PYTHONS)
+    if python is None:
+        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    for server in STACKS:
+        session.notify(_bench_name(python, server, 2), posargs=options)
+    session.notify("report")
+
+
+@nox.session(python=PYTHONS[-1], default=False)
+def report(session: nox.Session) -> None:
+    """Render every record under results/runs into results/README.md."""
+    session.install(*pinned("tabulate"))
+    session.run("python", "-m", "pyserverbench", "report", *session.posargs)
+
+
+@nox.session(python=PYTHONS, default=False)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (real servers, real k6)."""
+    session.install(*test_requirements())
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1], default=False)
+def lint(session: nox.Session) -> None:
+    """Check the code with ruff."""
+    session.install(*pinned("ruff"))
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHONS[-1], default=False)
+def asyncable(session: nox.Session) -> None:
+    """Time 10 jobs on 10 threads, sleeping versus looping (the GIL at work)."""
+    session.run("python", "-m", "pyserverbench", "asyncable", *session.posargs)

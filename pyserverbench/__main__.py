@@ -1,0 +1,27 @@
+"""`python -m pyserverbench run|report|asyncable ...`"""
+
+import sys
+
+from pyserverbench.cli import fail
+
+
+def main(argv: list[str]) -> int:
+    commands = ("run", "report", "asyncable")
+    if not argv or argv[0] not in commands:
+        given = repr(argv[0]) if argv else "nothing"
+        fail(f"unknown command {given} (accepted: {', '.join(commands)})")
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        from pyserverbench.run import main as run_main
+
+        return run_main(rest)
+    if command == "report":
+        from pyserverbench.report import main as report_main
+
+        return report_main(rest)
+    from pyserverbench.asyncable import main as asyncable_main
+
+    return asyncable_main(rest)
+
+
+raise SystemExit(main(sys.argv[1:]))

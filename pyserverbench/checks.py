@@ -1,0 +1,62 @@
+"""Before the load: check that the server answers what every app must answer."""
+
+from __future__ import annotations
+
+import httpx
+
+PAGE_MARKERS = ("<h1>pyserverbench</h1>", "Servers &lt;compared&gt; &amp; measured")
+
+
+class CheckError(RuntimeError):
+    """The app answered something other than what the apps must answer."""
+
+
+def answers(url: str) -> bool:
+    """True once something answers HTTP at url (any status)."""
+    try:
+        httpx.get(url, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def check_app(base_url: str) -> None:
+    """Check `/`, `/api` and an unknown path; raise CheckError on the first mismatch."""
+    with httpx.Client(base_url=base_url, timeout=10.0) as client:
+        page = _get(client, "/", 200, "text/html")
+        for marker in PAGE_MARKERS:
+            if marker not in page.text:
+                raise CheckError(f"GET / lacks {marker!r}")
+        api = _get(client, "/api", 200, "application/json")
+        try:
+            body = api.json()
+        except ValueError:
+            raise CheckError(f"GET /api is not JSON: {api.text[:80]!r}") from None
+        if body.get("message") != "success" or not isinstance(body.get("number"), int):
+            raise CheckError(f"GET /api answered {body!r}, not a success message and a number")
+        _get(client, "/no-such-page", 404, None)
+
+
+def check_db(url: str) -> None:
+    """Check that the fake DB answers JSON with a number."""
+    try:
+        answer = httpx.get(url, timeout=10.0)
+        number = answer.json()["number"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise CheckError(f"fake DB at {url} did not answer a number: {exc}") from None
+    if answer.status_code != 200 or not isinstance(number, int):
+        raise CheckError(f"fake DB at {url} answered {answer.status_code} {answer.text[:80]!r}")
+
+
+def _get(client: httpx.Client, path: str, status: int, content_type: str | None) -> httpx.Response:
+    try:
+        answer = client.get(path)
+    except httpx.HTTPError as exc:
+        raise CheckError(f"GET {path} failed: {exc!r}") from None
+    if answer.status_code != status:
+        raise CheckError(f"GET {path} answered {answer.status_code}, expected {status}: "
+                         f"{answer.text[:80]!r}")
+    kind = answer.headers.get("content-type", "")
+    if content_type and not kind.startswith(content_type):
+        raise CheckError(f"GET {path} has content-type {kind!r}, expected {content_type}")
+    return answer

