@@ -11,14 +11,15 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not installed
 
-from pyserverbench.cli import check_load_options  # noqa: E402
+from pyserverbench.cli import load_options_error  # noqa: E402
 from pyserverbench.pythons import available, newest  # noqa: E402
-from pyserverbench.stacks import STACKS, pinned, test_requirements  # noqa: E402
+from pyserverbench.stacks import STACKS, pinned, suite_requirements  # noqa: E402
 
 PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 WORKERS = (1, 2)
 MATRIX = [(server, workers) for server in STACKS for workers in WORKERS]
 TOUR_OPTIONS = ["--duration", "15s"]
+NEWEST = newest(PYTHONS)  # report, lint and the tour use the newest Python found
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tour"]
@@ -30,11 +31,17 @@ def _bench_name(python: str, server: str, workers: int) -> str:
     return f"bench_on-{python}(server='{server}', workers={workers})"
 
 
+def _check_options(session: nox.Session, options: list[str], threads_allowed: bool) -> None:
+    problem = load_options_error(options, threads_allowed)
+    if problem:
+        session.error(f"bad option after --: {problem}")
+
+
 @nox.session(python=False)
 @nox.parametrize(("server", "workers"), MATRIX)
 def bench(session: nox.Session, server: str, workers: int) -> None:
     """Run one stack on every supported Python found (options after --)."""
-    check_load_options(f'nox -s "{session.name}" --', session.posargs)
+    _check_options(session, session.posargs, STACKS[server].uses_threads)
     found = available(PYTHONS)
     if not found:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
@@ -58,16 +65,15 @@ def bench_on(session: nox.Session, server: str, workers: int) -> None:
 def tour(session: nox.Session) -> None:
     """A quick tour: the seven stacks, 2 workers, short runs, newest Python; then the report."""
     options = session.posargs or TOUR_OPTIONS
-    check_load_options('nox --', options)
-    python = newest(PYTHONS)
-    if python is None:
+    _check_options(session, options, threads_allowed=False)
+    if NEWEST is None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
     for server in STACKS:
-        session.notify(_bench_name(python, server, 2), posargs=options)
+        session.notify(_bench_name(NEWEST, server, 2), posargs=options)
     session.notify("report")
 
 
-@nox.session(python=PYTHONS[-1], default=False)
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def report(session: nox.Session) -> None:
     """Render every record under results/runs into results/README.md."""
     session.install(*pinned("tabulate"))
@@ -77,18 +83,18 @@ def report(session: nox.Session) -> None:
 @nox.session(python=PYTHONS, default=False)
 def tests(session: nox.Session) -> None:
     """Run the test suite (real servers, real k6)."""
-    session.install(*test_requirements())
+    session.install(*suite_requirements())
     session.run("python", "-m", "pytest", *session.posargs)
 
 
-@nox.session(python=PYTHONS[-1], default=False)
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def lint(session: nox.Session) -> None:
     """Check the code with ruff."""
     session.install(*pinned("ruff"))
     session.run("ruff", "check", ".")
 
 
-@nox.session(python=PYTHONS[-1], default=False)
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def asyncable(session: nox.Session) -> None:
     """Time 10 jobs on 10 threads, sleeping versus looping (the GIL at work)."""
     session.run("python", "-m", "pyserverbench", "asyncable", *session.posargs)

@@ -31,7 +31,9 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
                 f"{text!r} is not a whole number (accepted: {low} to {high})"
             ) from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range (accepted: {low} to {high})")
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range (accepted: {low} to {high})"
+            )
         return value
 
     parse.__name__ = "whole number"
@@ -90,11 +92,22 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
                         help="threads per worker, gthread only (default: gunicorn's default)")
 
 
-def check_load_options(prog: str, argv: list[str]) -> None:
-    """Exit with a one-line error if argv holds a bad load option."""
-    parser = OneLineParser(prog=prog)
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def load_options_error(argv: list[str], threads_allowed: bool = True) -> str | None:
+    """The one-line problem with argv as load options, or None if they are valid."""
+    parser = _RaisingParser(add_help=False)
     add_load_options(parser)
-    parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except ValueError as exc:
+        return str(exc)
+    if args.threads is not None and not threads_allowed:
+        return "argument --threads: applies to the gthread stack only"
+    return None
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

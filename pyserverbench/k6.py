@@ -82,7 +82,13 @@ def read_summary(path: Path) -> dict:
 
 def metrics_from_summary(summary: dict) -> dict:
     """Our metrics from k6's exported summary (durations in milliseconds)."""
-    m = summary["metrics"]
+    try:
+        return _metrics(summary["metrics"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise K6Error(f"k6's summary lacks {exc}: no requests were measured") from None
+
+
+def _metrics(m: dict) -> dict:
     duration = m["http_req_duration"]
     failed = m["http_req_failed"]
     return {

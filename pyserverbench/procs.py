@@ -9,12 +9,12 @@ import subprocess
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
 
 from pyserverbench.signals import held
-
 
 _live: list[Process] = []
 
@@ -139,10 +139,8 @@ class Process:
         pgid = self.popen.pid  # leader of its own session, so pgid == pid
         end = time.monotonic() + grace_s
         _signal_group(pgid, signal.SIGTERM)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
         if not _wait_group_gone(pgid, max(0.0, end - time.monotonic())):
             _signal_group(pgid, signal.SIGKILL)
             _wait_group_gone(pgid, 5.0)
@@ -157,10 +155,8 @@ def stop_all() -> None:
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -187,7 +183,7 @@ def listening_pids(port: int) -> set[int]:
     """Pids of processes listening on a TCP port (any address)."""
     pids = set()
     for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            if conn.pid is not None:
-                pids.add(conn.pid)
+        listening = conn.status == psutil.CONN_LISTEN and conn.laddr
+        if listening and conn.laddr.port == port and conn.pid is not None:
+            pids.add(conn.pid)
     return pids

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -122,6 +121,7 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
         check_app(base_url)
         code = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0, [db, server])
         server.check_alive()
+        db.check_alive()
     summary = read_summary(summary_path)
     return {"k6_exit_code": code, "k6_summary": summary,
             "metrics": metrics_from_summary(summary)}

@@ -14,7 +14,7 @@ PINS: dict[str, str] = {
     "gevent": "26.9.0",
     "uvicorn": "0.54.0",
     "uvicorn-worker": "0.4.0",
-    "starlette": "1.10.0",
+    "starlette": "1.7.0",  # newest that still supports Python 3.10
     "werkzeug": "3.1.9",
     "httpx": "0.28.1",
     "jinja2": "3.1.6",
@@ -95,7 +95,8 @@ STACKS: dict[str, Stack] = {
         ),
         Stack(
             name="gevent", mode="Async", server="gunicorn[gevent]", worker_class="gevent",
-            app="sync", app_target="apps.sync_app:app", packages=("gunicorn[gevent]", "gevent") + WSGI_PACKAGES[1:],
+            app="sync", app_target="apps.sync_app:app",
+            packages=("gunicorn[gevent]", "gevent") + WSGI_PACKAGES[1:],
             command=_gunicorn("gevent"),
         ),
         Stack(
@@ -124,7 +125,7 @@ STACKS: dict[str, Stack] = {
 }
 
 
-def test_requirements() -> list[str]:
+def suite_requirements() -> list[str]:
     """Everything the test suite needs: every stack's packages, the harness, pytest."""
     names = {name for stack in STACKS.values() for name in stack.packages}
     names |= set(HARNESS_PACKAGES) | {"tabulate", "pytest", "pytest-timeout"}

@@ -1,0 +1,89 @@
+"""The four apps in-process (Werkzeug and Starlette test clients, real fake DB), then
+each stack's real server started from the stack table."""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+from pyserverbench.checks import PAGE_MARKERS, answers, check_app
+from pyserverbench.procs import Process, free_port
+from pyserverbench.stacks import STACKS
+
+ROOT = Path(__file__).resolve().parent.parent
+WSGI_APPS = ["apps.sync_app", "apps.donkey_patched_async_app"]
+ASGI_APPS = ["apps.async_app", "apps.stupid_async_app"]
+
+
+def _client(module_name: str):
+    app = importlib.import_module(module_name).app
+    if module_name in WSGI_APPS:
+        return Client(app)
+    return TestClient(app)
+
+
+@pytest.fixture(params=WSGI_APPS + ASGI_APPS)
+def client(request):
+    client = _client(request.param)
+    if isinstance(client, TestClient):
+        with client:  # runs the lifespan, which opens the shared AsyncClient
+            yield client
+    else:
+        yield client
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True) if hasattr(response, "get_data") else response.text
+
+
+def test_index_renders_the_escaped_page(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = _text(response)
+    for marker in PAGE_MARKERS:
+        assert marker in page
+    assert "<compared>" not in page
+
+
+def test_api_returns_the_fake_db_number_with_a_success_message(client):
+    response = client.get("/api")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = json.loads(_text(response))
+    assert body["message"] == "success"
+    assert isinstance(body["number"], int)
+    assert set(body) == {"message", "number"}
+
+
+def test_unknown_paths_are_404(client):
+    assert client.get("/nope").status_code == 404
+
+
+def test_all_apps_answer_the_same_page_and_payload_shape():
+    pages, keys = set(), set()
+    for name in WSGI_APPS + ASGI_APPS:
+        client = _client(name)
+        if isinstance(client, TestClient):
+            with client:
+                pages.add(client.get("/").text)
+                keys.add(tuple(client.get("/api").json()))
+        else:
+            pages.add(client.get("/").get_data(as_text=True))
+            keys.add(tuple(json.loads(client.get("/api").get_data(as_text=True))))
+    assert len(pages) == 1
+    assert keys == {("message", "number")}
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_each_stack_serves_the_apps_routes_on_a_real_server(name, tmp_path):
+    port = free_port()
+    argv = STACKS[name].argv(sys.executable, "127.0.0.1", port, 1)
+    with Process(name, argv, tmp_path / "server.log", cwd=ROOT) as server:
+        server.wait_until(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "answering")
+        check_app(f"http://127.0.0.1:{port}")
+        server.check_alive()

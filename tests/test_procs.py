@@ -1,0 +1,80 @@
+import sys
+import time
+
+import psutil
+import pytest
+
+from pyserverbench.procs import Process, ProcessError, free_port, port_is_free, stop_all
+
+PARENT_WITH_CHILD = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+    "print(child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+IGNORES_SIGTERM = (
+    "import signal, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def _log_has_line(path) -> bool:
+    return path.exists() and path.read_text().strip() != ""
+
+
+def test_stop_ends_the_whole_process_group(tmp_path):
+    log = tmp_path / "p.log"
+    with Process("parent", [sys.executable, "-c", PARENT_WITH_CHILD], log) as proc:
+        proc.wait_until(lambda: _log_has_line(log), 20, "started")
+        child_pid = int(log.read_text().split()[0])
+        parent_pid = proc.pid
+        assert psutil.pid_exists(child_pid)
+    assert not psutil.pid_exists(parent_pid)
+    assert not psutil.pid_exists(child_pid) or \
+        psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):
+    log = tmp_path / "p.log"
+    proc = Process("stubborn", [sys.executable, "-c", IGNORES_SIGTERM], log)
+    proc.start()
+    proc.wait_until(lambda: _log_has_line(log), 20, "started")
+    start = time.monotonic()
+    proc.stop(grace_s=0.5)
+    assert proc.exited() == -9
+    assert time.monotonic() - start < 5
+
+
+def test_an_exit_during_start_up_is_reported_at_once_with_the_log(tmp_path):
+    argv = [sys.executable, "-c", "print('cannot bind, giving up'); raise SystemExit(3)"]
+    with Process("server", argv, tmp_path / "s.log") as proc:
+        start = time.monotonic()
+        with pytest.raises(ProcessError, match="exited with code 3.*cannot bind, giving up"):
+            proc.wait_until(lambda: False, 30, "answering")
+        assert time.monotonic() - start < 5
+
+
+def test_a_readiness_deadline_raises(tmp_path):
+    argv = [sys.executable, "-c", "import time; time.sleep(30)"]
+    with Process("slow", argv, tmp_path / "s.log") as proc, \
+            pytest.raises(ProcessError, match="not answering after 0.3 s"):
+        proc.wait_until(lambda: False, 0.3, "answering")
+
+
+def test_a_missing_program_is_a_process_error(tmp_path):
+    with pytest.raises(ProcessError, match="cannot start"):
+        Process("ghost", ["/no/such/program"], tmp_path / "g.log").start()
+
+
+def test_stop_all_stops_what_is_still_running(tmp_path):
+    proc = Process("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"],
+                   tmp_path / "s.log")
+    proc.start()
+    stop_all()
+    assert proc.exited() is not None
+
+
+def test_free_port_is_free():
+    assert port_is_free(free_port())

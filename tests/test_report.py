@@ -1,0 +1,70 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pyserverbench.report import fmt_ms, load_records, render
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_report_matches_the_saved_expected_output():
+    records, _ = load_records(DATA / "runs")
+    assert render(records) == (DATA / "expected_report.md").read_text()
+
+
+def test_bad_files_are_skipped_with_one_warning_each():
+    records, warnings = load_records(DATA / "runs")
+    assert len(records) == 6
+    skipped = sorted(Path(w.split()[1].rstrip(":")).name for w in warnings)
+    assert skipped == ["g-truncated.json", "h-empty.json", "i-old-format.json",
+                       "j-missing-fields.json"]
+
+
+def test_rendering_is_deterministic_whatever_the_record_order():
+    records, _ = load_records(DATA / "runs")
+    assert render(records) == render(list(reversed(records)))
+
+
+def test_failed_runs_show_their_reason_and_no_numbers():
+    records, _ = load_records(DATA / "runs")
+    [line] = [line for line in render(records).splitlines() if "gevent" in line]
+    assert "**failed**" in line
+    assert "server exited with code -9" in line
+    assert "worker \\| booted" in line  # a pipe in the reason does not break the table
+    assert " ms " not in line and "µs" not in line
+
+
+def test_rows_are_sorted_by_requests_handled():
+    records, _ = load_records(DATA / "runs")
+    section = render(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "Mode" not in line]
+    assert [row.split("|")[2].strip() for row in rows] == [
+        "uvicorn", "gunicorn[gthread] (1 thread)", "gunicorn", "gunicorn[gevent]"]
+
+
+def test_no_records_renders_a_hint():
+    assert "No records yet" in render([])
+
+
+def test_durations_use_microseconds_below_one_millisecond():
+    assert fmt_ms(0.00584) == "5.84 µs"
+    assert fmt_ms(1.02) == "1.02 ms"
+
+
+def test_report_command_writes_the_file_and_warns_per_bad_file(tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(DATA / "runs", runs)
+    output = tmp_path / "README.md"
+    done = subprocess.run([sys.executable, "-m", "pyserverbench", "report", "--runs-dir",
+                           str(runs), "--output", str(output)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 4
+    first = output.read_bytes()
+    assert first == (DATA / "expected_report.md").read_bytes()
+    subprocess.run([sys.executable, "-m", "pyserverbench", "report", "--runs-dir", str(runs),
+                    "--output", str(output)], cwd=ROOT, capture_output=True, timeout=60,
+                   check=True)
+    assert output.read_bytes() == first

@@ -1,0 +1,154 @@
+"""One run end to end through real k6, and the ways a run can fail."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+import pytest
+
+from pyserverbench import run as run_module
+from pyserverbench.procs import port_is_free
+from pyserverbench.run import RunConfig, run, verdict
+from pyserverbench.stacks import STACKS, Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _harness(*args: str, env=None, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pyserverbench", "run", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _ports(record: dict) -> list[int]:
+    commands = record["commands"]
+    db_port = int(commands["fakedb"][commands["fakedb"].index("--port") + 1])
+    base = next(a for a in commands["k6"] if a.startswith("BASE_URL="))
+    return [db_port, urlsplit(base.split("=", 1)[1]).port]
+
+
+def test_a_short_real_run_writes_a_complete_record_and_leaves_nothing(tmp_path):
+    done = _harness("--stack", "uvicorn", "--workers", "1", "--duration", "3s", "--vus", "2",
+                    "--db-latency", "5", "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    [path] = tmp_path.glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["ok"] is True and record["error"] is None
+    assert (record["stack"], record["workers"], record["vus"], record["duration_s"],
+            record["db_latency_ms"]) == ("uvicorn", 1, 2, 3, 5)
+    assert record["python"] == ".".join(map(str, sys.version_info[:3]))
+    m = record["metrics"]
+    assert m["iterations"] > 0
+    assert 3 * m["iterations"] <= m["requests"] <= 3 * m["iterations"] + 2 * 2
+    assert m["failed_requests"] == 0
+    assert 5 <= m["duration_p95_ms"] <= m["duration_p99_ms"]
+    assert m["blocked_p95_ms"] >= 0
+    assert record["k6_version"].startswith("k6 v")
+    assert record["packages"]["uvicorn"] == "0.54.0"
+    assert record["host"]["cores"] >= 1 and record["host"]["cpu_model"]
+    assert "http_reqs" in record["k6_summary"]["metrics"]
+    assert all(port_is_free(port) for port in _ports(record))
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _config(stack: Stack, results: Path) -> RunConfig:
+    return RunConfig(stack=stack, workers=1, threads=None, duration_s=2, db_latency_ms=0,
+                     vus=1, results_dir=results)
+
+
+def test_a_server_that_exits_at_start_is_a_failed_record_found_at_once(tmp_path):
+    broken = Stack(name="broken", mode="Sync", server="none", worker_class=None, app="sync",
+                   app_target="none", packages=(),
+                   command=("-c", "print('no such server'); raise SystemExit(3)"))
+    start = time.monotonic()
+    record, path = run(_config(broken, tmp_path))
+    assert time.monotonic() - start < 20
+    assert record["ok"] is False and record["metrics"] is None
+    assert "server exited with code 3" in record["error"]
+    assert "no such server" in record["error"]
+    assert json.loads(path.read_text())["ok"] is False
+    assert all(port_is_free(port) for port in _ports(record))
+
+
+def test_a_fake_db_that_never_answers_is_a_failed_record(tmp_path, monkeypatch):
+    silent_root = tmp_path / "root"
+    (silent_root / "fakedb").mkdir(parents=True)
+    (silent_root / "fakedb" / "__main__.py").write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.setattr(run_module, "ROOT", silent_root)
+    monkeypatch.setattr(run_module, "START_DEADLINE_S", 1.0)
+    record, _ = run(_config(STACKS["uvicorn"], tmp_path / "runs"))
+    assert record["ok"] is False
+    assert "fake DB not answering after 1 s" in record["error"]
+    assert all(port_is_free(port) for port in _ports(record))
+
+
+def test_a_missing_k6_fails_in_one_line_and_writes_nothing(tmp_path):
+    env = {**os.environ, "K6": str(tmp_path / "no-k6")}
+    done = _harness("--stack", "sync", "--duration", "1s", "--results-dir", str(tmp_path),
+                    env=env)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "no-k6" in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--stack", "nginx"], "'nginx'"),
+    (["--stack", "sync", "--workers", "0"], "--workers"),
+    (["--stack", "sync", "--threads", "4"], "--threads"),
+    (["--stack", "gthread", "--duration", "forever"], "--duration"),
+])
+def test_bad_options_fail_in_one_line_before_anything_starts(args, named, tmp_path):
+    done = _harness(*args, "--results-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert named in done.stderr
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_run_stops_every_child_and_writes_no_record(signum, tmp_path):
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "pyserverbench", "run", "--stack", "sync", "--workers", "2",
+         "--duration", "30s", "--results-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        children: set[psutil.Process] = set()
+        while time.monotonic() < deadline:  # wait until k6 is running under the harness
+            children = set(psutil.Process(harness.pid).children(recursive=True))
+            if any("k6" in " ".join(c.cmdline()) for c in children if c.is_running()):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("k6 never started")
+        harness.send_signal(signum)
+        _, err = harness.communicate(timeout=60)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+    assert harness.returncode == 128 + signum
+    assert "no record written" in err
+    assert not list(tmp_path.glob("*.json"))
+    _, alive = psutil.wait_procs(list(children), timeout=5)
+    assert not alive
+
+
+def _result(requests=100, failed=0, checks_failed=0, code=0):
+    return {"k6_exit_code": code, "metrics": {"requests": requests, "failed_requests": failed,
+                                              "failed_rate": failed / max(requests, 1),
+                                              "checks_failed": checks_failed}}
+
+
+def test_verdict_refuses_any_failure():
+    assert verdict(_result()) is None
+    assert "3 of 100 requests failed" in verdict(_result(failed=3, code=99))
+    assert "checks failed" in verdict(_result(checks_failed=1))
+    assert verdict(_result(code=99)) == "k6 thresholds crossed"
+    assert "code 107" in verdict(_result(code=107))
+    assert verdict(_result(requests=0)) == "no requests were made"

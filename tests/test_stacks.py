@@ -1,0 +1,73 @@
+import importlib
+import re
+
+import pytest
+
+from pyserverbench.stacks import HARNESS_PACKAGES, PINS, STACKS, pinned, suite_requirements
+
+NAMES = ["sync", "gthread", "gevent", "uvicorn", "uvicorn-worker", "stupid-async",
+         "donkey-patched"]
+
+
+def test_the_seven_stacks_are_named_as_the_server_parameter():
+    assert list(STACKS) == NAMES
+    assert all(stack.name == name for name, stack in STACKS.items())
+
+
+def test_every_pin_is_an_exact_version():
+    for name, version in PINS.items():
+        assert re.fullmatch(r"\d+(\.\d+)+", version), name
+
+
+def test_every_stack_package_is_pinned():
+    for stack in STACKS.values():
+        for requirement in stack.requirements():
+            assert re.fullmatch(r"[a-z0-9-]+(\[[a-z]+\])?==[\d.]+", requirement), requirement
+        for name in HARNESS_PACKAGES:
+            assert f"{name}=={PINS[name]}" in stack.requirements()
+
+
+def test_pinned_keeps_extras():
+    assert pinned("gunicorn[gevent]") == [f"gunicorn[gevent]=={PINS['gunicorn']}"]
+
+
+def test_gevent_stack_installs_the_gevent_extra():
+    assert any(r.startswith("gunicorn[gevent]==") for r in STACKS["gevent"].requirements())
+
+
+def test_stacks_hold_only_their_own_servers():
+    assert not any("uvicorn" in r for r in STACKS["sync"].requirements())
+    assert not any("gunicorn" in r for r in STACKS["uvicorn"].requirements())
+    assert not any("gevent" in r for r in STACKS["gthread"].requirements())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_app_target_names_an_app_that_imports(name):
+    module, _, attribute = STACKS[name].app_target.partition(":")
+    assert callable(getattr(importlib.import_module(module), attribute))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_command_binds_the_given_host_port_and_workers(name):
+    argv = STACKS[name].argv("/venv/bin/python", "127.0.0.1", 8123, 3)
+    assert argv[0] == "/venv/bin/python"
+    assert argv[-1] == STACKS[name].app_target
+    joined = " ".join(argv)
+    assert "127.0.0.1" in joined and "8123" in joined
+    assert "--workers 3" in joined
+
+
+def test_only_gthread_takes_threads():
+    assert [name for name, stack in STACKS.items() if stack.uses_threads] == ["gthread"]
+    argv = STACKS["gthread"].argv("python", "127.0.0.1", 1, 2, threads=4)
+    assert argv[-3:] == ["--threads", "4", STACKS["gthread"].app_target]
+    with pytest.raises(ValueError, match="no thread setting"):
+        STACKS["sync"].argv("python", "127.0.0.1", 1, 2, threads=4)
+
+
+def test_suite_requirements_cover_every_stack():
+    wanted = set(suite_requirements())
+    for stack in STACKS.values():
+        for requirement in stack.requirements():
+            plain = re.sub(r"\[.*\]", "", requirement)
+            assert requirement in wanted or any(w.startswith(plain.split("==")[0]) for w in wanted)
