@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not i
 
 from pyserverbench.cli import load_options_error  # noqa: E402
 from pyserverbench.pythons import available, newest  # noqa: E402
-from pyserverbench.stacks import STACKS, pinned, suite_requirements  # noqa: E402
+from pyserverbench.stacks import STACKS, STUDY_RUNS, pinned, suite_requirements  # noqa: E402
 
 PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 WORKERS = (1, 2)
@@ -70,6 +70,18 @@ def tour(session: nox.Session) -> None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
     for server in STACKS:
         session.notify(_bench_name(NEWEST, server, 2), posargs=options)
+    session.notify("report")
+
+
+@nox.session(python=False)
+def study(session: nox.Session) -> None:
+    """The study's three tables, 60 s runs on the newest Python found; then the report."""
+    _check_options(session, session.posargs, threads_allowed=False)
+    if NEWEST is None:
+        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    for server, workers, latency in STUDY_RUNS:
+        options = ["--db-latency", str(latency), *session.posargs]
+        session.notify(_bench_name(NEWEST, server, workers), posargs=options)
     session.notify("report")
 
 

@@ -125,6 +125,14 @@ STACKS: dict[str, Stack] = {
 }
 
 
+# The study's three tables as (stack, workers, DB latency in ms): `nox -s study` runs them.
+STUDY_RUNS: tuple[tuple[str, int, int], ...] = (
+    *((name, 2, 25) for name in STACKS),
+    *((name, 1, 25) for name in ("sync", "uvicorn", "uvicorn-worker")),
+    *((name, 2, 0) for name in ("sync", "uvicorn", "uvicorn-worker")),
+)
+
+
 def suite_requirements() -> list[str]:
     """Everything the test suite needs: every stack's packages, the harness, pytest."""
     names = {name for stack in STACKS.values() for name in stack.packages}

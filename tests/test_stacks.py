@@ -3,7 +3,14 @@ import re
 
 import pytest
 
-from pyserverbench.stacks import HARNESS_PACKAGES, PINS, STACKS, pinned, suite_requirements
+from pyserverbench.stacks import (
+    HARNESS_PACKAGES,
+    PINS,
+    STACKS,
+    STUDY_RUNS,
+    pinned,
+    suite_requirements,
+)
 
 NAMES = ["sync", "gthread", "gevent", "uvicorn", "uvicorn-worker", "stupid-async",
          "donkey-patched"]
@@ -55,6 +62,13 @@ def test_command_binds_the_given_host_port_and_workers(name):
     joined = " ".join(argv)
     assert "127.0.0.1" in joined and "8123" in joined
     assert "--workers 3" in joined
+
+
+def test_study_runs_are_the_studys_three_tables():
+    assert len(STUDY_RUNS) == 13
+    assert {(s, w) for s, w, ms in STUDY_RUNS if ms == 25 and w == 2} == {(s, 2) for s in NAMES}
+    assert {s for s, w, ms in STUDY_RUNS if w == 1} == {"sync", "uvicorn", "uvicorn-worker"}
+    assert {s for s, w, ms in STUDY_RUNS if ms == 0} == {"sync", "uvicorn", "uvicorn-worker"}
 
 
 def test_only_gthread_takes_threads():
