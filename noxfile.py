@@ -79,9 +79,13 @@ def study(session: nox.Session) -> None:
     _check_options(session, session.posargs, threads_allowed=False)
     if NEWEST is None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    # nox queues a session name once only, and the study runs some stacks at two
+    # latencies, so each run is its own nox call rather than a notify.
     for server, workers, latency in STUDY_RUNS:
-        options = ["--db-latency", str(latency), *session.posargs]
-        session.notify(_bench_name(NEWEST, server, workers), posargs=options)
+        session.run(sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+                    "-s", _bench_name(NEWEST, server, workers), "--",
+                    "--db-latency", str(latency), *session.posargs,
+                    external=True, interrupt_timeout=40, terminate_timeout=15)
     session.notify("report")
 
 

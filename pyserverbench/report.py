@@ -41,6 +41,7 @@ did not finish, is listed as **failed** with its reason, never as a number.
 
 With this closed loop no stack can exceed about VUs x 3 / (0.1 s + DB latency)
 requests per second, so rows near that ceiling are not ranked against each other.
+Read "Known effects on the numbers" in the project's README before drawing conclusions.
 """
 
 
