@@ -104,6 +104,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
+def interrupts(session: nox.Session) -> None:
+    """Interrupt short real runs at random moments; count processes and ports left behind."""
+    session.install(*suite_requirements())
+    session.run("python", "-m", "pyserverbench", "interrupts", *session.posargs)
+
+
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def lint(session: nox.Session) -> None:
     """Check the code with ruff."""
     session.install(*pinned("ruff"))

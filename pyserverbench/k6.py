@@ -14,6 +14,7 @@ from pyserverbench.procs import Process, ProcessError, log_tail
 
 K6_VARIABLE = "K6"
 THRESHOLDS_CROSSED = 99  # k6's exit code when a threshold fails
+ABORT_GRACE_S = 15.0  # time k6 gets to write its summary after SIGINT
 
 
 class K6Error(RuntimeError):
@@ -56,8 +57,13 @@ def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
     ]
 
 
-def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Process]) -> int:
-    """Run k6 to completion and return its exit code; fail early if a watched process dies."""
+def run_k6(argv: list[str], log_path: Path, timeout_s: float,
+           watch: list[Process]) -> tuple[int, str | None]:
+    """Run k6 to the end; return (exit code, None).
+
+    If a watched process dies, k6 is stopped politely, so that it still writes its
+    summary of what it measured, and the reason comes back instead of None.
+    """
     with Process("k6", argv, log_path) as k6:
         end = time.monotonic() + timeout_s
         while k6.exited() is None:
@@ -65,11 +71,12 @@ def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Proces
                 try:
                     proc.check_alive()
                 except ProcessError as exc:
-                    raise ProcessError(f"during the load: {exc}") from None
+                    code = k6.interrupt(ABORT_GRACE_S)
+                    return (code if code is not None else -1), f"during the load: {exc}"
             if time.monotonic() > end:
                 raise K6Error(f"k6 still running after {timeout_s:g} s; log: {log_tail(log_path)}")
             time.sleep(0.1)
-        return k6.exited() or 0
+        return k6.exited() or 0, None
 
 
 def read_summary(path: Path) -> dict:

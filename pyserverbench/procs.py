@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +24,16 @@ _live: list[Process] = []
 
 class ProcessError(RuntimeError):
     """A process we started failed to come up or died."""
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = (ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+         if sys.platform.startswith("linux") else None)
+
+
+def die_with_parent() -> bool:
+    """Ask Linux to SIGTERM this process when its parent dies; False where unsupported."""
+    return _libc is not None and _libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -78,6 +91,7 @@ class Process:
                 self.popen = subprocess.Popen(
                     self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env=self.env, cwd=self.cwd, start_new_session=True,
+                    preexec_fn=die_with_parent,  # if the harness is killed, so are we
                 )
             except OSError as exc:
                 raise ProcessError(f"{self.name}: cannot start {self.argv[0]}: {exc}") from None
@@ -121,6 +135,15 @@ class Process:
                 )
             time.sleep(0.05)
 
+    def interrupt(self, timeout_s: float) -> int | None:
+        """SIGINT the process group (a polite stop) and wait; the exit code or None."""
+        if self.popen is None:
+            return None
+        _signal_group(self.popen.pid, signal.SIGINT)
+        with suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=timeout_s)
+        return self.popen.poll()
+
     def stop(self, grace_s: float = 10.0) -> None:
         """SIGTERM the process group, SIGKILL it after the grace period, and reap.
 
@@ -139,6 +162,7 @@ class Process:
         pgid = self.popen.pid  # leader of its own session, so pgid == pid
         end = time.monotonic() + grace_s
         _signal_group(pgid, signal.SIGTERM)
+        _signal_group(pgid, signal.SIGCONT)  # a stopped process must run to see SIGTERM
         with suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace_s)
         if not _wait_group_gone(pgid, max(0.0, end - time.monotonic())):

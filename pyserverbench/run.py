@@ -24,7 +24,15 @@ from pyserverbench.k6 import (
     run_k6,
 )
 from pyserverbench.metadata import git_facts, host_facts, installed_packages, python_facts
-from pyserverbench.procs import Process, ProcessError, free_port, listening_pids, stop_all
+from pyserverbench.procs import (
+    Process,
+    ProcessError,
+    die_with_parent,
+    free_port,
+    listening_pids,
+    port_is_free,
+    stop_all,
+)
 from pyserverbench.record import FORMAT, record_id, write_record
 from pyserverbench.stacks import STACKS, Stack
 
@@ -110,6 +118,9 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
     load_argv = k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus, config.duration_s)
     server_env = dict(os.environ, PYSERVERBENCH_DB_URL=db_url)
     record["commands"] = {"fakedb": db_argv, "server": server_argv, "k6": load_argv}
+    for port in (db_port, server_port):
+        if not port_is_free(port, HOST):
+            raise ProcessError(f"port {port} on {HOST} is already in use")
     with ExitStack() as running:
         db = running.enter_context(Process("fake DB", db_argv, logs / "fakedb.log", cwd=ROOT))
         db.wait_until(lambda: _serving(db, db_port, db_url), START_DEADLINE_S, "answering")
@@ -119,20 +130,27 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
         server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
                           START_DEADLINE_S, "answering")
         check_app(base_url)
-        code = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0, [db, server])
-        server.check_alive()
-        db.check_alive()
+        code, abort = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0,
+                             [db, server])
+        if abort is None:
+            server.check_alive()
+            db.check_alive()
+    if abort is not None and not summary_path.exists():
+        raise ProcessError(abort)
     summary = read_summary(summary_path)
-    return {"k6_exit_code": code, "k6_summary": summary,
+    return {"k6_exit_code": code, "k6_summary": summary, "abort": abort,
             "metrics": metrics_from_summary(summary)}
 
 
 def verdict(result: dict) -> str | None:
     """Why a finished run does not count, or None if it does."""
     m = result["metrics"]
-    if m["failed_requests"] or m["checks_failed"]:
-        return (f"{m['failed_requests']} of {m['requests']} requests failed "
+    failures = (f"{m['failed_requests']} of {m['requests']} requests failed "
                 f"({m['failed_rate']:.2%}), {m['checks_failed']} checks failed")
+    if result.get("abort"):
+        return f"{result['abort']}; before that, {failures}"
+    if m["failed_requests"] or m["checks_failed"]:
+        return failures
     if result["k6_exit_code"] == THRESHOLDS_CROSSED:
         return "k6 thresholds crossed"
     if result["k6_exit_code"]:
@@ -188,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: load script {LOAD_SCRIPT} not found", file=sys.stderr)
         return 2
     signals.install()
+    die_with_parent()  # if nox is killed, SIGTERM reaches us and we clean up
     try:
         record, path = run(config)
     except K6Error as exc:

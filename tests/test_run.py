@@ -127,6 +127,10 @@ def test_a_signal_mid_run_stops_every_child_and_writes_no_record(signum, tmp_pat
             time.sleep(0.2)
         else:
             pytest.fail("k6 never started")
+        pids = {c.pid for c in children}
+        ports = {c.laddr.port for c in psutil.net_connections(kind="tcp")
+                 if c.status == psutil.CONN_LISTEN and c.pid in pids}
+        assert len(ports) == 2  # the fake DB and the server
         harness.send_signal(signum)
         _, err = harness.communicate(timeout=60)
     finally:
@@ -137,6 +141,7 @@ def test_a_signal_mid_run_stops_every_child_and_writes_no_record(signum, tmp_pat
     assert not list(tmp_path.glob("*.json"))
     _, alive = psutil.wait_procs(list(children), timeout=5)
     assert not alive
+    assert all(port_is_free(port) for port in ports)
 
 
 def _result(requests=100, failed=0, checks_failed=0, code=0):
