@@ -51,6 +51,7 @@ def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
     """The k6 command line for one run of the load script."""
     return [
         k6, "run", "--no-color", "--quiet",
+        "--address", "",  # no REST API listener: two runs would fight over port 6565
         "--summary-export", str(summary),
         "-e", f"BASE_URL={base_url}", "-e", f"VUS={vus}", "-e", f"DURATION={duration_s}s",
         str(script),

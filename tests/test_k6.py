@@ -40,3 +40,4 @@ def test_k6_argv_passes_the_scenario_as_environment():
     for pair in ("BASE_URL=http://127.0.0.1:1", "VUS=7", "DURATION=15s"):
         assert argv[argv.index(pair) - 1] == "-e"
     assert argv[-1] == "load.js"
+    assert argv[argv.index("--address") + 1] == ""  # no REST API port to collide on
