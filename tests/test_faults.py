@@ -115,3 +115,15 @@ def test_an_interrupted_trial_counts_what_was_left_behind():
     assert result.left_processes == 0 and result.left_ports == 0
     assert result.exit_code in (0, 143)
     assert result.records == (1 if result.exit_code == 0 else 0)
+
+
+def test_two_runs_at_once_each_measure_their_own_server(tmp_path):
+    runs = [_start_harness(tmp_path / str(n), "--stack", "uvicorn", "--duration", "3s")
+            for n in (1, 2)]
+    for harness in runs:
+        _, err = harness.communicate(timeout=90)
+        assert harness.returncode == 0, err
+    records = [json.loads(next((tmp_path / str(n)).glob("*.json")).read_text()) for n in (1, 2)]
+    servers = [r["commands"]["server"] for r in records]
+    assert servers[0] != servers[1]  # different ports
+    assert all(r["ok"] for r in records)
