@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -80,6 +81,22 @@ def k6_duration(text: str) -> int:
     return total
 
 
+def cpu_list(text: str) -> frozenset[int]:
+    """Parse CPUs like `0`, `0,2` or `0-1`: some, not all, of those this process may use."""
+    usable = sorted(os.sched_getaffinity(0))
+    accepted = f"accepted: some but not all of CPUs {','.join(map(str, usable))}, like 0 or 0-1"
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CPU list ({accepted})") from None
+    if not cpus or not cpus <= set(usable) or cpus == set(usable):
+        raise argparse.ArgumentTypeError(f"{text!r} is not usable here ({accepted})")
+    return frozenset(cpus)
+
+
 def add_load_options(parser: argparse.ArgumentParser) -> None:
     """Options a user may pass after `--` to the bench sessions."""
     parser.add_argument("--duration", type=k6_duration, default=60,
@@ -90,6 +107,12 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
                         help="k6 virtual users (1 to 1000, default 10)")
     parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
                         help="threads per worker, gthread only (default: gunicorn's default)")
+    parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
+                        help="run the configuration this many times, fresh processes each "
+                             "(1 to 100, default 1)")
+    parser.add_argument("--server-cpus", type=cpu_list, default=None,
+                        help="pin the server to these CPUs (like 0 or 0-1) and k6 and the "
+                             "fake DB to the others (default: no pinning, cores shared)")
 
 
 class _RaisingParser(argparse.ArgumentParser):

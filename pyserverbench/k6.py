@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pyserverbench.procs import Process, ProcessError, log_tail
@@ -58,14 +59,16 @@ def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
     ]
 
 
-def run_k6(argv: list[str], log_path: Path, timeout_s: float,
-           watch: list[Process]) -> tuple[int, str | None]:
+def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Process],
+           on_tick: Callable[[Process], None] | None = None,
+           cpus: frozenset[int] | None = None) -> tuple[int, str | None]:
     """Run k6 to the end; return (exit code, None).
 
     If a watched process dies, k6 is stopped politely, so that it still writes its
     summary of what it measured, and the reason comes back instead of None.
+    `on_tick(k6)` is called every 0.1 s while k6 runs (for sampling).
     """
-    with Process("k6", argv, log_path) as k6:
+    with Process("k6", argv, log_path, cpus=cpus) as k6:
         end = time.monotonic() + timeout_s
         while k6.exited() is None:
             for proc in watch:
@@ -76,6 +79,8 @@ def run_k6(argv: list[str], log_path: Path, timeout_s: float,
                     return (code if code is not None else -1), f"during the load: {exc}"
             if time.monotonic() > end:
                 raise K6Error(f"k6 still running after {timeout_s:g} s; log: {log_tail(log_path)}")
+            if on_tick is not None:
+                on_tick(k6)
             time.sleep(0.1)
         return k6.exited() or 0, None
 

@@ -71,8 +71,10 @@ class Process:
     """
 
     def __init__(self, name: str, argv: list[str], log_path: Path,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: Path | None = None,
+                 cpus: frozenset[int] | None = None) -> None:
         self.name = name
+        self.cpus = cpus
         self.argv = argv
         self.log_path = log_path
         self.env = env
@@ -92,11 +94,17 @@ class Process:
                 self.popen = subprocess.Popen(
                     self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env=self.env, cwd=self.cwd, start_new_session=True,
-                    preexec_fn=die_with_parent,  # if the harness is killed, so are we
+                    preexec_fn=self._prepare_child,
                 )
             except OSError as exc:
                 raise ProcessError(f"{self.name}: cannot start {self.argv[0]}: {exc}") from None
             _live.append(self)
+
+    def _prepare_child(self) -> None:
+        """Runs in the child before exec: die with the harness, keep to our CPUs."""
+        die_with_parent()
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)
 
     @property
     def pid(self) -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+import psutil
 
 from pyserverbench import signals
 from pyserverbench.checks import CheckError, answers, check_app, check_db
@@ -34,7 +38,9 @@ from pyserverbench.procs import (
     stop_all,
 )
 from pyserverbench.record import FORMAT, record_id, write_record
+from pyserverbench.scenario import ceiling_facts
 from pyserverbench.stacks import STACKS, Stack
+from pyserverbench.usage import LoadMonitor
 
 ROOT = Path(__file__).resolve().parent.parent
 LOAD_SCRIPT = ROOT / "load.js"
@@ -53,6 +59,14 @@ class RunConfig:
     db_latency_ms: int
     vus: int
     results_dir: Path
+    repeat: int = 1
+    server_cpus: frozenset[int] | None = None
+
+    def load_cpus(self) -> frozenset[int] | None:
+        """CPUs for k6 and the fake DB: the ones the server does not get."""
+        if self.server_cpus is None:
+            return None
+        return frozenset(os.sched_getaffinity(0)) - self.server_cpus
 
 
 def build_parser(prog: str = "python -m pyserverbench run") -> OneLineParser:
@@ -78,7 +92,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
                      f"(accepted only with: {', '.join(with_threads)})")
     return RunConfig(stack=stack, workers=args.workers, threads=args.threads,
                      duration_s=args.duration, db_latency_ms=args.db_latency, vus=args.vus,
-                     results_dir=args.results_dir)
+                     results_dir=args.results_dir, repeat=args.repeat,
+                     server_cpus=args.server_cpus)
 
 
 def effective_threads(config: RunConfig) -> int | None:
@@ -102,6 +117,14 @@ def _serving(proc: Process, port: int, url: str) -> bool:
     return True
 
 
+def placement(server: Process, db: Process) -> dict:
+    """The CPUs the server and the load side (fake DB, and k6 alike) may actually use."""
+    server_cpus = sorted(psutil.Process(server.pid).cpu_affinity())
+    load_cpus = sorted(psutil.Process(db.pid).cpu_affinity())
+    return {"server_cpus": server_cpus, "load_cpus": load_cpus,
+            "shared": bool(set(server_cpus) & set(load_cpus)), "host_cores": os.cpu_count()}
+
+
 def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
     """Start everything, check, load, stop everything; return k6's results.
 
@@ -122,24 +145,32 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
         if not port_is_free(port, HOST):
             raise ProcessError(f"port {port} on {HOST} is already in use")
     with ExitStack() as running:
-        db = running.enter_context(Process("fake DB", db_argv, logs / "fakedb.log", cwd=ROOT))
+        db = running.enter_context(Process("fake DB", db_argv, logs / "fakedb.log", cwd=ROOT,
+                                           cpus=config.load_cpus()))
         db.wait_until(lambda: _serving(db, db_port, db_url), START_DEADLINE_S, "answering")
         check_db(db_url)
         server = running.enter_context(
-            Process("server", server_argv, logs / "server.log", env=server_env, cwd=ROOT))
+            Process("server", server_argv, logs / "server.log", env=server_env, cwd=ROOT,
+                    cpus=config.server_cpus))
         server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
                           START_DEADLINE_S, "answering")
         check_app(base_url)
+        record["placement"] = placement(server, db)
+        monitor = LoadMonitor(server, server_port, db)
+        k6_start = time.monotonic()
         code, abort = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0,
-                             [db, server])
+                             [db, server], on_tick=monitor.tick, cpus=config.load_cpus())
+        usage = monitor.facts(time.monotonic() - k6_start)
         if abort is None:
             server.check_alive()
             db.check_alive()
     if abort is not None and not summary_path.exists():
         raise ProcessError(abort)
     summary = read_summary(summary_path)
-    return {"k6_exit_code": code, "k6_summary": summary, "abort": abort,
-            "metrics": metrics_from_summary(summary)}
+    metrics = metrics_from_summary(summary)
+    return {"k6_exit_code": code, "k6_summary": summary, "abort": abort, "metrics": metrics,
+            "usage": usage, "ceiling": ceiling_facts(metrics["requests"], config.vus,
+                                                     config.duration_s, config.db_latency_ms)}
 
 
 def verdict(result: dict) -> str | None:
@@ -184,10 +215,11 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
     }
 
 
-def run(config: RunConfig) -> tuple[dict, Path]:
+def run(config: RunConfig, repeat: dict | None = None) -> tuple[dict, Path]:
     """Run one benchmark and write its record, failed or not. Returns (record, path)."""
     k6 = find_k6()
     record = base_record(config, datetime.now(timezone.utc), k6_version(k6))
+    record["repeat"] = repeat or {"group": record["id"], "index": 1, "of": 1}
     with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
         try:
             result = measure(config, k6, Path(logs), record)
@@ -200,6 +232,18 @@ def run(config: RunConfig) -> tuple[dict, Path]:
     return record, write_record(config.results_dir, record)
 
 
+def _say(config: RunConfig, record: dict, path: Path) -> None:
+    """One line per run: its numbers, or why it failed."""
+    rel = os.path.relpath(path)
+    count = f"run {record['repeat']['index']} of {record['repeat']['of']}: "
+    if not record["ok"]:
+        print(f"error: {count}run failed: {record['error']} (record: {rel})", file=sys.stderr)
+        return
+    m = record["metrics"]
+    print(f"{config.stack.name} x{config.workers} on Python {record['python']}, {count}"
+          f"{m['requests']} requests, p95 {m['duration_p95_ms']:.2f} ms (record: {rel})")
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     if not LOAD_SCRIPT.is_file():
@@ -207,21 +251,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signals.install()
     die_with_parent()  # if nox is killed, SIGTERM reaches us and we clean up
+    group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    failed = 0
     try:
-        record, path = run(config)
+        for index in range(1, config.repeat + 1):
+            record, path = run(config, {"group": group, "index": index, "of": config.repeat})
+            _say(config, record, path)
+            failed += not record["ok"]
     except K6Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except signals.Interrupted as exc:
-        print(f"pyserverbench: {exc}; stopped everything, no record written", file=sys.stderr)
+        print(f"pyserverbench: {exc}; stopped everything, no record written for this run",
+              file=sys.stderr)
         return 128 + exc.signum
     finally:
         stop_all()
-    rel = os.path.relpath(path)
-    if not record["ok"]:
-        print(f"error: run failed: {record['error']} (record: {rel})", file=sys.stderr)
-        return 1
-    m = record["metrics"]
-    print(f"{config.stack.name} x{config.workers} on Python {record['python']}: "
-          f"{m['requests']} requests, p95 {m['duration_p95_ms']:.2f} ms (record: {rel})")
-    return 0
+    return 1 if failed else 0

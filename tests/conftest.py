@@ -41,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    for name in ("apps.sync_app", "apps.stupid_async_app"):  # their shared clients
+        module = sys.modules.get(name)
+        if module is not None:
+            module.client.close()
     if _session_db is not None:
         _session_db.stop()
 

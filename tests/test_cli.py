@@ -7,6 +7,7 @@ from pyserverbench.cli import (
     add_load_options,
     bounded_float,
     bounded_int,
+    cpu_list,
     k6_duration,
     load_options_error,
 )
@@ -69,3 +70,15 @@ def test_good_load_options_pass():
     add_load_options(parser)
     args = parser.parse_args(["--duration", "1m", "--db-latency", "0", "--vus", "5"])
     assert (args.duration, args.db_latency, args.vus, args.threads) == (60, 0, 5, None)
+
+
+def test_cpu_lists_take_some_but_not_all_usable_cpus():
+    import os
+
+    usable = sorted(os.sched_getaffinity(0))
+    if len(usable) < 2:
+        pytest.skip("needs two CPUs")
+    assert cpu_list(str(usable[0])) == frozenset({usable[0]})
+    for bad in ("x", "", f"{usable[0]}-{usable[-1]}", "9999"):
+        with pytest.raises(argparse.ArgumentTypeError, match="accepted: some but not all"):
+            cpu_list(bad)

@@ -3,7 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyserverbench.report import fmt_ms, load_records, render
+from pyserverbench.report import load_records, render
+from pyserverbench.rows import fmt_ms
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +17,7 @@ def test_report_matches_the_saved_expected_output():
 
 def test_bad_files_are_skipped_with_one_warning_each():
     records, warnings = load_records(DATA / "runs")
-    assert len(records) == 6
+    assert len(records) == 9
     skipped = sorted(Path(w.split()[1].rstrip(":")).name for w in warnings)
     assert skipped == ["g-truncated.json", "h-empty.json", "i-old-format.json",
                        "j-missing-fields.json"]
@@ -68,3 +69,32 @@ def test_report_command_writes_the_file_and_warns_per_bad_file(tmp_path):
                     "--output", str(output)], cwd=ROOT, capture_output=True, timeout=60,
                    check=True)
     assert output.read_bytes() == first
+
+
+def _row(name: str) -> str:
+    """The row whose Server cell is name, in the 2-worker Python 3.12.1 section."""
+    records, _ = load_records(DATA / "runs")
+    section = render(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
+    [line] = [line for line in section.splitlines()
+              if line.startswith("| ") and line.split("|")[2].strip() == name]
+    return line
+
+
+def test_repeated_runs_make_one_row_with_median_and_spread():
+    cells = [c.strip() for c in _row("uvicorn").split("|")[1:-1]]
+    assert cells[3] == "3"  # runs
+    assert cells[4] == "13,300"  # the median of 13,100, 13,300 and 13,524
+    assert cells[5] == "13,100–13,524 (3%)"
+    assert "bounded by the scenario" in cells[-1]
+
+
+def test_noisy_rows_uneven_splits_and_busy_clients_are_marked():
+    sync = _row("gunicorn")
+    assert "noisy (spread 25%)" in sync
+    assert "uneven worker split in 1 of 2 runs (0.80/0.20)" in sync
+    assert "k6 used 0.66 of a core" in _row("uvicorn")
+
+
+def test_rows_without_usage_show_dashes_not_zeros():
+    cells = [c.strip() for c in _row("gunicorn[gthread] (1 thread)").split("|")[1:-1]]
+    assert cells[8:11] == ["—", "—", "—"]

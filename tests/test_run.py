@@ -54,6 +54,34 @@ def test_a_short_real_run_writes_a_complete_record_and_leaves_nothing(tmp_path):
     assert "http_reqs" in record["k6_summary"]["metrics"]
     assert all(port_is_free(port) for port in _ports(record))
     assert not list(tmp_path.glob(".*.tmp"))
+    usage = record["usage"]
+    assert usage["server"]["cpu_s"] > 0 and usage["server"]["peak_rss_bytes"] > 0
+    assert len(usage["server"]["workers"]) == 1
+    assert usage["k6"]["cpu_s"] > 0 and usage["fakedb"]["cpu_s"] >= 0
+    assert 2 <= usage["window_s"] <= 6
+    assert record["placement"]["shared"] is True
+    assert record["ceiling"]["requests"] == round(2 * 3 * 3 / 0.105)
+    assert record["repeat"]["index"] == record["repeat"]["of"] == 1
+
+
+def test_repeats_are_separate_records_of_one_group_and_pinning_is_recorded(tmp_path):
+    import os
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs")
+    server_cpu = min(os.sched_getaffinity(0))
+    done = _harness("--stack", "uvicorn", "--workers", "1", "--duration", "2s", "--vus", "2",
+                    "--repeat", "2", "--server-cpus", str(server_cpu),
+                    "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert [r["repeat"]["index"] for r in records] == [1, 2]
+    assert len({r["repeat"]["group"] for r in records}) == 1
+    assert len({_ports(r)[1] for r in records}) == 2  # fresh processes, fresh ports
+    for record in records:
+        assert record["placement"]["server_cpus"] == [server_cpu]
+        assert server_cpu not in record["placement"]["load_cpus"]
+        assert record["placement"]["shared"] is False
 
 
 def _config(stack: Stack, results: Path) -> RunConfig:

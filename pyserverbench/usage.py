@@ -1,0 +1,150 @@
+"""What the load cost: CPU seconds and peak memory of each process tree, and how the
+server's connections spread over its workers. Sampled with psutil during the load."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+
+import psutil
+
+from pyserverbench.procs import Process
+
+UNEVEN_RATIO = 1.5  # busiest worker over quietest, by mean connections
+
+
+class TreeUsage:
+    """CPU time (user + system) and resident memory of a process and its descendants."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self.first_cpu: dict[int, float] = {}
+        self.last_cpu: dict[int, float] = {}
+        self.peak_rss: dict[int, int] = {}
+        self.peak_total_rss = 0
+
+    def members(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.root_pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def sample(self) -> None:
+        total = 0
+        for proc in self.members():
+            try:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    rss = proc.memory_info().rss
+            except psutil.Error:
+                continue
+            cpu = times.user + times.system
+            self.first_cpu.setdefault(proc.pid, cpu)
+            self.last_cpu[proc.pid] = cpu
+            self.peak_rss[proc.pid] = max(self.peak_rss.get(proc.pid, 0), rss)
+            total += rss
+        self.peak_total_rss = max(self.peak_total_rss, total)
+
+    def cpu_seconds(self, pid: int | None = None) -> float:
+        pids = [pid] if pid is not None else list(self.last_cpu)
+        return sum(self.last_cpu[p] - self.first_cpu[p] for p in pids if p in self.last_cpu)
+
+
+def _established(proc: psutil.Process, port: int) -> int:
+    try:
+        return sum(1 for c in proc.net_connections(kind="tcp")
+                   if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+    except psutil.Error:
+        return 0
+
+
+def _listens(proc: psutil.Process, port: int) -> bool:
+    try:
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                   for c in proc.net_connections(kind="tcp"))
+    except psutil.Error:
+        return False
+
+
+def split_facts(counts: dict[int, list[int]]) -> dict:
+    """Each worker's share of the sampled connections, and whether the split is uneven."""
+    means = {pid: statistics.fmean(seen) if seen else 0.0 for pid, seen in counts.items()}
+    total = sum(means.values())
+    shares = sorted((round(m / total, 3) for m in means.values()), reverse=True) if total else []
+    uneven = False
+    if len(means) > 1 and total >= 2:
+        low = min(means.values())
+        uneven = low == 0 or max(means.values()) / low > UNEVEN_RATIO
+    return {"shares": shares, "uneven": uneven}
+
+
+class LoadMonitor:
+    """Samples the server, the fake DB and k6 while k6 runs; `facts()` summarises."""
+
+    def __init__(self, server: Process, server_port: int, db: Process,
+                 cpu_interval_s: float = 0.25, connection_interval_s: float = 1.0) -> None:
+        self.server = TreeUsage(server.pid)
+        self.db = TreeUsage(db.pid)
+        self.server_port = server_port
+        self.cpu_interval_s = cpu_interval_s
+        self.connection_interval_s = connection_interval_s
+        self.workers: list[int] = []
+        self.connections: dict[int, list[int]] = {}
+        self.started: float | None = None
+        self.last_sample = self.last_connections = 0.0
+        self.window_s = 0.0
+        self.children_cpu_at_start = _children_cpu()
+
+    def tick(self, k6: Process) -> None:
+        """Called often while k6 runs; samples when an interval has passed."""
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+            self.workers = self._find_workers()
+            self.connections = {pid: [] for pid in self.workers}
+        if now - self.last_sample >= self.cpu_interval_s:
+            self.server.sample()
+            self.db.sample()
+            self.last_sample = now
+            self.window_s = now - self.started
+        if now - self.last_connections >= self.connection_interval_s:
+            for pid in self.workers:
+                self.connections[pid].append(_established(psutil.Process(pid), self.server_port)
+                                             if psutil.pid_exists(pid) else 0)
+            self.last_connections = now
+
+    def _find_workers(self) -> list[int]:
+        """Server processes holding the listening socket; the master too if it is alone."""
+        members = self.server.members()
+        holders = [p.pid for p in members if _listens(p, self.server_port)]
+        if len(holders) > 1:
+            holders = [pid for pid in holders if pid != self.server.root_pid]
+        return holders
+
+    def facts(self, k6_wall_s: float) -> dict:
+        """The usage part of a record; call after k6 has exited."""
+        k6_cpu = _children_cpu() - self.children_cpu_at_start  # k6 is the only child reaped
+        workers = [{
+            "pid": pid,
+            "cpu_s": round(self.server.cpu_seconds(pid), 3),
+            "peak_rss_bytes": self.server.peak_rss.get(pid, 0),
+            "connections_mean": round(statistics.fmean(self.connections[pid]), 2)
+            if self.connections.get(pid) else 0.0,
+        } for pid in self.workers]
+        return {
+            "window_s": round(self.window_s, 2),
+            "server": {"cpu_s": round(self.server.cpu_seconds(), 3),
+                       "peak_rss_bytes": self.server.peak_total_rss,
+                       "processes": len(self.server.last_cpu), "workers": workers},
+            "fakedb": {"cpu_s": round(self.db.cpu_seconds(), 3),
+                       "peak_rss_bytes": self.db.peak_total_rss},
+            "k6": {"cpu_s": round(k6_cpu, 3), "wall_s": round(k6_wall_s, 2)},
+            "connections": split_facts(self.connections),
+        }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

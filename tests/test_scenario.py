@@ -1,0 +1,23 @@
+import re
+from pathlib import Path
+
+from pyserverbench.scenario import REQUESTS_PER_ITERATION, THINK_TIME_S, ceiling, ceiling_facts
+
+LOAD_JS = (Path(__file__).resolve().parent.parent / "load.js").read_text()
+
+
+def test_the_constants_match_load_js():
+    body = LOAD_JS.split("export default function")[1]
+    assert len(re.findall(r"http\.get\(", body)) == REQUESTS_PER_ITERATION
+    assert f"sleep({THINK_TIME_S})" in body
+
+
+def test_ceiling_of_the_reference_scenario():
+    assert round(ceiling(10, 60, 25)) == 14_400
+    assert round(ceiling(10, 60, 0)) == 18_000
+
+
+def test_rows_near_the_ceiling_are_bounded():
+    assert ceiling_facts(13_600, 10, 60, 25) == {"requests": 14_400, "fraction": 0.9444,
+                                                 "bounded": True}
+    assert ceiling_facts(7_200, 10, 60, 25)["bounded"] is False
