@@ -13,7 +13,13 @@ sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not i
 
 from pyserverbench.cli import load_options_error  # noqa: E402
 from pyserverbench.pythons import available, newest  # noqa: E402
-from pyserverbench.stacks import STACKS, STUDY_RUNS, pinned, suite_requirements  # noqa: E402
+from pyserverbench.stacks import (  # noqa: E402
+    HARNESS_PACKAGES,
+    STACKS,
+    STUDY_RUNS,
+    pinned,
+    suite_requirements,
+)
 
 PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 WORKERS = (1, 2)
@@ -108,6 +114,13 @@ def interrupts(session: nox.Session) -> None:
     """Interrupt short real runs at random moments; count processes and ports left behind."""
     session.install(*suite_requirements())
     session.run("python", "-m", "pyserverbench", "interrupts", *session.posargs)
+
+
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
+def calibrate(session: nox.Session) -> None:
+    """Drive the fake DB with k6 at rising constant rates; print the latency it adds."""
+    session.install(*pinned(*HARNESS_PACKAGES))
+    session.run("python", "-m", "pyserverbench", "calibrate", *session.posargs)
 
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)

@@ -9,7 +9,9 @@ connection is closed. Standard library only, so it runs in any environment.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import selectors
 import signal
 import sys
 from collections import deque
@@ -163,12 +165,34 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args(argv)
 
 
+class PreciseEpollSelector(selectors.EpollSelector):
+    """epoll rounds its timeout up to whole milliseconds, so plain asyncio timers fire up
+    to 1 ms late. This selector rounds down instead: the loop wakes early and polls
+    without blocking for the sub-millisecond rest, so a timer fires within microseconds."""
+
+    def select(self, timeout: float | None = None) -> list:
+        if timeout is not None and timeout > 0:
+            whole_ms = math.floor(timeout * 1000)
+            timeout = max(0.0, (whole_ms - 0.01) / 1000)  # epoll's ceiling gives whole_ms
+        return super().select(timeout)
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """An event loop with precise timers where epoll exists, else the default one."""
+    if hasattr(selectors, "EpollSelector"):
+        return asyncio.SelectorEventLoop(PreciseEpollSelector())
+    return asyncio.new_event_loop()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    loop = new_loop()
     try:
-        asyncio.run(serve(args.host, args.port, args.sleep))
+        loop.run_until_complete(serve(args.host, args.port, args.sleep))
     except OSError as exc:
         print(f"fakedb: error: cannot listen on {args.host}:{args.port}: {exc.strerror}",
               file=sys.stderr)
         return 1
+    finally:
+        loop.close()
     return 0

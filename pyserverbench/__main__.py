@@ -1,4 +1,4 @@
-"""`python -m pyserverbench run|report|asyncable|interrupts ...`"""
+"""`python -m pyserverbench run|report|asyncable|interrupts|calibrate ...`"""
 
 import sys
 
@@ -6,7 +6,7 @@ from pyserverbench.cli import fail
 
 
 def main(argv: list[str]) -> int:
-    commands = ("run", "report", "asyncable", "interrupts")
+    commands = ("run", "report", "asyncable", "interrupts", "calibrate")
     if not argv or argv[0] not in commands:
         given = repr(argv[0]) if argv else "nothing"
         fail(f"unknown command {given} (accepted: {', '.join(commands)})")
@@ -19,6 +19,10 @@ def main(argv: list[str]) -> int:
         from pyserverbench.report import main as report_main
 
         return report_main(rest)
+    if command == "calibrate":
+        from pyserverbench.calibrate import main as calibrate_main
+
+        return calibrate_main(rest)
     if command == "interrupts":
         from pyserverbench.interrupts import main as interrupts_main
 
