@@ -81,6 +81,9 @@ def k6_duration(text: str) -> int:
     return total
 
 
+CONNECTIONS = ("kept", "per-iteration")
+
+
 def cpu_list(text: str) -> frozenset[int]:
     """Parse CPUs like `0`, `0,2` or `0-1`: some, not all, of those this process may use."""
     usable = sorted(os.sched_getaffinity(0))
@@ -110,6 +113,9 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
                         help="run the configuration this many times, fresh processes each "
                              "(1 to 100, default 1)")
+    parser.add_argument("--connections", choices=CONNECTIONS, default="kept",
+                        help="kept: each virtual user keeps its connections for the whole "
+                             "run (default); per-iteration: it opens new ones every iteration")
     parser.add_argument("--server-cpus", type=cpu_list, default=None,
                         help="pin the server to these CPUs (like 0 or 0-1) and k6 and the "
                              "fake DB to the others (default: no pinning, cores shared)")

@@ -48,11 +48,16 @@ def k6_version(k6: str) -> str:
 
 
 def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
-            duration_s: int) -> list[str]:
-    """The k6 command line for one run of the load script."""
+            duration_s: int, reconnect: bool = False) -> list[str]:
+    """The k6 command line for one run of the load script.
+
+    `reconnect` makes each virtual user open new connections for every iteration
+    instead of keeping them for the whole run.
+    """
     return [
         k6, "run", "--no-color", "--quiet",
         "--address", "",  # no REST API listener: two runs would fight over port 6565
+        *(["--no-vu-connection-reuse"] if reconnect else []),
         "--summary-export", str(summary),
         "-e", f"BASE_URL={base_url}", "-e", f"VUS={vus}", "-e", f"DURATION={duration_s}s",
         str(script),

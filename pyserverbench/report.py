@@ -95,14 +95,17 @@ def scenario_key(record: dict) -> tuple:
     host = record["host"]
     return (str(host.get("cpu_model")), int(host.get("cores") or 0),
             _version_key(record["python"]), record["python"], record["workers"],
-            record["db_latency_ms"], record["vus"], record["duration_s"])
+            record["db_latency_ms"], record["vus"], record["duration_s"],
+            record.get("connections", "kept"))
 
 
 def _heading(record: dict) -> str:
     workers = record["workers"]
     return (f"## {workers} worker{'s' if workers != 1 else ''}, "
             f"{record['db_latency_ms']} ms DB latency, Python {record['python']}, "
-            f"{record['vus']} VUs for {record['duration_s']} s")
+            f"{record['vus']} VUs for {record['duration_s']} s"
+            + (", new connections every iteration"
+               if record.get("connections") == "per-iteration" else ""))
 
 
 def _facts(records: list[dict]) -> list[str]:

@@ -61,6 +61,7 @@ class RunConfig:
     results_dir: Path
     repeat: int = 1
     server_cpus: frozenset[int] | None = None
+    connections: str = "kept"
 
     def load_cpus(self) -> frozenset[int] | None:
         """CPUs for k6 and the fake DB: the ones the server does not get."""
@@ -93,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     return RunConfig(stack=stack, workers=args.workers, threads=args.threads,
                      duration_s=args.duration, db_latency_ms=args.db_latency, vus=args.vus,
                      results_dir=args.results_dir, repeat=args.repeat,
-                     server_cpus=args.server_cpus)
+                     server_cpus=args.server_cpus, connections=args.connections)
 
 
 def effective_threads(config: RunConfig) -> int | None:
@@ -138,7 +139,8 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
     server_argv = config.stack.argv(sys.executable, HOST, server_port, config.workers,
                                     config.threads)
     summary_path = logs / "k6-summary.json"
-    load_argv = k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus, config.duration_s)
+    load_argv = k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus, config.duration_s,
+                        config.connections == "per-iteration")
     server_env = dict(os.environ, PYSERVERBENCH_DB_URL=db_url)
     record["commands"] = {"fakedb": db_argv, "server": server_argv, "k6": load_argv}
     for port in (db_port, server_port):
@@ -206,6 +208,7 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
         **python,
         "db_latency_ms": config.db_latency_ms,
         "vus": config.vus,
+        "connections": config.connections,
         "duration_s": config.duration_s,
         "started_at": started.isoformat(timespec="seconds"),
         "packages": installed_packages(),

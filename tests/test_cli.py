@@ -82,3 +82,9 @@ def test_cpu_lists_take_some_but_not_all_usable_cpus():
     for bad in ("x", "", f"{usable[0]}-{usable[-1]}", "9999"):
         with pytest.raises(argparse.ArgumentTypeError, match="accepted: some but not all"):
             cpu_list(bad)
+
+
+def test_connections_accept_kept_or_per_iteration_only():
+    assert load_options_error(["--connections", "per-iteration"]) is None
+    problem = load_options_error(["--connections", "never"])
+    assert "--connections" in problem and "per-iteration" in problem

@@ -41,3 +41,11 @@ def test_k6_argv_passes_the_scenario_as_environment():
         assert argv[argv.index(pair) - 1] == "-e"
     assert argv[-1] == "load.js"
     assert argv[argv.index("--address") + 1] == ""  # no REST API port to collide on
+
+
+def test_reconnecting_users_ask_k6_for_new_connections_each_iteration():
+    kept = k6_argv("k6", Path("load.js"), Path("s.json"), "http://127.0.0.1:1", 7, 15)
+    fresh = k6_argv("k6", Path("load.js"), Path("s.json"), "http://127.0.0.1:1", 7, 15,
+                    reconnect=True)
+    assert "--no-vu-connection-reuse" not in kept
+    assert "--no-vu-connection-reuse" in fresh

@@ -98,3 +98,11 @@ def test_noisy_rows_uneven_splits_and_busy_clients_are_marked():
 def test_rows_without_usage_show_dashes_not_zeros():
     cells = [c.strip() for c in _row("gunicorn[gthread] (1 thread)").split("|")[1:-1]]
     assert cells[8:11] == ["—", "—", "—"]
+
+
+def test_runs_with_new_connections_per_iteration_get_their_own_section():
+    records, _ = load_records(DATA / "runs")
+    changed = [dict(r, connections="per-iteration", id=f"{r['id']}-pi") for r in records]
+    text = render(records + changed)
+    assert text.count("new connections every iteration") == len(
+        {(r["python"], r["workers"]) for r in records})
