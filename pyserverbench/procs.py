@@ -117,11 +117,7 @@ class Process:
 
     def tree(self) -> list[psutil.Process]:
         """The process and all its descendants that are still alive."""
-        try:
-            leader = psutil.Process(self.pid)
-            return [leader, *leader.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return process_tree(self.pid)
 
     def check_alive(self) -> None:
         code = self.exited()
@@ -179,6 +175,15 @@ class Process:
             _wait_group_gone(pgid, 5.0)
         if self.popen.poll() is None:
             self.popen.wait(timeout=5.0)
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its living descendants; empty once it is gone."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def stop_all() -> None:

@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from pyserverbench.procs import Process
+from pyserverbench.procs import Process, process_tree
 
 UNEVEN_RATIO = 1.5  # busiest worker over quietest, by mean connections
 
@@ -25,11 +25,7 @@ class TreeUsage:
         self.peak_total_rss = 0
 
     def members(self) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(self.root_pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return process_tree(self.root_pid)
 
     def sample(self) -> None:
         total = 0
