@@ -21,46 +21,35 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    """Return an argparse type accepting whole numbers from low to high."""
+def _bounded(convert: Callable[[str], float], kind: str, low: float,
+             high: float) -> Callable[[str], float]:
+    """An argparse type: `convert` the text, then require low <= value <= high."""
+    shown = [str(v) if isinstance(v, int) else f"{v:g}" for v in (low, high)]
+    accepted = f"(accepted: {shown[0]} to {shown[1]})"
 
-    def parse(text: str) -> int:
+    def parse(text: str) -> float:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a whole number (accepted: {low} to {high})"
-            ) from None
+            value = math.nan
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind} {accepted}")
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is out of range (accepted: {low} to {high})"
-            )
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range {accepted}")
         return value
 
-    parse.__name__ = "whole number"
+    parse.__name__ = kind
     return parse
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type accepting whole numbers from low to high."""
+    return _bounded(int, "whole number", low, high)  # type: ignore[return-value]
 
 
 def bounded_float(low: float, high: float) -> Callable[[str], float]:
     """Return an argparse type accepting finite numbers from low to high."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a number (accepted: {low:g} to {high:g})"
-            )
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is out of range (accepted: {low:g} to {high:g})"
-            )
-        return value
-
-    parse.__name__ = "number"
-    return parse
+    return _bounded(float, "number", low, high)
 
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
