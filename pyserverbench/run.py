@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -270,4 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + exc.signum
     finally:
         stop_all()
+        # Everything is stopped; a signal now has nothing left to interrupt.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 1 if failed else 0

@@ -114,7 +114,9 @@ def test_an_interrupted_trial_counts_what_was_left_behind():
     assert result.phase in ("teardown", "after the end")
     assert result.left_processes == 0 and result.left_ports == 0
     assert result.exit_code in (0, 143)
-    assert result.records == (1 if result.exit_code == 0 else 0)
+    assert result.records <= 1  # a record is complete or absent
+    if result.exit_code == 0:
+        assert result.records == 1
 
 
 def test_two_runs_at_once_each_measure_their_own_server(tmp_path):
