@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from pyserverbench.procs import Process, listening_pids, process_tree
+from pyserverbench.procs import Process, process_tree
 
 UNEVEN_RATIO = 1.5  # busiest worker over quietest, by mean connections
 
@@ -54,6 +54,14 @@ def _established(proc: psutil.Process, port: int) -> int:
                    if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
     except psutil.Error:
         return 0
+
+
+def _listens(proc: psutil.Process, port: int) -> bool:
+    try:
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                   for c in proc.net_connections(kind="tcp"))
+    except psutil.Error:
+        return False
 
 
 def split_facts(counts: dict[int, list[int]]) -> dict:
@@ -105,8 +113,8 @@ class LoadMonitor:
 
     def _find_workers(self) -> list[int]:
         """Server processes holding the listening socket; the master too if it is alone."""
-        listening = listening_pids(self.server_port)
-        holders = [p.pid for p in self.server.members() if p.pid in listening]
+        members = self.server.members()
+        holders = [p.pid for p in members if _listens(p, self.server_port)]
         if len(holders) > 1:
             holders = [pid for pid in holders if pid != self.server.root_pid]
         return holders
