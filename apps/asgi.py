@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from apps import probe
 from apps.common import render_page
 
 
@@ -20,6 +21,7 @@ def json_response(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def make_app(api: Callable[[Request], Awaitable[Response]], lifespan=None) -> Starlette:
+def make_app(api: Callable[[Request], Awaitable[Response]], lifespan=None) -> Callable:
     """Return an ASGI app serving `/` and the given `/api` view; 404 elsewhere."""
-    return Starlette(routes=[Route("/", index), Route("/api", api)], lifespan=lifespan)
+    return probe.asgi(Starlette(routes=[Route("/", index), Route("/api", api)],
+                                lifespan=lifespan))

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from apps import probe
 from apps.common import render_page
 
 
@@ -27,4 +28,4 @@ def make_app(api: Callable[[Request], Response]) -> Callable:
             return error  # type: ignore[return-value]
         return view(request)
 
-    return app
+    return probe.wsgi(app)

@@ -66,14 +66,15 @@ def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
 
 def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Process],
            on_tick: Callable[[Process], None] | None = None,
-           cpus: frozenset[int] | None = None) -> tuple[int, str | None]:
+           cpus: frozenset[int] | None = None, env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> tuple[int, str | None]:
     """Run k6 to the end; return (exit code, None).
 
     If a watched process dies, k6 is stopped politely, so that it still writes its
     summary of what it measured, and the reason comes back instead of None.
     `on_tick(k6)` is called every 0.1 s while k6 runs (for sampling).
     """
-    with Process("k6", argv, log_path, cpus=cpus) as k6:
+    with Process("k6", argv, log_path, env=env, cwd=cwd, cpus=cpus) as k6:
         end = time.monotonic() + timeout_s
         while k6.exited() is None:
             for proc in watch:

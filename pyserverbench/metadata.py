@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import socket
 import subprocess
 import sys
 from importlib import metadata
@@ -24,17 +26,41 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+def machine_id() -> str:
+    """The OS's own id of this installation (systemd's machine-id), or '' if none."""
+    for name in MACHINE_ID_FILES:
+        try:
+            return Path(name).read_text().strip()
+        except OSError:
+            continue
+    return ""
+
+
+def host_id(facts: dict, machine: str, hostname: str) -> str:
+    """A stable, anonymous identity of this machine: a hash of its machine-id, host
+    name, CPU model, core count and memory. Two machines that differ in any of these
+    never share an id; the same machine keeps its id across runs and reboots."""
+    parts = (machine, hostname, facts["cpu_model"], str(facts["cores"]),
+             str(facts["memory_bytes"]))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
 def host_facts() -> dict:
-    """CPU, cores, memory, OS and load of this machine right now."""
-    return {
+    """Identity, CPU, cores, memory, OS, kernel and load of this machine right now."""
+    facts = {
         "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_bytes": psutil.virtual_memory().total,
         "os": platform.platform(),
         "kernel": platform.release(),
+        "machine": platform.machine(),
         "load_average": list(os.getloadavg()),
     }
+    return {"id": host_id(facts, machine_id(), socket.gethostname()), **facts}
 
 
 def python_facts() -> dict:

@@ -17,6 +17,7 @@ import psutil
 
 from pyserverbench import signals
 from pyserverbench.checks import CheckError, answers, check_app, check_db
+from pyserverbench.cleanroom import environment, make_room
 from pyserverbench.cli import OneLineParser, add_load_options, bounded_int
 from pyserverbench.k6 import (
     THRESHOLDS_CROSSED,
@@ -29,6 +30,7 @@ from pyserverbench.k6 import (
     run_k6,
 )
 from pyserverbench.metadata import git_facts, host_facts, installed_packages, python_facts
+from pyserverbench.probe import NodelayReader, judge, probe_facts, read_workers, running
 from pyserverbench.procs import (
     Process,
     ProcessError,
@@ -127,10 +129,16 @@ def placement(server: Process, db: Process) -> dict:
             "shared": bool(set(server_cpus) & set(load_cpus)), "host_cores": os.cpu_count()}
 
 
+def _workers_running(server: Process, probe_dir: Path) -> list[int]:
+    """The server's processes that have loaded the app and are alive."""
+    return running(read_workers(probe_dir), {p.pid for p in server.tree()})
+
+
 def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
     """Start everything, check, load, stop everything; return k6's results.
 
-    The exact commands go into `record` first, so a failed run keeps them too.
+    The exact commands and environments go into `record` first, so a failed run keeps
+    them too.
     """
     db_port, server_port = free_port(HOST), free_port(HOST)
     db_url = f"http://{HOST}:{db_port}/"
@@ -142,38 +150,62 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
     summary_path = logs / "k6-summary.json"
     load_argv = k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus, config.duration_s,
                         config.connections == "per-iteration")
-    server_env = dict(os.environ, PYSERVERBENCH_DB_URL=db_url)
+    room, probe_dir = make_room(logs), logs / "probe"
+    probe_dir.mkdir()
+    envs = {"fakedb": environment(room),
+            "server": environment(room, PYSERVERBENCH_DB_URL=db_url,
+                                  PYSERVERBENCH_PROBE_DIR=str(probe_dir)),
+            "k6": environment(room, python_path=False)}
     record["commands"] = {"fakedb": db_argv, "server": server_argv, "k6": load_argv}
+    record["environment"] = {**envs, "cwd": "an empty directory made for the run"}
     for port in (db_port, server_port):
         if not port_is_free(port, HOST):
             raise ProcessError(f"port {port} on {HOST} is already in use")
-    with ExitStack() as running:
-        db = running.enter_context(Process("fake DB", db_argv, logs / "fakedb.log", cwd=ROOT,
-                                           cpus=config.load_cpus()))
+    with ExitStack() as running_now:
+        db = running_now.enter_context(Process(
+            "fake DB", db_argv, logs / "fakedb.log", env=envs["fakedb"], cwd=room,
+            cpus=config.load_cpus()))
         db.wait_until(lambda: _serving(db, db_port, db_url), START_DEADLINE_S, "answering")
         check_db(db_url)
-        server = running.enter_context(
-            Process("server", server_argv, logs / "server.log", env=server_env, cwd=ROOT,
-                    cpus=config.server_cpus))
+        server = running_now.enter_context(Process(
+            "server", server_argv, logs / "server.log", env=envs["server"], cwd=room,
+            cpus=config.server_cpus))
         server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
                           START_DEADLINE_S, "answering")
+        server.wait_until(lambda: len(_workers_running(server, probe_dir)) >= config.workers,
+                          START_DEADLINE_S, f"running {config.workers} worker processes")
         check_app(base_url)
         record["placement"] = placement(server, db)
-        monitor = LoadMonitor(server, server_port, db)
+        before = read_workers(probe_dir)
+        workers = _workers_running(server, probe_dir)
+        monitor = LoadMonitor(server, server_port, db, workers)
+        nodelay = NodelayReader(workers, server_port)
+
+        def tick(k6_process: Process) -> None:
+            monitor.tick(k6_process)
+            nodelay.tick()
+
         k6_start = time.monotonic()
         code, abort = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0,
-                             [db, server], on_tick=monitor.tick, cpus=config.load_cpus())
+                             [db, server], on_tick=tick, cpus=config.load_cpus(),
+                             env=envs["k6"], cwd=room)
         usage = monitor.facts(time.monotonic() - k6_start)
+        probe = probe_facts(config.workers, before, read_workers(probe_dir),
+                        _workers_running(server, probe_dir), monitor.server.peak_threads,
+                        nodelay.readings, nodelay.error)
         if abort is None:
             server.check_alive()
             db.check_alive()
     if abort is not None and not summary_path.exists():
         raise ProcessError(abort)
-    summary = read_summary(summary_path)
-    metrics = metrics_from_summary(summary)
-    return {"k6_exit_code": code, "k6_summary": summary, "abort": abort, "metrics": metrics,
-            "usage": usage, "ceiling": ceiling_facts(metrics["requests"], config.vus,
-                                                     config.duration_s, config.db_latency_ms)}
+    summary_data = read_summary(summary_path)
+    metrics = metrics_from_summary(summary_data)
+    probe["contradictions"] = judge(config.stack.loop, config.stack.parser, config.workers,
+                                    probe, metrics["requests"], config.vus)
+    return {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,
+            "metrics": metrics, "usage": usage, "probe": probe,
+            "ceiling": ceiling_facts(metrics["requests"], config.vus, config.duration_s,
+                                     config.db_latency_ms)}
 
 
 def verdict(result: dict) -> str | None:
@@ -185,6 +217,9 @@ def verdict(result: dict) -> str | None:
         return f"{result['abort']}; before that, {failures}"
     if m["failed_requests"] or m["checks_failed"]:
         return failures
+    contradictions = result.get("probe", {}).get("contradictions")
+    if contradictions:
+        return "what served contradicts the stack: " + "; ".join(contradictions)
     if result["k6_exit_code"] == THRESHOLDS_CROSSED:
         return "k6 thresholds crossed"
     if result["k6_exit_code"]:
@@ -250,6 +285,10 @@ def _say(config: RunConfig, record: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
+    if not sys.platform.startswith("linux"):
+        print(f"error: benchmark runs need Linux (process groups, pidfd, CPU affinity); "
+              f"this is {sys.platform}. `report` works anywhere.", file=sys.stderr)
+        return 2
     if not LOAD_SCRIPT.is_file():
         print(f"error: load script {LOAD_SCRIPT} not found", file=sys.stderr)
         return 2

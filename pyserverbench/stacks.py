@@ -13,6 +13,8 @@ PINS: dict[str, str] = {
     "gunicorn": "27.0.1",
     "gevent": "26.9.0",
     "uvicorn": "0.54.0",
+    "uvloop": "0.23.0",  # uvicorn[standard]'s event loop
+    "httptools": "0.9.0",  # uvicorn[standard]'s HTTP parser
     "uvicorn-worker": "0.4.0",
     "starlette": "1.7.0",  # newest that still supports Python 3.10
     "werkzeug": "3.1.9",
@@ -48,6 +50,10 @@ class Stack:
     packages: tuple[str, ...]
     # argv after `python`; {workers} {host} {port} {target} are filled in.
     command: tuple[str, ...]
+    # What the running server must be found on (the probe checks): the event loop
+    # (uvloop, asyncio, gevent or none) and the HTTP parser (httptools, h11, gunicorn).
+    loop: str
+    parser: str
     uses_threads: bool = False
 
     def argv(
@@ -70,6 +76,8 @@ class Stack:
 
 WSGI_PACKAGES = ("gunicorn", "werkzeug", "jinja2", "httpx")
 ASGI_PACKAGES = ("starlette", "jinja2", "httpx")
+# uvicorn as its documentation says to install it: uvloop and httptools come with it.
+UVICORN_STANDARD = ("uvicorn[standard]", "uvloop", "httptools")
 
 _GUNICORN = ("-m", "gunicorn", "--workers", "{workers}", "--bind", "{host}:{port}")
 _UVICORN = ("-m", "uvicorn", "--workers", "{workers}", "--host", "{host}", "--port", "{port}",
@@ -86,40 +94,51 @@ STACKS: dict[str, Stack] = {
         Stack(
             name="sync", mode="Sync", server="gunicorn", worker_class="sync", app="sync",
             app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
-            command=_gunicorn("sync"),
+            command=_gunicorn("sync"), loop="none", parser="gunicorn",
         ),
         Stack(
             name="gthread", mode="Sync", server="gunicorn[gthread]", worker_class="gthread",
             app="sync", app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
-            command=_gunicorn("gthread"), uses_threads=True,
+            command=_gunicorn("gthread"), loop="none", parser="gunicorn", uses_threads=True,
         ),
         Stack(
             name="gevent", mode="Async", server="gunicorn[gevent]", worker_class="gevent",
             app="sync", app_target="apps.sync_app:app",
             packages=("gunicorn[gevent]", "gevent") + WSGI_PACKAGES[1:],
-            command=_gunicorn("gevent"),
+            command=_gunicorn("gevent"), loop="gevent", parser="gunicorn",
         ),
         Stack(
             name="uvicorn", mode="Async", server="uvicorn", worker_class=None, app="async",
-            app_target="apps.async_app:app", packages=ASGI_PACKAGES + ("uvicorn",),
-            command=_UVICORN + ("{target}",),
+            app_target="apps.async_app:app", packages=ASGI_PACKAGES + UVICORN_STANDARD,
+            command=_UVICORN + ("{target}",), loop="uvloop", parser="httptools",
         ),
         Stack(
             name="uvicorn-worker", mode="Async", server="gunicorn[UvicornWorker]",
             worker_class="uvicorn_worker.UvicornWorker", app="async",
             app_target="apps.async_app:app",
-            packages=ASGI_PACKAGES + ("gunicorn", "uvicorn", "uvicorn-worker"),
-            command=_gunicorn("uvicorn_worker.UvicornWorker"),
+            packages=ASGI_PACKAGES + ("gunicorn", *UVICORN_STANDARD, "uvicorn-worker"),
+            command=_gunicorn("uvicorn_worker.UvicornWorker"), loop="uvloop",
+            parser="httptools",
         ),
         Stack(
             name="stupid-async", mode="Stupid async", server="uvicorn", worker_class=None,
             app="blocking-async", app_target="apps.stupid_async_app:app",
-            packages=ASGI_PACKAGES + ("uvicorn",), command=_UVICORN + ("{target}",),
+            packages=ASGI_PACKAGES + UVICORN_STANDARD, command=_UVICORN + ("{target}",),
+            loop="uvloop", parser="httptools",
         ),
         Stack(
             name="donkey-patched", mode="Donkey-patched", server="gunicorn", worker_class="sync",
             app="asyncio.run-per-request", app_target="apps.donkey_patched_async_app:app",
-            packages=WSGI_PACKAGES, command=_gunicorn("sync"),
+            packages=WSGI_PACKAGES, command=_gunicorn("sync"), loop="none", parser="gunicorn",
+        ),
+        # Plain `pip install uvicorn`: pure asyncio and h11, named explicitly so that an
+        # environment holding uvloop cannot change it. Shows upstream's TCP_NODELAY effect.
+        Stack(
+            name="uvicorn-asyncio", mode="Async", server="uvicorn",
+            worker_class=None, app="async", app_target="apps.async_app:app",
+            packages=ASGI_PACKAGES + ("uvicorn",),
+            command=_UVICORN + ("--loop", "asyncio", "--http", "h11", "{target}"),
+            loop="asyncio", parser="h11",
         ),
     )
 }
@@ -128,8 +147,8 @@ STACKS: dict[str, Stack] = {
 # The study's three tables as (stack, workers, DB latency in ms): `nox -s study` runs them.
 STUDY_RUNS: tuple[tuple[str, int, int], ...] = (
     *((name, 2, 25) for name in STACKS),
-    *((name, 1, 25) for name in ("sync", "uvicorn", "uvicorn-worker")),
-    *((name, 2, 0) for name in ("sync", "uvicorn", "uvicorn-worker")),
+    *((name, 1, 25) for name in ("sync", "uvicorn", "uvicorn-worker", "uvicorn-asyncio")),
+    *((name, 2, 0) for name in ("sync", "uvicorn", "uvicorn-worker", "uvicorn-asyncio")),
 )
 
 

@@ -22,6 +22,7 @@ class TreeUsage:
         self.first_cpu: dict[int, float] = {}
         self.last_cpu: dict[int, float] = {}
         self.peak_rss: dict[int, int] = {}
+        self.peak_threads: dict[int, int] = {}
         self.peak_total_rss = 0
 
     def members(self) -> list[psutil.Process]:
@@ -34,8 +35,10 @@ class TreeUsage:
                 with proc.oneshot():
                     times = proc.cpu_times()
                     rss = proc.memory_info().rss
+                    threads = proc.num_threads()
             except psutil.Error:
                 continue
+            self.peak_threads[proc.pid] = max(self.peak_threads.get(proc.pid, 0), threads)
             cpu = times.user + times.system
             self.first_cpu.setdefault(proc.pid, cpu)
             self.last_cpu[proc.pid] = cpu
@@ -56,14 +59,6 @@ def _established(proc: psutil.Process, port: int) -> int:
         return 0
 
 
-def _listens(proc: psutil.Process, port: int) -> bool:
-    try:
-        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
-                   for c in proc.net_connections(kind="tcp"))
-    except psutil.Error:
-        return False
-
-
 def split_facts(counts: dict[int, list[int]]) -> dict:
     """Each worker's share of the sampled connections, and whether the split is uneven."""
     means = {pid: statistics.fmean(seen) if seen else 0.0 for pid, seen in counts.items()}
@@ -79,15 +74,15 @@ def split_facts(counts: dict[int, list[int]]) -> dict:
 class LoadMonitor:
     """Samples the server, the fake DB and k6 while k6 runs; `facts()` summarises."""
 
-    def __init__(self, server: Process, server_port: int, db: Process,
+    def __init__(self, server: Process, server_port: int, db: Process, workers: list[int],
                  cpu_interval_s: float = 0.25, connection_interval_s: float = 1.0) -> None:
         self.server = TreeUsage(server.pid)
         self.db = TreeUsage(db.pid)
         self.server_port = server_port
         self.cpu_interval_s = cpu_interval_s
         self.connection_interval_s = connection_interval_s
-        self.workers: list[int] = []
-        self.connections: dict[int, list[int]] = {}
+        self.workers = list(workers)  # the processes that loaded the app (the probe's)
+        self.connections: dict[int, list[int]] = {pid: [] for pid in self.workers}
         self.started: float | None = None
         self.last_sample = self.last_connections = 0.0
         self.window_s = 0.0
@@ -98,8 +93,6 @@ class LoadMonitor:
         now = time.monotonic()
         if self.started is None:
             self.started = now
-            self.workers = self._find_workers()
-            self.connections = {pid: [] for pid in self.workers}
         if now - self.last_sample >= self.cpu_interval_s:
             self.server.sample()
             self.db.sample()
@@ -110,14 +103,6 @@ class LoadMonitor:
                 self.connections[pid].append(_established(psutil.Process(pid), self.server_port)
                                              if psutil.pid_exists(pid) else 0)
             self.last_connections = now
-
-    def _find_workers(self) -> list[int]:
-        """Server processes holding the listening socket; the master too if it is alone."""
-        members = self.server.members()
-        holders = [p.pid for p in members if _listens(p, self.server_port)]
-        if len(holders) > 1:
-            holders = [pid for pid in holders if pid != self.server.root_pid]
-        return holders
 
     def facts(self, k6_wall_s: float) -> dict:
         """The usage part of a record; call after k6 has exited."""
