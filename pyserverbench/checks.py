@@ -1,4 +1,7 @@
-"""Before the load: check that the server answers what every app must answer."""
+"""Before the load: check that the server answers what every app must answer.
+
+Every request here ignores the caller's proxy variables (`trust_env=False`): it must
+reach the process on 127.0.0.1 that we started, nothing else."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ class CheckError(RuntimeError):
 def answers(url: str) -> bool:
     """True once something answers HTTP at url (any status)."""
     try:
-        httpx.get(url, timeout=2.0)
+        httpx.get(url, timeout=2.0, trust_env=False)
     except httpx.HTTPError:
         return False
     return True
@@ -22,7 +25,7 @@ def answers(url: str) -> bool:
 
 def check_app(base_url: str) -> None:
     """Check `/`, `/api` and an unknown path; raise CheckError on the first mismatch."""
-    with httpx.Client(base_url=base_url, timeout=10.0) as client:
+    with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as client:
         page = _get(client, "/", 200, "text/html")
         for marker in PAGE_MARKERS:
             if marker not in page.text:
@@ -40,7 +43,7 @@ def check_app(base_url: str) -> None:
 def check_db(url: str) -> None:
     """Check that the fake DB answers JSON with a number."""
     try:
-        answer = httpx.get(url, timeout=10.0)
+        answer = httpx.get(url, timeout=10.0, trust_env=False)
         number = answer.json()["number"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         raise CheckError(f"fake DB at {url} did not answer a number: {exc}") from None

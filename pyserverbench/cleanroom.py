@@ -14,21 +14,20 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
-def environment(room: Path, python_path: bool = True, **extra: str) -> dict[str, str]:
+def environment(room: Path, python_path: Path | None, **extra: str) -> dict[str, str]:
     """The whole environment of a process we start: a PATH that finds this Python's
-    environment first, HOME in the room, a UTF-8 locale, the checkout on PYTHONPATH
-    (for the apps and the fake DB) when asked, and `extra`."""
+    environment first, HOME in the room, a UTF-8 locale, `python_path` on PYTHONPATH
+    (the checkout, for the apps and the fake DB) if given, and `extra`."""
     env = {
         "PATH": os.pathsep.join((str(Path(sys.executable).parent), *SYSTEM_PATH)),
         "HOME": str(room),
         "LANG": "C.UTF-8",
     }
-    if python_path:
-        env["PYTHONPATH"] = str(ROOT)
+    if python_path is not None:
+        env["PYTHONPATH"] = str(python_path)
     env.update(extra)
     return env
 

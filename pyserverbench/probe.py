@@ -116,7 +116,7 @@ def judge(declared_loop: str, declared_parser: str, workers_asked: int, probe: d
           k6_requests: int | None, vus: int) -> list[str]:
     """Every way in which what served contradicts the configuration."""
     problems = []
-    if probe["workers_running"] < workers_asked:
+    if probe["workers_running"] != workers_asked:
         problems.append(f"{probe['workers_running']} of {workers_asked} worker processes "
                         f"running at the end of the load")
     stated = [w for w in probe["workers"] if "loop" in w]

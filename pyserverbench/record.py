@@ -9,7 +9,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2  # 2: the probe, the clean-room environment and a host id
 
 
 def record_id(stack: str, workers: int, python: str, started: datetime) -> str:

@@ -17,8 +17,8 @@ from pyserverbench.rows import ALIGN, COLUMNS, scenario_rows
 from pyserverbench.scenario import ceiling
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOWN_PACKAGES = ("gunicorn", "gevent", "uvicorn", "uvicorn-worker", "starlette", "werkzeug",
-                  "httpx", "jinja2")
+SHOWN_PACKAGES = ("gunicorn", "gevent", "uvicorn", "uvloop", "httptools", "uvicorn-worker",
+                  "starlette", "werkzeug", "httpx", "jinja2")
 REQUIRED = {
     "id": str, "stack": str, "mode": str, "server": str, "app": str, "workers": int,
     "python": str, "db_latency_ms": int, "vus": int, "duration_s": int, "ok": bool,
@@ -67,6 +67,8 @@ def problem(data: object) -> str | None:
             not isinstance(metrics.get(key), (int, float)) for key in METRICS
         ):
             return "ok record without complete metrics"
+        if not isinstance(data.get("probe"), dict):
+            return "ok record without the probe of what served it"
     return None
 
 
@@ -91,21 +93,63 @@ def _version_key(version: str) -> tuple:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
-def scenario_key(record: dict) -> tuple:
+def _placement_key(record: dict) -> str:
+    placement = dict(record.get("placement") or {})
+    placement.pop("host_cores", None)
+    return json.dumps(placement, sort_keys=True)
+
+
+def _k6(record: dict) -> str:
+    return " ".join(str(record.get("k6_version", "")).split()[:2]) or "k6 unknown"
+
+
+def machine_key(record: dict) -> tuple:
+    """What must be equal for runs to share a median: the host (its stable id), the
+    kernel, the placement and k6's version."""
     host = record["host"]
-    return (str(host.get("cpu_model")), int(host.get("cores") or 0),
-            _version_key(record["python"]), record["python"], record["workers"],
-            record["db_latency_ms"], record["vus"], record["duration_s"],
+    return (str(host.get("id") or f"{host.get('cpu_model')}/{host.get('cores')}"),
+            str(host.get("kernel")), _placement_key(record), _k6(record))
+
+
+def scenario_key(record: dict) -> tuple:
+    return (*machine_key(record), _version_key(record["python"]), record["python"],
+            record["workers"], record["db_latency_ms"], record["vus"], record["duration_s"],
             record.get("connections", "kept"))
 
 
-def _heading(record: dict) -> str:
+def _heading(record: dict, differs: list[str]) -> str:
     workers = record["workers"]
-    return (f"## {workers} worker{'s' if workers != 1 else ''}, "
+    text = (f"## {workers} worker{'s' if workers != 1 else ''}, "
             f"{record['db_latency_ms']} ms DB latency, Python {record['python']}, "
             f"{record['vus']} VUs for {record['duration_s']} s"
             + (", new connections every iteration"
                if record.get("connections") == "per-iteration" else ""))
+    return text + (f" ({', '.join(differs)})" if differs else "")
+
+
+MACHINE_FIELDS = ("host", "kernel", "placement", "k6")
+
+
+def _differences(keys: list[tuple]) -> dict[tuple, list[str]]:
+    """For sections whose headings would read alike, the machine facts that tell them
+    apart, named: `host 4a016e28f8a3`, `kernel 6.1.0`, ..."""
+    alike: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in keys:
+        alike[key[4:]].append(key)
+    named: dict[tuple, list[str]] = {}
+    for group in alike.values():
+        varying = [i for i in range(len(MACHINE_FIELDS)) if len({k[i] for k in group}) > 1]
+        for key in group:
+            named[key] = [f"{MACHINE_FIELDS[i]} {_short(i, key[i])}" for i in varying]
+    return named
+
+
+def _short(field: int, value: str) -> str:
+    if MACHINE_FIELDS[field] != "placement":
+        return value
+    placement = json.loads(value)
+    return ("shared cores" if placement.get("shared", True)
+            else f"server on CPUs {placement['server_cpus']}")
 
 
 def _facts(records: list[dict]) -> list[str]:
@@ -115,13 +159,16 @@ def _facts(records: list[dict]) -> list[str]:
         seen = sorted({r.get("packages", {}).get(name) for r in records} - {None})
         if seen:
             versions.append(f"{name} {'/'.join(seen)}")
-    k6 = sorted({" ".join(str(r.get("k6_version", "")).split()[:2]) for r in records} - {""})
     first = records[0]
     most = ceiling(first["vus"], first["duration_s"], first["db_latency_ms"])
+    gil = sorted({str(r["probe"]["gil_enabled"]) for r in records
+                  if (r.get("probe") or {}).get("gil_enabled") is not None})
     return [
-        f"- Host: {host.get('cpu_model')}, {host.get('cores')} cores, {host.get('os')}. "
-        f"{_placement(records)}",
-        f"- Versions: {', '.join(versions)}; {', '.join(k6) or 'k6 unknown'}.",
+        f"- Host: {host.get('cpu_model')}, {host.get('cores')} cores, "
+        f"host id {host.get('id', 'unknown')}, kernel {host.get('kernel')}, "
+        f"{host.get('machine', 'unknown architecture')}. {_placement(records)}",
+        f"- Versions: {', '.join(versions)}; {_k6(first)}."
+        + (f" GIL enabled: {'/'.join(gil)}." if gil else ""),
         f"- Closed-loop ceiling: {most:,.0f} requests ({most / first['duration_s']:,.0f}/s).",
     ]
 
@@ -146,11 +193,13 @@ def render(records: list[dict]) -> str:
     if not groups:
         parts.append("No records yet: run `nox` or `nox -s \"bench(server='gthread', "
                      "workers=2)\"`.\n")
+    differs = _differences(list(groups))
     for key in sorted(groups):
         members = sorted(groups[key], key=lambda r: r["id"])
         table = tabulate(scenario_rows(members), headers=COLUMNS, tablefmt="pipe",
                          colalign=ALIGN, disable_numparse=True)
-        parts.append("\n".join([_heading(members[0]), "", *_facts(members), "", table, ""]))
+        parts.append("\n".join([_heading(members[0], differs[key]), "", *_facts(members), "",
+                                table, ""]))
     return "\n".join(parts)
 
 

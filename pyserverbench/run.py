@@ -152,10 +152,10 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
                         config.connections == "per-iteration")
     room, probe_dir = make_room(logs), logs / "probe"
     probe_dir.mkdir()
-    envs = {"fakedb": environment(room),
-            "server": environment(room, PYSERVERBENCH_DB_URL=db_url,
+    envs = {"fakedb": environment(room, ROOT),
+            "server": environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url,
                                   PYSERVERBENCH_PROBE_DIR=str(probe_dir)),
-            "k6": environment(room, python_path=False)}
+            "k6": environment(room, None)}
     record["commands"] = {"fakedb": db_argv, "server": server_argv, "k6": load_argv}
     record["environment"] = {**envs, "cwd": "an empty directory made for the run"}
     for port in (db_port, server_port):

@@ -3,6 +3,7 @@ each stack's real server started from the stack table."""
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 from pyserverbench.checks import PAGE_MARKERS, answers, check_app
+from pyserverbench.cleanroom import environment
+from pyserverbench.probe import read_workers
 from pyserverbench.procs import Process, free_port
 from pyserverbench.stacks import STACKS
 
@@ -80,10 +83,18 @@ def test_all_apps_answer_the_same_page_and_payload_shape():
 
 
 @pytest.mark.parametrize("name", list(STACKS))
-def test_each_stack_serves_the_apps_routes_on_a_real_server(name, tmp_path):
+def test_each_stack_serves_the_apps_routes_on_what_it_declares(name, tmp_path):
     port = free_port()
-    argv = STACKS[name].argv(sys.executable, "127.0.0.1", port, 1)
-    with Process(name, argv, tmp_path / "server.log", cwd=ROOT) as server:
+    stack = STACKS[name]
+    argv = stack.argv(sys.executable, "127.0.0.1", port, 1)
+    probe_dir, room = tmp_path / "probe", tmp_path / "room"
+    probe_dir.mkdir()
+    room.mkdir()
+    env = environment(room, ROOT, PYSERVERBENCH_DB_URL=os.environ["PYSERVERBENCH_DB_URL"],
+                      PYSERVERBENCH_PROBE_DIR=str(probe_dir))
+    with Process(name, argv, tmp_path / "server.log", env=env, cwd=room) as server:
         server.wait_until(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "answering")
         check_app(f"http://127.0.0.1:{port}")
         server.check_alive()
+    [worker] = [w for w in read_workers(probe_dir).values() if "loop" in w]
+    assert (worker["loop"], worker["parser"]) == (stack.loop, stack.parser)

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _ci_test_command() -> str:
     lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    [command] = [line for line in lines if "nox -s tests" in line]
+    [command] = [line for line in lines if "-s tests" in line and not line.startswith("#")]
     return command.strip()
 
 

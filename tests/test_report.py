@@ -1,9 +1,12 @@
+import copy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from pyserverbench.report import load_records, render
+import pytest
+
+from pyserverbench.report import load_records, problem, render
 from pyserverbench.rows import fmt_ms
 
 DATA = Path(__file__).parent / "data"
@@ -82,22 +85,22 @@ def _row(name: str) -> str:
 
 def test_repeated_runs_make_one_row_with_median_and_spread():
     cells = [c.strip() for c in _row("uvicorn").split("|")[1:-1]]
-    assert cells[3] == "3"  # runs
-    assert cells[4] == "13,300"  # the median of 13,100, 13,300 and 13,524
-    assert cells[5] == "13,100–13,524 (3%)"
+    assert cells[5] == "3"  # runs
+    assert cells[6] == "13,300"  # the median of 13,100, 13,300 and 13,524
+    assert cells[7] == "13,100–13,524 (3%)"
     assert "bounded by the scenario" in cells[-1]
 
 
 def test_noisy_rows_uneven_splits_and_busy_clients_are_marked():
     sync = _row("gunicorn")
     assert "noisy (spread 25%)" in sync
-    assert "uneven worker split in 1 of 2 runs (0.80/0.20)" in sync
+    assert "uneven split of requests over workers in 1 of 2 runs (0.80/0.20)" in sync
     assert "k6 used 0.66 of a core" in _row("uvicorn")
 
 
 def test_rows_without_usage_show_dashes_not_zeros():
     cells = [c.strip() for c in _row("gunicorn[gthread] (1 thread)").split("|")[1:-1]]
-    assert cells[8:11] == ["—", "—", "—"]
+    assert cells[10:13] == ["—", "—", "—"]
 
 
 def test_runs_with_new_connections_per_iteration_get_their_own_section():
@@ -106,3 +109,73 @@ def test_runs_with_new_connections_per_iteration_get_their_own_section():
     text = render(records + changed)
     assert text.count("new connections every iteration") == len(
         {(r["python"], r["workers"]) for r in records})
+
+
+def _ok_records() -> list[dict]:
+    records, _ = load_records(DATA / "runs")
+    return [r for r in records if r["ok"] and r["python"] == "3.12.1" and r["workers"] == 2]
+
+
+def _headings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("## ")]
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda r: r["host"].update(id="0123456789ab"), "host 0123456789ab"),
+    (lambda r: r["host"].update(kernel="5.10"), "kernel 5.10"),
+    (lambda r: r.update(placement={"server_cpus": [0], "load_cpus": [1], "shared": False}),
+     "placement server on CPUs [0]"),
+    (lambda r: r.update(k6_version="k6 v0.99.0 (go1.20)"), "k6 k6 v0.99.0"),
+])
+def test_runs_from_another_machine_setup_never_share_a_section(change, named):
+    records = _ok_records()
+    other = copy.deepcopy(records[0])
+    change(other)
+    other["id"] += "-other"
+    text = render(records + [other])
+    headings = _headings(text)
+    assert len(headings) == 2 and all(named.split()[0] in h for h in headings)
+    assert any(named in h for h in headings)
+    assert len(_headings(render(records))) == 1
+
+
+def test_runs_with_other_package_versions_get_their_own_row_naming_the_difference():
+    records = [r for r in _ok_records() if r["stack"] == "uvicorn"]
+    other = copy.deepcopy(records[0])
+    other["packages"]["uvicorn"] = "0.53.0"
+    other["id"] += "-older"
+    rows = [line for line in render(records + [other]).splitlines()
+            if line.startswith("| Async")]
+    assert len(rows) == 2
+    assert sum("with uvicorn 0.54.0" in row for row in rows) == 1
+    assert sum("with uvicorn 0.53.0" in row for row in rows) == 1
+
+
+def test_a_dirty_tree_run_is_marked_and_kept_apart():
+    records = [r for r in _ok_records() if r["stack"] == "uvicorn"]
+    dirty = copy.deepcopy(records[0])
+    dirty["project"] = {"commit": "abc", "dirty": True}
+    dirty["id"] += "-dirty"
+    rows = [line for line in render(records + [dirty]).splitlines()
+            if line.startswith("| Async")]
+    assert len(rows) == 2
+    assert [("from a dirty work tree" in row) for row in rows].count(True) == 1
+
+
+@pytest.mark.parametrize(("loop", "parser"), [("asyncio", "httptools"), ("uvloop", "h11")])
+def test_rows_show_the_loop_and_parser_the_probe_found(loop, parser):
+    records = [r for r in _ok_records() if r["stack"] == "uvicorn"]
+    other = copy.deepcopy(records[0])
+    other["probe"].update(loop=loop, parser=parser, tcp_nodelay=False)
+    other["id"] += "-other"
+    rows = [[c.strip() for c in line.split("|")[1:-1]]
+            for line in render(records + [other]).splitlines() if line.startswith("| Async")]
+    assert sorted((row[3], row[4]) for row in rows) == sorted([(loop, parser),
+                                                               ("uvloop", "httptools")])
+    assert ["TCP_NODELAY off" in row[-1] for row in rows].count(True) == 1
+
+
+def test_an_ok_record_without_a_probe_is_skipped():
+    record = copy.deepcopy(_ok_records()[0])
+    del record["probe"]
+    assert "probe" in problem(record)

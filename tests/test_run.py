@@ -1,5 +1,6 @@
 """One run end to end through real k6, and the ways a run can fail."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ import psutil
 import pytest
 
 from pyserverbench import run as run_module
-from pyserverbench.procs import port_is_free
+from pyserverbench.checks import answers
+from pyserverbench.procs import free_port, port_is_free
 from pyserverbench.run import RunConfig, run, verdict
 from pyserverbench.stacks import STACKS, Stack
 
@@ -62,6 +64,13 @@ def test_a_short_real_run_writes_a_complete_record_and_leaves_nothing(tmp_path):
     assert record["placement"]["shared"] is True
     assert record["ceiling"]["requests"] == round(2 * 3 * 3 / 0.105)
     assert record["repeat"]["index"] == record["repeat"]["of"] == 1
+    probe = record["probe"]
+    assert (probe["loop"], probe["parser"], probe["contradictions"]) == ("uvloop", "httptools", [])
+    assert probe["tcp_nodelay"] is True  # uvloop sets it on every accepted connection
+    assert probe["workers_running"] == 1
+    assert probe["workers"][0]["requests"] == m["requests"]
+    assert record["connections"] == "kept"
+    assert record["k6_summary"]["metrics"]["http_req_connecting"]["p(90)"] == 0
 
 
 def test_repeats_are_separate_records_of_one_group_and_pinning_is_recorded(tmp_path):
@@ -92,7 +101,8 @@ def _config(stack: Stack, results: Path) -> RunConfig:
 def test_a_server_that_exits_at_start_is_a_failed_record_found_at_once(tmp_path):
     broken = Stack(name="broken", mode="Sync", server="none", worker_class=None, app="sync",
                    app_target="none", packages=(),
-                   command=("-c", "print('no such server'); raise SystemExit(3)"))
+                   command=("-c", "print('no such server'); raise SystemExit(3)"),
+                   loop="none", parser="gunicorn")
     start = time.monotonic()
     record, path = run(_config(broken, tmp_path))
     assert time.monotonic() - start < 20
@@ -193,3 +203,90 @@ def test_verdict_refuses_any_failure():
     assert verdict(_result(code=99)) == "k6 thresholds crossed"
     assert "code 107" in verdict(_result(code=107))
     assert verdict(_result(requests=0)) == "no requests were made"
+
+
+def _probe_run(tmp_path, *args: str, env=None, cwd=ROOT) -> dict:
+    done = subprocess.run([sys.executable, "-m", "pyserverbench", "run", *args,
+                           "--results-dir", str(tmp_path / "runs")],
+                          cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    [path] = (tmp_path / "runs").glob("*.json")
+    record = json.loads(path.read_text())
+    assert done.returncode == (0 if record["ok"] else 1), done.stderr
+    return record
+
+
+def test_a_two_worker_run_records_both_workers_and_their_shares(tmp_path):
+    record = _probe_run(tmp_path, "--stack", "sync", "--workers", "2", "--duration", "3s",
+                        "--vus", "4", "--db-latency", "0")
+    assert record["ok"], record["error"]
+    probe = record["probe"]
+    assert probe["workers_running"] == 2
+    served = [w["requests"] for w in probe["workers"]]
+    assert len(served) == 2 and min(served) > 0
+    assert abs(sum(served) - record["metrics"]["requests"]) <= 4
+    assert sum(probe["spread"]["shares"]) == pytest.approx(1.0, abs=0.01)
+    assert len(record["usage"]["server"]["workers"]) == 2
+    assert (probe["loop"], probe["parser"]) == ("none", "gunicorn")
+
+
+def test_a_server_on_another_loop_than_its_stack_declares_is_a_failed_run(tmp_path):
+    uvicorn = STACKS["uvicorn"]
+    liar = dataclasses.replace(  # says uvloop, runs asyncio
+        uvicorn, name="liar", command=uvicorn.command[:-1] + ("--loop", "asyncio", "{target}"))
+    record, _ = run(dataclasses.replace(_config(liar, tmp_path), duration_s=2))
+    assert record["ok"] is False
+    assert "runs loop asyncio, the stack declares uvloop" in record["error"]
+    assert record["probe"]["loop"] == "asyncio"
+    assert record["metrics"]["requests"] > 0  # measured, but not counted
+
+
+def test_new_connections_per_iteration_reach_k6_and_the_record(tmp_path):
+    record = _probe_run(tmp_path, "--stack", "uvicorn", "--workers", "1", "--duration", "3s",
+                        "--vus", "2", "--connections", "per-iteration")
+    assert record["ok"], record["error"]
+    assert record["connections"] == "per-iteration"
+    assert "--no-vu-connection-reuse" in record["commands"]["k6"]
+    # one of every three requests opens a connection (it is reused within the iteration)
+    assert record["k6_summary"]["metrics"]["http_req_connecting"]["p(90)"] > 0
+
+
+def test_a_port_taken_by_a_foreign_process_after_the_check_is_not_our_server(tmp_path,
+                                                                           monkeypatch):
+    foreign_port = free_port()
+    foreign = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                str(foreign_port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not answers(f"http://127.0.0.1:{foreign_port}/"):
+            assert time.monotonic() < deadline, "the foreign server never answered"
+            time.sleep(0.1)
+        ports = iter([free_port(), foreign_port])  # the fake DB's, then the server's
+        monkeypatch.setattr(run_module, "free_port", lambda host: next(ports))
+        monkeypatch.setattr(run_module, "port_is_free", lambda port, host: True)
+        record, _ = run(_config(STACKS["sync"], tmp_path / "runs"))
+    finally:
+        foreign.terminate()
+        foreign.wait(timeout=10)
+    assert record["ok"] is False
+    assert f"port {foreign_port} is answered by a process that is not our server" \
+        in record["error"]
+
+
+def test_the_server_starts_in_a_clean_room_whatever_the_caller_has(tmp_path):
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    (caller / "gunicorn.conf.py").write_text("raise SystemExit('a stray config was read')\n")
+    (caller / ".env").write_text("PYSERVERBENCH_DB_URL=http://127.0.0.1:9/\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GUNICORN_CMD_ARGS": "--threads 4",
+           "WEB_CONCURRENCY": "5", "HTTP_PROXY": "http://127.0.0.1:9",
+           "ALL_PROXY": "http://127.0.0.1:9", "K6_VUS": "7"}
+    record = _probe_run(tmp_path, "--stack", "sync", "--workers", "1", "--duration", "2s",
+                        "--vus", "1", env=env, cwd=caller)
+    assert record["ok"], record["error"]
+    assert record["probe"]["workers_running"] == 1
+    assert record["probe"]["workers"][0]["threads_peak"] == 1  # not gthread with 4
+    server_env = record["environment"]["server"]
+    assert set(server_env) == {"PATH", "HOME", "LANG", "PYTHONPATH", "PYSERVERBENCH_DB_URL",
+                               "PYSERVERBENCH_PROBE_DIR"}
+    assert "K6_VUS" not in record["environment"]["k6"]

@@ -13,7 +13,7 @@ from pyserverbench.stacks import (
 )
 
 NAMES = ["sync", "gthread", "gevent", "uvicorn", "uvicorn-worker", "stupid-async",
-         "donkey-patched"]
+         "donkey-patched", "uvicorn-asyncio"]
 
 
 def test_the_seven_stacks_are_named_as_the_server_parameter():
@@ -64,11 +64,30 @@ def test_command_binds_the_given_host_port_and_workers(name):
     assert "--workers 3" in joined
 
 
-def test_study_runs_are_the_studys_three_tables():
-    assert len(STUDY_RUNS) == 13
+def test_study_runs_are_the_studys_three_tables_plus_plain_uvicorn():
+    assert len(STUDY_RUNS) == 16
     assert {(s, w) for s, w, ms in STUDY_RUNS if ms == 25 and w == 2} == {(s, 2) for s in NAMES}
-    assert {s for s, w, ms in STUDY_RUNS if w == 1} == {"sync", "uvicorn", "uvicorn-worker"}
-    assert {s for s, w, ms in STUDY_RUNS if ms == 0} == {"sync", "uvicorn", "uvicorn-worker"}
+    shorter = {"sync", "uvicorn", "uvicorn-worker", "uvicorn-asyncio"}
+    assert {s for s, w, ms in STUDY_RUNS if w == 1} == shorter
+    assert {s for s, w, ms in STUDY_RUNS if ms == 0} == shorter
+
+
+@pytest.mark.parametrize("name", ["uvicorn", "uvicorn-worker", "stupid-async"])
+def test_uvicorn_stacks_are_installed_as_uvicorn_documents(name):
+    requirements = STACKS[name].requirements()
+    for wanted in (f"uvicorn[standard]=={PINS['uvicorn']}", f"uvloop=={PINS['uvloop']}",
+                   f"httptools=={PINS['httptools']}"):
+        assert wanted in requirements
+    assert (STACKS[name].loop, STACKS[name].parser) == ("uvloop", "httptools")
+
+
+def test_plain_uvicorn_is_its_own_stack_that_names_its_loop_and_parser():
+    stack = STACKS["uvicorn-asyncio"]
+    assert not any(r.startswith(("uvloop", "httptools", "uvicorn[")) for r in
+                   stack.requirements())
+    argv = " ".join(stack.argv("python", "127.0.0.1", 1, 2))
+    assert "--loop asyncio --http h11" in argv
+    assert (stack.loop, stack.parser) == ("asyncio", "h11")
 
 
 def test_only_gthread_takes_threads():
