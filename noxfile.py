@@ -70,7 +70,7 @@ def bench_on(session: nox.Session, server: str, workers: int) -> None:
 
 @nox.session(python=False)
 def tour(session: nox.Session) -> None:
-    """A quick tour: the seven stacks, 2 workers, short runs, newest Python; then the report."""
+    """A quick tour: every stack, 2 workers, short runs, newest Python; then the report."""
     options = session.posargs or TOUR_OPTIONS
     _check_options(session, options, threads_allowed=False)
     if NEWEST is None:

@@ -278,8 +278,9 @@ def _say(config: RunConfig, record: dict, path: Path) -> None:
     if not record["ok"]:
         print(f"error: {count}run failed: {record['error']} (record: {rel})", file=sys.stderr)
         return
-    m = record["metrics"]
-    print(f"{config.stack.name} x{config.workers} on Python {record['python']}, {count}"
+    m, probe = record["metrics"], record["probe"]
+    print(f"{config.stack.name} x{config.workers} on Python {record['python']} "
+          f"({probe['loop']} loop, {probe['parser']} parser), {count}"
           f"{m['requests']} requests, p95 {m['duration_p95_ms']:.2f} ms (record: {rel})")
 
 
