@@ -77,7 +77,7 @@ def tour(session: nox.Session) -> None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
     for server in STACKS:
         session.notify(_bench_name(NEWEST, server, 2), posargs=options)
-    session.notify("report")
+    session.notify("report", posargs=[])  # not the run options: report takes none
 
 
 @nox.session(python=False)
@@ -93,7 +93,7 @@ def study(session: nox.Session) -> None:
                     "-s", _bench_name(NEWEST, server, workers), "--",
                     "--db-latency", str(latency), *session.posargs,
                     external=True, interrupt_timeout=40, terminate_timeout=15)
-    session.notify("report")
+    session.notify("report", posargs=[])  # not the run options: report takes none
 
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)

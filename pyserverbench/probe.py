@@ -63,6 +63,9 @@ def _grab_socket(pid: int, fd: int) -> socket.socket:
     return socket.socket(fileno=copy)
 
 
+_GONE = (errno.EBADF, errno.ENOTCONN)  # the connection closed since it was listed
+
+
 def tcp_nodelay(pid: int, port: int) -> bool | None:
     """TCP_NODELAY on the server's side of one connection that `pid` accepted on port;
     None if it holds no such connection right now. OSError if it cannot be read."""
@@ -76,21 +79,28 @@ def tcp_nodelay(pid: int, port: int) -> bool | None:
         try:
             sock = _grab_socket(pid, conn.fd)
         except OSError as exc:
-            if exc.errno == errno.EBADF:  # closed since the listing; try another
+            if exc.errno in _GONE:
                 continue
             raise
         with sock:
-            # The descriptor may have been reused since the listing: check it is ours.
-            if sock.getsockname()[1] != port or sock.getpeername() != tuple(conn.raddr):
-                continue
+            try:
+                # The descriptor may have been reused since the listing: check it is ours.
+                if sock.getsockname()[1] != port or sock.getpeername() != tuple(conn.raddr):
+                    continue
+            except OSError as exc:
+                if exc.errno in _GONE:
+                    continue
+                raise
             return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
     return None
 
 
 class NodelayReader:
-    """Reads TCP_NODELAY once per worker while the load runs (connections come and go)."""
+    """Reads TCP_NODELAY once per worker while the load runs. Connections come and go
+    (gunicorn's sync worker closes each after one request, within a millisecond at no
+    DB latency), so it looks often until every worker has given a reading."""
 
-    def __init__(self, workers: list[int], port: int, interval_s: float = 0.2) -> None:
+    def __init__(self, workers: list[int], port: int, interval_s: float = 0.05) -> None:
         self.port = port
         self.interval_s = interval_s
         self.readings: dict[int, bool | None] = dict.fromkeys(workers)

@@ -116,3 +116,20 @@ def test_tcp_nodelay_is_read_from_the_accepted_side_of_a_live_connection(nodelay
                 accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, nodelay)
                 assert tcp_nodelay(os.getpid(), port) is bool(nodelay)
         assert tcp_nodelay(os.getpid(), port) is None  # no connection left
+
+
+def test_a_connection_that_closes_while_being_read_is_skipped_not_an_error(monkeypatch):
+    import errno
+
+    import pyserverbench.probe as probe_module
+
+    class ClosedMeanwhile(socket.socket):  # what a copy of a just-closed connection does
+        def getpeername(self):
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)), listener.accept()[0]:
+            monkeypatch.setattr(probe_module, "_grab_socket",
+                                lambda pid, fd: ClosedMeanwhile(fileno=os.dup(fd)))
+            assert tcp_nodelay(os.getpid(), port) is None
