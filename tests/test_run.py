@@ -290,3 +290,13 @@ def test_the_server_starts_in_a_clean_room_whatever_the_caller_has(tmp_path):
     assert set(server_env) == {"PATH", "HOME", "LANG", "PYTHONPATH", "PYSERVERBENCH_DB_URL",
                                "PYSERVERBENCH_PROBE_DIR"}
     assert "K6_VUS" not in record["environment"]["k6"]
+
+
+def test_another_os_is_refused_in_one_line_before_anything_starts(tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    code = run_module.main(["--stack", "sync", "--results-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "need Linux" in err and "darwin" in err
+    assert not (tmp_path / "runs").exists()
