@@ -196,16 +196,27 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
         if abort is None:
             server.check_alive()
             db.check_alive()
-    if abort is not None and not summary_path.exists():
-        raise ProcessError(abort)
-    summary_data = read_summary(summary_path)
-    metrics = metrics_from_summary(summary_data)
+    summary_data, metrics = read_results(summary_path, abort)
     probe["contradictions"] = judge(config.stack.loop, config.stack.parser, config.workers,
                                     probe, metrics["requests"], config.vus)
     return {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,
             "metrics": metrics, "usage": usage, "probe": probe,
             "ceiling": ceiling_facts(metrics["requests"], config.vus, config.duration_s,
                                      config.db_latency_ms)}
+
+
+def read_results(summary_path: Path, abort: str | None) -> tuple[dict, dict]:
+    """k6's summary and our metrics from it. If the load was aborted (the server or
+    fake DB died) before k6 measured anything, the abort's reason is the error."""
+    if abort is not None and not summary_path.exists():
+        raise ProcessError(abort)
+    summary = read_summary(summary_path)
+    try:
+        return summary, metrics_from_summary(summary)
+    except K6Error:
+        if abort is not None:
+            raise ProcessError(f"{abort}; k6 measured no complete iteration before") from None
+        raise
 
 
 def verdict(result: dict) -> str | None:

@@ -4,6 +4,7 @@ import time
 import psutil
 import pytest
 
+from pyserverbench import procs
 from pyserverbench.procs import Process, ProcessError, free_port, port_is_free, stop_all
 
 PARENT_WITH_CHILD = (
@@ -68,7 +69,9 @@ def test_a_missing_program_is_a_process_error(tmp_path):
         Process("ghost", ["/no/such/program"], tmp_path / "g.log").start()
 
 
-def test_stop_all_stops_what_is_still_running(tmp_path):
+def test_stop_all_stops_what_is_still_running(tmp_path, monkeypatch):
+    # Only this test's process: the session's fake DB (conftest) must outlive it.
+    monkeypatch.setattr(procs, "_live", [])
     proc = Process("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"],
                    tmp_path / "s.log")
     proc.start()

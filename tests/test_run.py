@@ -15,8 +15,9 @@ import pytest
 
 from pyserverbench import run as run_module
 from pyserverbench.checks import answers
-from pyserverbench.procs import free_port, port_is_free
-from pyserverbench.run import RunConfig, run, verdict
+from pyserverbench.k6 import K6Error
+from pyserverbench.procs import ProcessError, free_port, port_is_free
+from pyserverbench.run import RunConfig, read_results, run, verdict
 from pyserverbench.stacks import STACKS, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,3 +301,16 @@ def test_another_os_is_refused_in_one_line_before_anything_starts(tmp_path, monk
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "need Linux" in err and "darwin" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_load_aborted_before_any_iteration_fails_with_the_abort_reason(tmp_path):
+    # What k6 writes when it is stopped before one iteration completes: no iterations.
+    summary = tmp_path / "k6-summary.json"
+    summary.write_text(json.dumps({"metrics": {"vus": {"value": 2}}}))
+    reason = "during the load: server exited with code 1; log: boom"
+    with pytest.raises(ProcessError, match="server exited with code 1; log: boom; k6 "):
+        read_results(summary, reason)
+    with pytest.raises(K6Error, match="lacks"):  # not aborted: k6's own failure
+        read_results(summary, None)
+    with pytest.raises(ProcessError, match="server exited"):  # no summary at all
+        read_results(tmp_path / "none.json", reason)
