@@ -77,21 +77,13 @@ def tcp_nodelay(pid: int, port: int) -> bool | None:
         if conn.status != psutil.CONN_ESTABLISHED or not conn.laddr or conn.laddr.port != port:
             continue
         try:
-            sock = _grab_socket(pid, conn.fd)
-        except OSError as exc:
-            if exc.errno in _GONE:
-                continue
-            raise
-        with sock:
-            try:
+            with _grab_socket(pid, conn.fd) as sock:
                 # The descriptor may have been reused since the listing: check it is ours.
-                if sock.getsockname()[1] != port or sock.getpeername() != tuple(conn.raddr):
-                    continue
-            except OSError as exc:
-                if exc.errno in _GONE:
-                    continue
+                if sock.getsockname()[1] == port and sock.getpeername() == tuple(conn.raddr):
+                    return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        except OSError as exc:
+            if exc.errno not in _GONE:
                 raise
-            return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
     return None
 
 
@@ -146,14 +138,15 @@ def judge(declared_loop: str, declared_parser: str, workers_asked: int, probe: d
 
 
 def _one(values: list) -> object:
-    """The value all workers agree on, or `mixed` if they differ."""
-    distinct = {json.dumps(v) for v in values}
-    return values[0] if len(distinct) == 1 else "mixed" if values else None
+    """The value all workers agree on, `mixed` if they differ, None if there is none."""
+    if not values:
+        return None
+    return values[0] if len({json.dumps(v) for v in values}) == 1 else "mixed"
 
 
 def probe_facts(workers_asked: int, before: dict[int, dict], after: dict[int, dict],
-            alive: list[int], threads: dict[int, int], nodelay: dict[int, bool | None],
-            nodelay_error: str | None) -> dict:
+                alive: list[int], threads: dict[int, int], nodelay: dict[int, bool | None],
+                nodelay_error: str | None) -> dict:
     """The probe part of a record: the workers and their share of the load's requests."""
     workers = []
     for pid, entry in sorted(after.items()):

@@ -141,7 +141,7 @@ def _differences(keys: list[tuple]) -> dict[tuple, list[str]]:
     apart, named: `host 4a016e28f8a3`, `kernel 6.1.0`, ..."""
     alike: dict[tuple, list[tuple]] = defaultdict(list)
     for key in keys:
-        alike[key[4:]].append(key)
+        alike[key[len(MACHINE_FIELDS):]].append(key)  # the scenario part of the key
     named: dict[tuple, list[str]] = {}
     for group in alike.values():
         varying = [i for i in range(len(MACHINE_FIELDS)) if len({k[i] for k in group}) > 1]

@@ -129,9 +129,8 @@ def placement(server: Process, db: Process) -> dict:
             "shared": bool(set(server_cpus) & set(load_cpus)), "host_cores": os.cpu_count()}
 
 
-def _workers_running(server: Process, probe_dir: Path) -> list[int]:
-    """The server's processes that have loaded the app and are alive."""
-    return running(read_workers(probe_dir), {p.pid for p in server.tree()})
+def _tree_pids(server: Process) -> set[int]:
+    return {p.pid for p in server.tree()}
 
 
 def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
@@ -172,12 +171,13 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
             cpus=config.server_cpus))
         server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
                           START_DEADLINE_S, "answering")
-        server.wait_until(lambda: len(_workers_running(server, probe_dir)) >= config.workers,
-                          START_DEADLINE_S, f"running {config.workers} worker processes")
+        server.wait_until(
+            lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= config.workers,
+            START_DEADLINE_S, f"running {config.workers} worker processes")
         check_app(base_url)
         record["placement"] = placement(server, db)
         before = read_workers(probe_dir)
-        workers = _workers_running(server, probe_dir)
+        workers = running(before, _tree_pids(server))
         monitor = LoadMonitor(server, server_port, db, workers)
         nodelay = NodelayReader(workers, server_port)
 
@@ -190,9 +190,9 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
                              [db, server], on_tick=tick, cpus=config.load_cpus(),
                              env=envs["k6"], cwd=room)
         usage = monitor.facts(time.monotonic() - k6_start)
-        probe = probe_facts(config.workers, before, read_workers(probe_dir),
-                        _workers_running(server, probe_dir), monitor.server.peak_threads,
-                        nodelay.readings, nodelay.error)
+        after = read_workers(probe_dir)
+        probe = probe_facts(config.workers, before, after, running(after, _tree_pids(server)),
+                            monitor.server.peak_threads, nodelay.readings, nodelay.error)
         if abort is None:
             server.check_alive()
             db.check_alive()
