@@ -1,9 +1,10 @@
-"""Run nox from a private virtual environment: `python3 bootstrap.py [nox arguments]`.
+"""Make nox ready in a private virtual environment: `python3 bootstrap.py`, then
+`.venv-nox/bin/nox ...`.
 
 Works with any Python 3.10+ as `python3`, including a system Python that refuses
 `pip install` (PEP 668) or lacks ensurepip (Debian and Ubuntu without python3-venv):
-nox, pinned, goes into `.venv-nox/` beside this file, never into the system. Later
-calls reuse it. Standard library only.
+nox, pinned, goes into `.venv-nox/` beside this file, never into the system. A later
+call finds it ready and does nothing. Standard library only.
 """
 
 from __future__ import annotations
@@ -78,11 +79,6 @@ def main() -> None:
                          f"{sys.version.split()[0]}")
     if not ready():
         create()
-    os.chdir(ROOT)
-    argv = [str(venv_python()), "-m", "nox", *sys.argv[1:]]
-    if os.name == "nt":
-        raise SystemExit(subprocess.call(argv))
-    os.execv(argv[0], argv)  # noqa: S606 - nox replaces this process
 
 
 if __name__ == "__main__":
