@@ -111,6 +111,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the modules that decide a number or a verdict (mutmut)."""
+    session.install(*suite_requirements(), *pinned("mutmut"))
+    session.run("python", "-m", "pyserverbench", "mutants", *session.posargs)
+
+
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def interrupts(session: nox.Session) -> None:
     """Interrupt short real runs at random moments; count processes and ports left behind."""
     session.install(*suite_requirements())

@@ -1,4 +1,4 @@
-"""`python -m pyserverbench run|report|asyncable|interrupts|calibrate ...`"""
+"""`python -m pyserverbench run|report|asyncable|interrupts|calibrate|mutants ...`"""
 
 import sys
 
@@ -6,7 +6,7 @@ from pyserverbench.cli import fail
 
 
 def main(argv: list[str]) -> int:
-    commands = ("run", "report", "asyncable", "interrupts", "calibrate")
+    commands = ("run", "report", "asyncable", "interrupts", "calibrate", "mutants")
     if not argv or argv[0] not in commands:
         given = repr(argv[0]) if argv else "nothing"
         fail(f"unknown command {given} (accepted: {', '.join(commands)})")
@@ -27,6 +27,10 @@ def main(argv: list[str]) -> int:
         from pyserverbench.interrupts import main as interrupts_main
 
         return interrupts_main(rest)
+    if command == "mutants":
+        from pyserverbench.mutation import main as mutants_main
+
+        return mutants_main(rest)
     from pyserverbench.asyncable import main as asyncable_main
 
     return asyncable_main(rest)

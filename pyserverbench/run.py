@@ -112,6 +112,7 @@ def effective_threads(config: RunConfig) -> int | None:
 
 
 def _serving(proc: Process, port: int, url: str) -> bool:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
     """True when url answers and the listener on port is `proc` or one of its children."""
     if not answers(url):
         return False
@@ -122,6 +123,7 @@ def _serving(proc: Process, port: int, url: str) -> bool:
 
 
 def placement(server: Process, db: Process) -> dict:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
     """The CPUs the server and the load side (fake DB, and k6 alike) may actually use."""
     server_cpus = sorted(psutil.Process(server.pid).cpu_affinity())
     load_cpus = sorted(psutil.Process(db.pid).cpu_affinity())
@@ -130,10 +132,12 @@ def placement(server: Process, db: Process) -> dict:
 
 
 def _tree_pids(server: Process) -> set[int]:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
     return {p.pid for p in server.tree()}
 
 
 def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
     """Start everything, check, load, stop everything; return k6's results.
 
     The exact commands and environments go into `record` first, so a failed run keeps
@@ -266,6 +270,7 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
 
 
 def run(config: RunConfig, repeat: dict | None = None) -> tuple[dict, Path]:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
     """Run one benchmark and write its record, failed or not. Returns (record, path)."""
     k6 = find_k6()
     record = base_record(config, datetime.now(timezone.utc), k6_version(k6))
@@ -304,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if not LOAD_SCRIPT.is_file():
         print(f"error: load script {LOAD_SCRIPT} not found", file=sys.stderr)
         return 2
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
     signals.install()
     die_with_parent()  # if nox is killed, SIGTERM reaches us and we clean up
     group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

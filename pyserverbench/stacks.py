@@ -25,6 +25,8 @@ PINS: dict[str, str] = {
     "tabulate": "0.10.0",
     "pytest": "9.2.0",
     "pytest-timeout": "2.4.0",
+    "pytest-randomly": "5.1.0",  # tests run in a new order each time; the seed is printed
+    "mutmut": "3.8.1",
     "ruff": "0.17.6",
 }
 
@@ -155,6 +157,7 @@ STUDY_RUNS: tuple[tuple[str, int, int], ...] = (
 def suite_requirements() -> list[str]:
     """Everything the test suite needs: every stack's packages, the harness, pytest."""
     names = {name for stack in STACKS.values() for name in stack.packages}
-    names |= set(HARNESS_PACKAGES) | {"tabulate", "pytest", "pytest-timeout"}
+    names |= set(HARNESS_PACKAGES) | {"tabulate", "pytest", "pytest-timeout",
+                                        "pytest-randomly"}
     plain = {name.partition("[")[0] for name in names if "[" in name}
     return pinned(*sorted(names - plain))

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,12 +14,12 @@ from pyserverbench.checks import answers
 from pyserverbench.procs import Process, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-_session_db: Process | None = None
 
 
-def start_fakedb(log_dir: Path, sleep_ms: float = 0) -> tuple[Process, str]:
-    """Start a real fake DB on a free port; return it and its URL once it answers."""
-    port = free_port()
+def start_fakedb(log_dir: Path, sleep_ms: float = 0, port: int | None = None
+                 ) -> tuple[Process, str]:
+    """Start a real fake DB (on a free port unless given); return it and its URL once it answers."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}/"
     proc = Process("fake DB", [sys.executable, "-m", "fakedb", "--port", str(port),
                                "--sleep", str(sleep_ms)], log_dir / f"fakedb-{port}.log", cwd=ROOT)
@@ -32,12 +33,10 @@ def start_fakedb(log_dir: Path, sleep_ms: float = 0) -> tuple[Process, str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The apps read the DB address when imported, so one fake DB serves the whole session.
-    global _session_db
-    log_dir = Path(config.rootpath) / ".pytest_cache"
-    log_dir.mkdir(exist_ok=True)
-    _session_db, url = start_fakedb(log_dir, sleep_ms=1)
-    os.environ["PYSERVERBENCH_DB_URL"] = url
+    # The apps read the DB address when imported, so it is fixed before any test module is
+    # imported; the fake DB itself starts only when a test asks for it (session_db). Kept
+    # if already set: a tool that runs pytest twice in one process (mutmut) keeps the apps.
+    os.environ.setdefault("PYSERVERBENCH_DB_URL", f"http://127.0.0.1:{free_port()}/")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -45,13 +44,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         module = sys.modules.get(name)
         if module is not None:
             module.client.close()
-    if _session_db is not None:
-        _session_db.stop()
 
 
-@pytest.fixture
-def db_url() -> str:
-    return os.environ["PYSERVERBENCH_DB_URL"]
+@pytest.fixture(scope="session")
+def session_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fake DB the apps were imported with (1 ms latency), started once per session."""
+    url = os.environ["PYSERVERBENCH_DB_URL"]
+    proc, _ = start_fakedb(tmp_path_factory.mktemp("session-db"), sleep_ms=1,
+                           port=urlsplit(url).port)
+    yield url
+    proc.stop()
 
 
 @pytest.fixture

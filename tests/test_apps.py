@@ -1,12 +1,14 @@
 """The four apps in-process (Werkzeug and Starlette test clients, real fake DB), then
 each stack's real server started from the stack table."""
 
+import asyncio
 import importlib
 import json
-import os
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 from werkzeug.test import Client
@@ -16,6 +18,9 @@ from pyserverbench.cleanroom import environment
 from pyserverbench.probe import read_workers
 from pyserverbench.procs import Process, free_port
 from pyserverbench.stacks import STACKS
+
+# Every test here talks to the session's fake DB or starts a server.
+pytestmark = pytest.mark.processes
 
 ROOT = Path(__file__).resolve().parent.parent
 WSGI_APPS = ["apps.sync_app", "apps.donkey_patched_async_app"]
@@ -30,7 +35,7 @@ def _client(module_name: str):
 
 
 @pytest.fixture(params=WSGI_APPS + ASGI_APPS)
-def client(request):
+def client(request, session_db):
     client = _client(request.param)
     if isinstance(client, TestClient):
         with client:  # runs the lifespan, which opens the shared AsyncClient
@@ -67,7 +72,7 @@ def test_unknown_paths_are_404(client):
     assert client.get("/nope").status_code == 404
 
 
-def test_all_apps_answer_the_same_page_and_payload_shape():
+def test_all_apps_answer_the_same_page_and_payload_shape(session_db):
     pages, keys = set(), set()
     for name in WSGI_APPS + ASGI_APPS:
         client = _client(name)
@@ -83,14 +88,14 @@ def test_all_apps_answer_the_same_page_and_payload_shape():
 
 
 @pytest.mark.parametrize("name", list(STACKS))
-def test_each_stack_serves_the_apps_routes_on_what_it_declares(name, tmp_path):
+def test_each_stack_serves_the_apps_routes_on_what_it_declares(name, tmp_path, session_db):
     port = free_port()
     stack = STACKS[name]
     argv = stack.argv(sys.executable, "127.0.0.1", port, 1)
     probe_dir, room = tmp_path / "probe", tmp_path / "room"
     probe_dir.mkdir()
     room.mkdir()
-    env = environment(room, ROOT, PYSERVERBENCH_DB_URL=os.environ["PYSERVERBENCH_DB_URL"],
+    env = environment(room, ROOT, PYSERVERBENCH_DB_URL=session_db,
                       PYSERVERBENCH_PROBE_DIR=str(probe_dir))
     with Process(name, argv, tmp_path / "server.log", env=env, cwd=room) as server:
         server.wait_until(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "answering")
@@ -98,3 +103,39 @@ def test_each_stack_serves_the_apps_routes_on_what_it_declares(name, tmp_path):
         server.check_alive()
     [worker] = [w for w in read_workers(probe_dir).values() if "loop" in w]
     assert (worker["loop"], worker["parser"]) == (stack.loop, stack.parser)
+
+
+def _time_concurrent_api_calls(stack_name: str, db_url: str, tmp_path: Path, calls: int) -> float:
+    """Seconds for `calls` concurrent GET /api on one worker of the stack."""
+    port = free_port()
+    room = tmp_path / stack_name
+    room.mkdir()
+    argv = STACKS[stack_name].argv(sys.executable, "127.0.0.1", port, 1)
+    env = environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url)
+    with Process(stack_name, argv, tmp_path / f"{stack_name}.log", env=env, cwd=room) as server:
+        server.wait_until(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "answering")
+
+        async def all_calls() -> list[int]:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                         trust_env=False) as client:
+                answers_ = await asyncio.gather(*(client.get("/api") for _ in range(calls)))
+            return [a.status_code for a in answers_]
+
+        start = time.perf_counter()
+        statuses = asyncio.run(all_calls())
+        elapsed = time.perf_counter() - start
+        server.check_alive()
+    assert statuses == [200] * calls
+    return elapsed
+
+
+def test_the_async_apps_db_calls_overlap_and_the_blocking_ones_do_not(tmp_path,
+                                                                        fakedb_factory):
+    db_url = fakedb_factory(200)
+    calls, serial = 10, 10 * 0.200
+    overlapping = _time_concurrent_api_calls("uvicorn", db_url, tmp_path, calls)
+    blocking = _time_concurrent_api_calls("stupid-async", db_url, tmp_path, calls)
+    # Overlapping waits take about one wait (0.2 s); half the serial time leaves a wide
+    # margin for a loaded machine. A blocking call cannot beat serial, however idle.
+    assert overlapping < serial / 2, (overlapping, blocking)
+    assert blocking >= serial * 0.95, (overlapping, blocking)

@@ -15,6 +15,8 @@ from pyserverbench import run as run_module
 from pyserverbench.run import RunConfig, run
 from pyserverbench.stacks import STACKS
 
+pytestmark = pytest.mark.processes  # every test here starts real processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,3 +1,4 @@
+import contextlib
 import sys
 import time
 
@@ -20,6 +21,15 @@ IGNORES_SIGTERM = (
     "time.sleep(60)\n"
 )
 
+LEADER_DIES_CHILD_STAYS = (  # the leader dies at SIGTERM, its child ignores it
+    "import subprocess, sys, time\n"
+    f"child = subprocess.Popen([sys.executable, '-c', {IGNORES_SIGTERM!r}])\n"
+    "print(child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+pytestmark = pytest.mark.processes  # every test here starts real processes
+
 
 def _log_has_line(path) -> bool:
     return path.exists() and path.read_text().strip() != ""
@@ -35,6 +45,22 @@ def test_stop_ends_the_whole_process_group(tmp_path):
     assert not psutil.pid_exists(parent_pid)
     assert not psutil.pid_exists(child_pid) or \
         psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_stop_leaves_no_member_of_the_group_when_the_leader_exits_first(tmp_path):
+    log = tmp_path / "p.log"
+    proc = Process("leader", [sys.executable, "-c", LEADER_DIES_CHILD_STAYS], log)
+    proc.start()
+    proc.wait_until(lambda: "ready" in log.read_text(), 20, "started")
+    child = psutil.Process(int(log.read_text().split()[0]))
+    proc.stop(grace_s=0.5)
+    assert proc.exited() is not None
+    try:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            assert child.status() == psutil.STATUS_ZOMBIE, "the child outlived the stop"
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()  # only if the assertion failed: leave nothing behind
 
 
 def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):

@@ -57,6 +57,7 @@ def test_durations_use_microseconds_below_one_millisecond():
     assert fmt_ms(1.02) == "1.02 ms"
 
 
+@pytest.mark.processes
 def test_report_command_writes_the_file_and_warns_per_bad_file(tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(DATA / "runs", runs)

@@ -35,6 +35,7 @@ def _ports(record: dict) -> list[int]:
     return [db_port, urlsplit(base.split("=", 1)[1]).port]
 
 
+@pytest.mark.processes
 def test_a_short_real_run_writes_a_complete_record_and_leaves_nothing(tmp_path):
     done = _harness("--stack", "uvicorn", "--workers", "1", "--duration", "3s", "--vus", "2",
                     "--db-latency", "5", "--results-dir", str(tmp_path))
@@ -74,6 +75,7 @@ def test_a_short_real_run_writes_a_complete_record_and_leaves_nothing(tmp_path):
     assert record["k6_summary"]["metrics"]["http_req_connecting"]["p(90)"] == 0
 
 
+@pytest.mark.processes
 def test_repeats_are_separate_records_of_one_group_and_pinning_is_recorded(tmp_path):
     import os
 
@@ -99,6 +101,7 @@ def _config(stack: Stack, results: Path) -> RunConfig:
                      vus=1, results_dir=results)
 
 
+@pytest.mark.processes
 def test_a_server_that_exits_at_start_is_a_failed_record_found_at_once(tmp_path):
     broken = Stack(name="broken", mode="Sync", server="none", worker_class=None, app="sync",
                    app_target="none", packages=(),
@@ -114,6 +117,7 @@ def test_a_server_that_exits_at_start_is_a_failed_record_found_at_once(tmp_path)
     assert all(port_is_free(port) for port in _ports(record))
 
 
+@pytest.mark.processes
 def test_a_fake_db_that_never_answers_is_a_failed_record(tmp_path, monkeypatch):
     silent_root = tmp_path / "root"
     (silent_root / "fakedb").mkdir(parents=True)
@@ -126,6 +130,7 @@ def test_a_fake_db_that_never_answers_is_a_failed_record(tmp_path, monkeypatch):
     assert all(port_is_free(port) for port in _ports(record))
 
 
+@pytest.mark.processes
 def test_a_missing_k6_fails_in_one_line_and_writes_nothing(tmp_path):
     env = {**os.environ, "K6": str(tmp_path / "no-k6")}
     done = _harness("--stack", "sync", "--duration", "1s", "--results-dir", str(tmp_path),
@@ -142,6 +147,7 @@ def test_a_missing_k6_fails_in_one_line_and_writes_nothing(tmp_path):
     (["--stack", "sync", "--threads", "4"], "--threads"),
     (["--stack", "gthread", "--duration", "forever"], "--duration"),
 ])
+@pytest.mark.processes
 def test_bad_options_fail_in_one_line_before_anything_starts(args, named, tmp_path):
     done = _harness(*args, "--results-dir", str(tmp_path))
     assert done.returncode == 2
@@ -158,6 +164,7 @@ def _is_k6_run(proc: psutil.Process) -> bool:
     return bool(cmdline) and Path(cmdline[0]).name == "k6" and cmdline[1:2] == ["run"]
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_mid_run_stops_every_child_and_writes_no_record(signum, tmp_path):
     harness = subprocess.Popen(
@@ -216,6 +223,7 @@ def _probe_run(tmp_path, *args: str, env=None, cwd=ROOT) -> dict:
     return record
 
 
+@pytest.mark.processes
 def test_a_two_worker_run_records_both_workers_and_their_shares(tmp_path):
     record = _probe_run(tmp_path, "--stack", "sync", "--workers", "2", "--duration", "3s",
                         "--vus", "4", "--db-latency", "0")
@@ -226,10 +234,17 @@ def test_a_two_worker_run_records_both_workers_and_their_shares(tmp_path):
     assert len(served) == 2 and min(served) > 0
     assert abs(sum(served) - record["metrics"]["requests"]) <= 4
     assert sum(probe["spread"]["shares"]) == pytest.approx(1.0, abs=0.01)
-    assert len(record["usage"]["server"]["workers"]) == 2
     assert (probe["loop"], probe["parser"]) == ("none", "gunicorn")
+    server = record["usage"]["server"]
+    assert server["processes"] == 3  # gunicorn's arbiter and both workers
+    assert {w["pid"] for w in server["workers"]} == {w["pid"] for w in probe["workers"]}
+    worker_cpu = [w["cpu_s"] for w in server["workers"]]
+    assert min(worker_cpu) > 0  # both worked
+    # the whole tree (rounded to ms each), mostly the workers
+    assert server["cpu_s"] + 0.002 >= sum(worker_cpu) > 0.5 * server["cpu_s"]
 
 
+@pytest.mark.processes
 def test_a_server_on_another_loop_than_its_stack_declares_is_a_failed_run(tmp_path):
     uvicorn = STACKS["uvicorn"]
     liar = dataclasses.replace(  # says uvloop, runs asyncio
@@ -241,6 +256,7 @@ def test_a_server_on_another_loop_than_its_stack_declares_is_a_failed_run(tmp_pa
     assert record["metrics"]["requests"] > 0  # measured, but not counted
 
 
+@pytest.mark.processes
 def test_new_connections_per_iteration_reach_k6_and_the_record(tmp_path):
     record = _probe_run(tmp_path, "--stack", "uvicorn", "--workers", "1", "--duration", "3s",
                         "--vus", "2", "--connections", "per-iteration")
@@ -251,6 +267,7 @@ def test_new_connections_per_iteration_reach_k6_and_the_record(tmp_path):
     assert record["k6_summary"]["metrics"]["http_req_connecting"]["p(90)"] > 0
 
 
+@pytest.mark.processes
 def test_a_port_taken_by_a_foreign_process_after_the_check_is_not_our_server(tmp_path,
                                                                            monkeypatch):
     foreign_port = free_port()
@@ -274,6 +291,7 @@ def test_a_port_taken_by_a_foreign_process_after_the_check_is_not_our_server(tmp
         in record["error"]
 
 
+@pytest.mark.processes
 def test_the_server_starts_in_a_clean_room_whatever_the_caller_has(tmp_path):
     caller = tmp_path / "caller"
     caller.mkdir()
