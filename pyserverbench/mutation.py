@@ -71,12 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     root = Path(__file__).resolve().parent.parent
     shutil.rmtree(root / "mutants", ignore_errors=True)  # mutmut's cache: score from scratch
+    print("mutmut run: mutating and testing (a few minutes)...", flush=True)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=root, check=False)
+    done = _mutmut("run", root=root)  # its progress spinner stays out of the output
     took = time.monotonic() - started
     found = statuses(_mutmut("results", "--all", "true", root=root).stdout)
     if done.returncode != 0 or not found:
-        print(f"mutmut run failed (exit {done.returncode}); see its output above", file=sys.stderr)
+        tail = (done.stdout + done.stderr).replace("\r", "\n").splitlines()[-20:]
+        print("\n".join(tail), file=sys.stderr)
+        print(f"mutmut run failed (exit {done.returncode})", file=sys.stderr)
         return 2
     print(score_table(found))
     print(f"\nmutmut run took {took:.0f} s")

@@ -11,8 +11,10 @@ import contextlib
 import ctypes
 import errno
 import json
+import math
 import os
 import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -33,7 +35,7 @@ def read_workers(directory: Path) -> dict[int, dict]:
     for path in sorted(directory.glob("*.count")):
         try:
             (requests,) = COUNTER.unpack(path.read_bytes()[:COUNTER.size])
-        except (OSError, ValueError):  # a counter being created right now
+        except (OSError, struct.error):  # a counter being created right now (0 bytes)
             continue
         pid = int(path.stem)
         entry: dict = {"pid": pid, "requests": requests}
@@ -98,7 +100,7 @@ class NodelayReader:
         self.interval_s = interval_s
         self.readings: dict[int, bool | None] = dict.fromkeys(workers)
         self.error: str | None = None
-        self.last = 0.0
+        self.last = -math.inf  # the first tick reads
 
     def tick(self) -> None:
         now = time.monotonic()

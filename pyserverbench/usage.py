@@ -3,6 +3,7 @@ server's connections spread over its workers. Sampled with psutil during the loa
 
 from __future__ import annotations
 
+import math
 import resource
 import statistics
 import time
@@ -84,7 +85,7 @@ class LoadMonitor:
         self.workers = list(workers)  # the processes that loaded the app (the probe's)
         self.connections: dict[int, list[int]] = {pid: [] for pid in self.workers}
         self.started: float | None = None
-        self.last_sample = self.last_connections = 0.0
+        self.last_sample = self.last_connections = -math.inf  # the first tick samples
         self.window_s = 0.0
         self.children_cpu_at_start = _children_cpu()
 

@@ -25,7 +25,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, kind, body = self.routes.get(self.path, (404, "text/plain", "not found"))
         data = body.encode()
         self.send_response(status)
-        self.send_header("Content-Type", kind)
+        if kind:
+            self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -78,6 +79,10 @@ def test_an_app_that_answers_as_the_apps_must_passes(site, monkeypatch):
      "GET /api answered {'message': 'failure', 'number': 1}, not a success message"),
     ({"api": (200, "application/json", '{"message": "success", "number": "1"}')},
      "not a success message and a number"),
+    ({"root": (200, None, PAGE)}, "GET / has content-type '', expected text/html"),
+    ({"api": (500, "text/plain", "z" * 200)},
+     "GET /api answered 500, expected 200: '" + "z" * 80 + "'"),
+    ({"api": (200, "application/json", "z" * 200)}, "is not JSON: '" + "z" * 80 + "'"),
     ({"no_such_page": (200, "text/html", PAGE)},
      "GET /no-such-page answered 200, expected 404"),
 ])
@@ -85,6 +90,7 @@ def test_an_app_that_answers_otherwise_is_refused_naming_what(site, changes, mes
     with pytest.raises(CheckError) as caught:
         check_app(site(**changes))
     assert message in str(caught.value)
+    assert "z" * 81 not in str(caught.value)  # a long answer is cut to its first 80 characters
 
 
 def test_an_app_that_does_not_answer_is_refused():
@@ -92,7 +98,8 @@ def test_an_app_that_does_not_answer_is_refused():
         check_app(f"http://127.0.0.1:{free_port()}")
 
 
-def test_answers_is_true_for_any_http_status_and_false_without_a_server(site):
+def test_answers_is_true_for_any_http_status_and_false_without_a_server(site, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     assert answers(site(root=(500, "text/plain", "error")) + "/")
     assert not answers(f"http://127.0.0.1:{free_port()}/")
 
@@ -102,6 +109,8 @@ def test_the_fake_db_check_wants_a_200_with_a_number(site, monkeypatch):
     check_db(site(root=(200, "application/json", '{"number": 5}')) + "/")
     bad = [
         ((500, "application/json", '{"number": 5}'), "answered 500 '{\"number\": 5}'"),
+        ((503, "application/json", '{"number": 5, "pad": "' + "z" * 200 + '"}'),
+         "z" * 58 + "'"),  # the first 80 characters
         ((200, "application/json", '{"number": "5"}'), "answered 200"),
         ((200, "application/json", "[5]"), "did not answer a number"),
         ((200, "application/json", "{}"), "did not answer a number"),
@@ -112,6 +121,7 @@ def test_the_fake_db_check_wants_a_200_with_a_number(site, monkeypatch):
         with pytest.raises(CheckError) as caught:
             check_db(url)
         assert f"fake DB at {url}" in str(caught.value) and message in str(caught.value)
+        assert "z" * 59 not in str(caught.value)
     url = f"http://127.0.0.1:{free_port()}/"
     with pytest.raises(CheckError, match="did not answer a number"):
         check_db(url)

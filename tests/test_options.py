@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from pyserverbench import run as run_module
-from pyserverbench.cli import bounded_float, bounded_int, cpu_list, k6_duration
+from pyserverbench.cli import (
+    bounded_float,
+    bounded_int,
+    cpu_list,
+    fail,
+    k6_duration,
+    load_options_error,
+)
 from pyserverbench.run import RunConfig, build_parser, effective_threads, parse_args
 from pyserverbench.stacks import STACKS
 
@@ -48,7 +55,8 @@ def test_threads_for_a_stack_without_threads_are_refused_naming_those_with(capsy
 
 @pytest.mark.parametrize("argv", [["--workers", "0"], ["--workers", "65"],
                                   ["--stack", "nginx"], ["--repeat", "0"], ["--threads", "0"],
-                                  ["--threads", "257"], ["--db-latency", "10001"]])
+                                  ["--threads", "257"], ["--db-latency", "10001"],
+                                  ["--vus", "0"], ["--vus", "1001"], ["--repeat", "101"]])
 def test_bounds_are_refused_in_one_line(argv, capsys):
     argv = argv if "--stack" in argv else ["--stack", "gthread", *argv]
     with pytest.raises(SystemExit):
@@ -59,7 +67,8 @@ def test_bounds_are_refused_in_one_line(argv, capsys):
 
 @pytest.mark.parametrize("argv", [["--workers", "1"], ["--workers", "64"], ["--threads", "1"],
                                   ["--threads", "256"], ["--db-latency", "10000"],
-                                  ["--vus", "1000"], ["--repeat", "100"]])
+                                  ["--vus", "1000"], ["--vus", "1"], ["--repeat", "100"],
+                                  ["--repeat", "1"], ["--db-latency", "0"]])
 def test_the_ends_of_each_range_are_accepted(argv):
     parse_args(["--stack", "gthread", *argv])
 
@@ -122,3 +131,29 @@ def test_cpu_lists_name_the_usable_cpus():
         cpu_list(",".join(map(str, USABLE)))
     assert str(caught.value) == (f"'{shown}' is not usable here (accepted: some but not all "
                                  f"of CPUs {shown}, like 0 or 0-1)")
+
+
+def test_a_fatal_error_is_one_line_on_stderr_and_exit_code_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        fail("no such thing")
+    assert caught.value.code == 2
+    assert capsys.readouterr().err == "error: no such thing\n"
+
+
+def test_session_options_have_no_help_flag_of_their_own():
+    # nox passes these on to the run; -h is not one of them
+    assert "unrecognized arguments: -h" in load_options_error(["-h"])
+
+
+def test_a_run_without_its_load_script_stops_in_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(run_module, "LOAD_SCRIPT", tmp_path / "load.js")
+    assert run_module.main(["--stack", "sync", "--results-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == f"error: load script {tmp_path / 'load.js'} not found\n"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_options_stop_a_run_before_anything_starts(capsys):
+    with pytest.raises(SystemExit) as caught:
+        run_module.main(["--stack", "nginx"])
+    assert caught.value.code == 2
+    assert "invalid choice: 'nginx'" in capsys.readouterr().err

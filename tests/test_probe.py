@@ -11,7 +11,14 @@ from werkzeug.test import Client
 import apps.probe
 from apps.async_app import app as async_app
 from apps.sync_app import app as sync_app
-from pyserverbench.probe import judge, probe_facts, read_workers, running, tcp_nodelay
+from pyserverbench.probe import (
+    NodelayReader,
+    judge,
+    probe_facts,
+    read_workers,
+    running,
+    tcp_nodelay,
+)
 
 
 @pytest.fixture
@@ -133,3 +140,110 @@ def test_a_connection_that_closes_while_being_read_is_skipped_not_an_error(monke
             monkeypatch.setattr(probe_module, "_grab_socket",
                                 lambda pid, fd: ClosedMeanwhile(fileno=os.dup(fd)))
             assert tcp_nodelay(os.getpid(), port) is None
+
+
+def test_the_probe_part_of_a_record_has_every_field():
+    before = {}
+    after = {5: {"pid": 5, "requests": 7, "loop": "uvloop", "parser": "h11",
+                 "gil_enabled": False},
+             6: {"pid": 6, "requests": 3, "loop": "asyncio", "parser": "h11",
+                 "gil_enabled": False}}
+    probe = probe_facts(3, before, after, [6], {5: 1}, {5: False, 6: False}, "no pidfd")
+    assert probe == {
+        "workers_asked": 3, "workers_running": 1,
+        "workers": [
+            {**after[5], "requests": 7, "alive": False, "threads_peak": 1, "tcp_nodelay": False},
+            {**after[6], "requests": 3, "alive": True, "threads_peak": None,
+             "tcp_nodelay": False}],
+        "spread": {"shares": [0.7, 0.3], "uneven": True},
+        "loop": "mixed", "parser": "h11", "gil_enabled": False, "tcp_nodelay": False,
+        "tcp_nodelay_error": "no pidfd"}
+    assert probe_facts(1, {}, {}, [], {}, {}, None)["loop"] is None  # nobody stated it
+
+
+def test_requests_in_flight_may_differ_by_one_per_user_not_more():
+    probe = _probe(requests=(50, 50))
+    assert judge("uvloop", "httptools", 2, probe, 110, 10) == []
+    assert judge("uvloop", "httptools", 2, probe, 111, 10) == [
+        "the server's workers counted 100 requests during the load, k6 counted 111"]
+    assert judge("uvloop", "httptools", 2, probe, None, 10) == []  # k6 measured nothing
+    silent = probe_facts(1, {}, {7: {"pid": 7, "requests": 0}}, [7], {}, {}, None)
+    assert judge("none", "gunicorn", 1, silent, 0, 1) == [
+        "no worker process stated what it runs on"]
+
+
+def test_worker_files_being_written_are_skipped(tmp_path):
+    (tmp_path / "10.count").write_bytes(b"\x05")  # a counter still being created
+    (tmp_path / "11.count").write_bytes((9).to_bytes(8, "little"))
+    (tmp_path / "11.json").write_text("{half")  # facts still being written
+    (tmp_path / "12.count").write_bytes((4).to_bytes(8, "little"))
+    (tmp_path / "12.json").write_text('{"loop": "none"}')
+    assert read_workers(tmp_path) == {11: {"pid": 11, "requests": 9},
+                                      12: {"pid": 12, "requests": 4, "loop": "none"}}
+
+
+def test_the_nodelay_reader_reads_each_worker_once_then_stops_looking():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        reader = NodelayReader([os.getpid()], port, interval_s=0.0)
+        reader.tick()
+        assert reader.readings == {os.getpid(): None}  # no connection yet
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            with accepted:
+                accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                reader.tick()
+                assert reader.readings == {os.getpid(): True}
+                accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+                reader.tick()
+                assert reader.readings == {os.getpid(): True}  # read once, kept
+    assert reader.error is None
+
+
+def test_the_nodelay_reader_waits_its_interval_and_stops_at_an_error(monkeypatch):
+    import pyserverbench.probe as probe_module
+
+    calls = []
+
+    def failing(pid, port):
+        calls.append((pid, port))
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(probe_module, "tcp_nodelay", failing)
+    reader = NodelayReader([41, 42], 8000, interval_s=3600)
+    reader.tick()
+    assert calls == [(41, 8000)]  # stopped at the first error
+    assert reader.error == "cannot read another process's socket: [Errno 1] Operation not permitted"
+    reader.tick()
+    assert len(calls) == 1
+    quiet = NodelayReader([43], 8000, interval_s=3600)
+    monkeypatch.setattr(probe_module, "tcp_nodelay", lambda pid, port: calls.append(pid))
+    quiet.tick()
+    quiet.tick()  # within the interval: not read again
+    assert calls[1:] == [43]
+
+
+def test_workers_already_read_are_skipped_and_the_others_still_read(monkeypatch):
+    import pyserverbench.probe as probe_module
+
+    calls = []
+    monkeypatch.setattr(probe_module, "tcp_nodelay", lambda pid, port: calls.append(pid))
+    reader = NodelayReader([41, 42, 43], 8000, interval_s=0.0)
+    reader.readings[41] = True
+    reader.tick()
+    assert calls == [42, 43]
+
+
+def test_a_gone_process_holds_no_connection(tmp_path):
+    gone = 2**22 + 12345  # above the kernel's pid limit
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)), listener.accept()[0]:
+            assert tcp_nodelay(os.getpid(), port) is not None  # this process holds one
+            assert tcp_nodelay(gone, port) is None
+
+
+def test_unreadable_worker_facts_leave_the_count(tmp_path):
+    (tmp_path / "13.count").write_bytes((2).to_bytes(8, "little"))
+    (tmp_path / "13.json").mkdir()  # cannot be read as a file
+    assert read_workers(tmp_path) == {13: {"pid": 13, "requests": 2}}

@@ -1,5 +1,7 @@
+import os
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +46,21 @@ def test_a_failed_report_write_leaves_the_previous_report_intact(tmp_path):
         write_text(report, "half written \udcff")  # a lone surrogate cannot be encoded
     assert report.read_text() == "old report\n"
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+@pytest.mark.parametrize("write", ["record", "report"])
+def test_the_half_written_file_is_hidden_beside_its_target(tmp_path, monkeypatch, write):
+    # Beside it, so the final rename stays on one file system; hidden and not *.json,
+    # so a write cut short never looks like a record to the report.
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: renames.append((a, b)) or real_replace(a, b))
+    if write == "record":
+        target = write_record(tmp_path, {"id": "r4"})
+    else:
+        target = tmp_path / "README.md"
+        write_text(target, "report\n")
+    [(temporary, final)] = renames
+    temporary = Path(temporary)
+    assert Path(final) == target and temporary.parent == tmp_path
+    assert temporary.name.startswith(".") and temporary.name.endswith(".tmp")

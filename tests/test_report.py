@@ -1,4 +1,5 @@
 import copy
+import json
 import shutil
 import subprocess
 import sys
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyserverbench.report import load_records, problem, render
+from pyserverbench.report import load_records, main, problem, render, scenario_key
 from pyserverbench.rows import fmt_ms
 
 DATA = Path(__file__).parent / "data"
@@ -73,6 +74,79 @@ def test_report_command_writes_the_file_and_warns_per_bad_file(tmp_path):
                     "--output", str(output)], cwd=ROOT, capture_output=True, timeout=60,
                    check=True)
     assert output.read_bytes() == first
+
+
+def test_report_main_writes_the_file_and_names_each_skipped_one(tmp_path, capsys,
+                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "README.md"
+    assert main(["--runs-dir", str(DATA / "runs"), "--output", str(output)]) == 0
+    assert output.read_text() == (DATA / "expected_report.md").read_text()
+    captured = capsys.readouterr()
+    assert captured.out == "wrote README.md: 9 records, 4 skipped\n"
+    warnings = captured.err.splitlines()
+    assert len(warnings) == 4 and all(w.startswith("warning: skipped ") for w in warnings)
+
+
+def test_report_main_refuses_a_missing_runs_dir_in_one_line(tmp_path, capsys):
+    missing = tmp_path / "nope"
+    assert main(["--runs-dir", str(missing), "--output", str(tmp_path / "R.md")]) == 2
+    assert capsys.readouterr().err == f"error: --runs-dir {missing} is not a directory\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_report_is_written_where_the_project_keeps_it(monkeypatch, tmp_path):
+    from pyserverbench import report
+
+    seen = {}
+    monkeypatch.setattr(report, "write_text", lambda path, text: seen.update(path=path))
+    monkeypatch.setattr(report, "load_records", lambda d: (seen.update(runs=d) or [], []))
+    assert main([]) == 0
+    assert seen == {"path": ROOT / "results" / "README.md", "runs": ROOT / "results" / "runs"}
+
+
+def test_each_skipped_file_is_named_with_its_reason(tmp_path):
+    good = json.loads((DATA / "runs" / "a-uvicorn.json").read_text())
+    files = {
+        "a.json": "[1, 2]",
+        "b.json": json.dumps({**good, "format": 1}),
+        "c.json": json.dumps({**good, "workers": "2"}),
+        "d.json": json.dumps({**good, "metrics": {**good["metrics"], "rps": None}}),
+        "e.json": json.dumps({**good, "metrics": None}),
+        "f.json": json.dumps({**good, "probe": None}),
+        "g.json": json.dumps({**good, "ok": False, "metrics": None, "probe": None}),
+        "h.json": "{",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "i.json").mkdir()  # unreadable as a file
+    records, warnings = load_records(tmp_path)
+    assert [r["ok"] for r in records] == [False]  # a failed run needs no metrics
+    assert warnings == [f"skipped {tmp_path / name}: {reason}" for name, reason in [
+        ("a.json", "not a JSON object"),
+        ("b.json", "format 1, expected 2"),
+        ("c.json", "field 'workers' missing or not int"),
+        ("d.json", "ok record without complete metrics"),
+        ("e.json", "ok record without complete metrics"),
+        ("f.json", "ok record without the probe of what served it"),
+        ("h.json", "unreadable (JSONDecodeError)"),
+        ("i.json", "unreadable (IsADirectoryError)"),
+    ]]
+
+
+def test_report_main_names_itself_in_its_errors(capsys):
+    with pytest.raises(SystemExit):
+        main(["--bogus"])
+    assert capsys.readouterr().err == (
+        "python -m pyserverbench report: error: unrecognized arguments: --bogus\n")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "\nRender results/runs/*.json into Markdown.\n" in capsys.readouterr().out
+
+
+def test_no_records_tell_how_to_make_some():
+    assert render([]).endswith(
+        "No records yet: run `nox` or `nox -s \"bench(server='gthread', workers=2)\"`.\n")
 
 
 def _row(name: str) -> str:
@@ -180,3 +254,14 @@ def test_an_ok_record_without_a_probe_is_skipped():
     record = copy.deepcopy(_ok_records()[0])
     del record["probe"]
     assert "probe" in problem(record)
+
+
+def test_runs_recorded_before_connections_were_recorded_count_as_kept():
+    records, _ = load_records(DATA / "runs")
+    older = [r for r in records if r["stack"] == "uvicorn" and r["workers"] == 2
+             and r["python"] == "3.12.1"]
+    for r in older[1:]:
+        r["connections"] = "kept"
+    older[0].pop("connections", None)
+    assert len(older) == 3
+    assert len({scenario_key(r) for r in older}) == 1

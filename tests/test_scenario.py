@@ -21,3 +21,8 @@ def test_rows_near_the_ceiling_are_bounded():
     assert ceiling_facts(13_600, 10, 60, 25) == {"requests": 14_400, "fraction": 0.9444,
                                                  "bounded": True}
     assert ceiling_facts(7_200, 10, 60, 25)["bounded"] is False
+
+
+def test_ninety_percent_of_the_ceiling_exactly_is_bounded():
+    assert ceiling_facts(12_960, 10, 60, 25)["bounded"] is True
+    assert ceiling_facts(12_959, 10, 60, 25)["bounded"] is False

@@ -104,3 +104,19 @@ def test_suite_requirements_cover_every_stack():
         for requirement in stack.requirements():
             plain = re.sub(r"\[.*\]", "", requirement)
             assert requirement in wanted or any(w.startswith(plain.split("==")[0]) for w in wanted)
+
+
+def test_the_whole_command_lines_gunicorn_and_uvicorn_get():
+    gthread = STACKS["gthread"].argv("py", "127.0.0.1", 8000, 2, threads=4)
+    assert gthread == ["py", "-m", "gunicorn", "--workers", "2", "--bind", "127.0.0.1:8000",
+                       "--worker-class", "gthread", "--threads", "4", "apps.sync_app:app"]
+    assert STACKS["sync"].argv("py", "127.0.0.1", 8000, 1) == [
+        "py", "-m", "gunicorn", "--workers", "1", "--bind", "127.0.0.1:8000",
+        "--worker-class", "sync", "apps.sync_app:app"]
+
+
+def test_the_suite_installs_each_package_once_with_its_extras():
+    wanted = suite_requirements()
+    assert "gunicorn[gevent]==27.0.1" in wanted and "gunicorn==27.0.1" not in wanted
+    assert "uvicorn[standard]==0.54.0" in wanted and "uvicorn==0.54.0" not in wanted
+    assert len({w.partition("[")[0].partition("==")[0] for w in wanted}) == len(wanted)

@@ -1,5 +1,7 @@
 import os
+import resource
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -106,3 +108,107 @@ def test_a_worker_gone_during_the_load_counts_no_connections():
     assert monitor.connections == {gone: [0]}
     [worker] = monitor.facts(1.0)["server"]["workers"]
     assert worker == {"pid": gone, "cpu_s": 0, "peak_rss_bytes": 0, "connections_mean": 0.0}
+
+
+SERVER_LIKE = (  # a listener with two accepted connections, one left in its backlog
+    "import socket, subprocess, sys, time\n"
+    "listener = socket.create_server(('127.0.0.1', 0))\n"
+    "port = listener.getsockname()[1]\n"
+    "clients = [socket.create_connection(('127.0.0.1', port)) for _ in range(3)]\n"
+    "accepted = [listener.accept()[0] for _ in range(2)]\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+    "end = time.process_time() + 0.3\n"
+    "while time.process_time() < end: pass\n"
+    "print(port, child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_the_load_monitor_reads_another_process_tree(tmp_path):
+    log = tmp_path / "server.log"
+    with Process("server-like", [sys.executable, "-c", SERVER_LIKE], log) as server:
+        server.wait_until(lambda: log.exists() and log.read_text().strip() != "", 20, "ready")
+        port, child = (int(x) for x in log.read_text().split())
+        subprocess.run([sys.executable, "-c", "pass"], check=True)  # a child reaped before
+        monitor = LoadMonitor(server, port, server, [server.pid], cpu_interval_s=3600)
+        monitor.tick(server)
+        monitor.tick(server)  # within the interval: nothing sampled again
+        facts = monitor.facts(k6_wall_s=10.0)
+    assert monitor.connections == {server.pid: [2]}  # accepted on the port: not the clients
+    assert set(monitor.server.last_cpu) == set(monitor.db.last_cpu) == {server.pid, child}
+    assert facts["server"]["processes"] == 2
+    assert facts["server"]["cpu_s"] == 0  # one sample: no time between first and last
+    assert facts["server"]["peak_rss_bytes"] == sum(monitor.server.peak_rss.values())
+    assert facts["k6"]["cpu_s"] == 0  # no child of ours was reaped during the load
+    assert 0 <= facts["window_s"] < 1
+    assert set(facts) == {"window_s", "server", "fakedb", "k6", "connections"}
+    assert set(facts["fakedb"]) == {"cpu_s", "peak_rss_bytes"}
+    assert set(facts["server"]) == {"cpu_s", "peak_rss_bytes", "processes", "workers"}
+
+
+BUSY_CHILD = (  # a parent that idles and a child that works
+    "import subprocess, sys, time\n"
+    "busy = 'import time\\nend = time.time() + 5\\nwhile time.time() < end: pass\\n'\n"
+    "child = subprocess.Popen([sys.executable, '-c', busy])\n"
+    "print(child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_a_workers_cpu_is_its_own_and_the_servers_the_whole_trees(tmp_path):
+    log = tmp_path / "parent.log"
+    with Process("parent", [sys.executable, "-c", BUSY_CHILD], log) as parent:
+        parent.wait_until(lambda: log.exists() and log.read_text().strip() != "", 20, "ready")
+        monitor = LoadMonitor(parent, 1, parent, [parent.pid], cpu_interval_s=0.0)
+        monitor.tick(parent)
+        time.sleep(0.5)
+        monitor.tick(parent)
+        facts = monitor.facts(1.0)
+    [worker] = facts["server"]["workers"]
+    assert worker["cpu_s"] < 0.1 < 0.2 < facts["server"]["cpu_s"]  # the child worked
+
+
+def test_k6s_cpu_is_the_user_and_system_time_of_the_children_reaped_meanwhile():
+    me = types.SimpleNamespace(pid=os.getpid())
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    monitor = LoadMonitor(me, 1, me, [])
+    subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)  # "k6"
+    facts = monitor.facts(2.0)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert facts["k6"] == {"cpu_s": round(used, 3), "wall_s": 2.0}
+    assert used > 0
+
+
+def test_peaks_are_the_highest_sample_not_the_last():
+    pid = os.getpid()
+    usage = TreeUsage(pid)
+    usage.sample()
+    big = b"x" * (200 * 2**20)  # resident while it lives
+    done = threading.Event()
+    extra = threading.Thread(target=done.wait)
+    extra.start()
+    usage.sample()
+    high_rss, high_threads = usage.peak_rss[pid], usage.peak_threads[pid]
+    del big
+    done.set()
+    extra.join()
+    usage.sample()
+    assert usage.peak_rss[pid] == high_rss and usage.peak_threads[pid] == high_threads
+    assert high_rss > 200 * 2**20 and usage.peak_total_rss >= high_rss
+
+
+def test_the_window_is_rounded_to_ten_milliseconds():
+    me = types.SimpleNamespace(pid=os.getpid())
+    monitor = LoadMonitor(me, 1, me, [])
+    monitor.window_s = 1.23456
+    assert monitor.facts(1.0)["window_s"] == 1.23
+
+
+def test_a_worker_without_samples_has_no_mean_and_means_are_rounded():
+    me = types.SimpleNamespace(pid=os.getpid())
+    monitor = LoadMonitor(me, 1, me, [1, 2])
+    monitor.connections[2] = [1, 0, 0]
+    facts = monitor.facts(1.0)
+    assert [w["connections_mean"] for w in facts["server"]["workers"]] == [0.0, 0.33]
+    assert facts["window_s"] == 0.0  # never ticked
