@@ -265,3 +265,39 @@ def test_runs_recorded_before_connections_were_recorded_count_as_kept():
     older[0].pop("connections", None)
     assert len(older) == 3
     assert len({scenario_key(r) for r in older}) == 1
+
+
+_BASE_RUN = json.loads((DATA / "runs" / "a-uvicorn.json").read_text())
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("python", "3.13.0"), ("workers", 1), ("db_latency_ms", 0), ("vus", 20),
+    ("duration_s", 30), ("connections", "per-iteration"), ("k6_version", "k6 v1.2.0"),
+    ("host", {**_BASE_RUN["host"], "id": "0123456789ab"}),
+    ("host", {**_BASE_RUN["host"], "kernel": "6.19"}),
+    ("placement", {"server_cpus": [0], "load_cpus": [1], "shared": False}),
+])
+def test_runs_that_differ_in_any_scenario_or_machine_fact_never_share_a_section(key, value):
+    other = {**copy.deepcopy(_BASE_RUN), key: value, "id": "zz"}
+    text = render([copy.deepcopy(_BASE_RUN), other])
+    assert text.count("\n## ") == 2  # one section each, one run in each
+    assert [line.split("|")[6].strip() for line in text.splitlines()
+            if line.startswith("| Async")] == ["1", "1"]
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("stack", "uvicorn-asyncio"), ("threads", 4), ("probe", {**_BASE_RUN["probe"], "loop": "x"}),
+    ("probe", {**_BASE_RUN["probe"], "parser": "h11"}),
+    ("packages", {**_BASE_RUN["packages"], "uvicorn": "0.53.0"}), ("project", {"dirty": True}),
+])
+def test_runs_that_differ_in_any_row_fact_never_share_a_row(key, value):
+    other = {**copy.deepcopy(_BASE_RUN), key: value, "id": "zz"}
+    rows = [line for line in render([copy.deepcopy(_BASE_RUN), other]).splitlines()
+            if line.startswith("| Async")]
+    assert len(rows) == 2
+
+
+def test_a_release_candidate_is_not_the_release():
+    final = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0"}
+    candidate = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0rc1", "id": "zz"}
+    assert render([final, candidate]).count("\n## ") == 2
