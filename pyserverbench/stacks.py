@@ -25,7 +25,7 @@ PINS: dict[str, str] = {
     "tabulate": "0.10.0",
     "pytest": "9.2.0",
     "pytest-timeout": "2.4.0",
-    "pytest-randomly": "5.1.0",  # tests run in a new order each time; the seed is printed
+    "pytest-randomly": "5.0.0",  # tests run in a new order each time; the seed is printed
     "mutmut": "3.8.1",
     "ruff": "0.17.6",
 }
