@@ -124,11 +124,17 @@ SERVER_LIKE = (  # a listener with two accepted connections, one left in its bac
 )
 
 
+def _ready(proc: Process) -> list[int]:
+    """Wait for the numbers the script prints once it is ready, and return them."""
+    proc.wait_until(lambda: proc.log_path.exists() and proc.log_path.read_text().strip() != "",
+                    20, "ready")
+    return [int(x) for x in proc.log_path.read_text().split()]
+
+
 def test_the_load_monitor_reads_another_process_tree(tmp_path):
     log = tmp_path / "server.log"
     with Process("server-like", [sys.executable, "-c", SERVER_LIKE], log) as server:
-        server.wait_until(lambda: log.exists() and log.read_text().strip() != "", 20, "ready")
-        port, child = (int(x) for x in log.read_text().split())
+        port, child = _ready(server)
         subprocess.run([sys.executable, "-c", "pass"], check=True)  # a child reaped before
         monitor = LoadMonitor(server, port, server, [server.pid], cpu_interval_s=3600)
         monitor.tick(server)
@@ -158,7 +164,7 @@ BUSY_CHILD = (  # a parent that idles and a child that works
 def test_a_workers_cpu_is_its_own_and_the_servers_the_whole_trees(tmp_path):
     log = tmp_path / "parent.log"
     with Process("parent", [sys.executable, "-c", BUSY_CHILD], log) as parent:
-        parent.wait_until(lambda: log.exists() and log.read_text().strip() != "", 20, "ready")
+        _ready(parent)
         monitor = LoadMonitor(parent, 1, parent, [parent.pid], cpu_interval_s=0.0)
         monitor.tick(parent)
         time.sleep(1.0)
