@@ -19,9 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
-
 from apps.probe import COUNTER
+from pyserverbench.sockets import established, established_many
 from pyserverbench.usage import split_facts
 
 _SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
@@ -69,20 +68,18 @@ def _grab_socket(pid: int, fd: int) -> socket.socket:
 _GONE = (errno.EBADF, errno.ENOTCONN)  # the connection closed since it was listed
 
 
-def tcp_nodelay(pid: int, port: int) -> bool | None:
-    """TCP_NODELAY on the server's side of one connection that `pid` accepted on port;
-    None if it holds no such connection right now. OSError if it cannot be read."""
-    try:
-        connections = psutil.Process(pid).net_connections(kind="tcp")
-    except psutil.Error:
-        return None
-    for conn in connections:
-        if conn.status != psutil.CONN_ESTABLISHED or not conn.laddr or conn.laddr.port != port:
-            continue
+def tcp_nodelay(pid: int, port: int,
+                connections: list[tuple[int, int]] | None = None) -> bool | None:
+    """TCP_NODELAY on the server's side of one connection that `pid` accepted on port
+    (`connections`, as `established` lists them, if already read); None if it holds no
+    such connection right now. OSError if it cannot be read."""
+    if connections is None:
+        connections = established(pid, port)
+    for fd, inode in connections:
         try:
-            with _grab_socket(pid, conn.fd) as sock:
+            with _grab_socket(pid, fd) as sock:
                 # The descriptor may have been reused since the listing: check it is ours.
-                if sock.getsockname()[1] == port and sock.getpeername() == tuple(conn.raddr):
+                if os.fstat(sock.fileno()).st_ino == inode:
                     return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
         except OSError as exc:
             if exc.errno not in _GONE:
@@ -93,25 +90,28 @@ def tcp_nodelay(pid: int, port: int) -> bool | None:
 class NodelayReader:
     """Reads TCP_NODELAY once per worker while the load runs. Connections come and go
     (gunicorn's sync worker closes each after one request, within a millisecond at no
-    DB latency), so it looks often until every worker has given a reading."""
+    DB latency), so it looks every `interval_s` until every worker has given a reading,
+    `tries` times at most: a worker whose connections are never caught stays None."""
 
-    def __init__(self, workers: list[int], port: int, interval_s: float = 0.05) -> None:
+    def __init__(self, workers: list[int], port: int, interval_s: float = 0.5,
+                 tries: int = 8) -> None:
         self.port = port
         self.interval_s = interval_s
+        self.tries = tries
         self.readings: dict[int, bool | None] = dict.fromkeys(workers)
         self.error: str | None = None
         self.last = -math.inf  # the first tick reads
 
     def tick(self) -> None:
         now = time.monotonic()
-        if self.error or now - self.last < self.interval_s:
+        if self.error or self.tries <= 0 or now - self.last < self.interval_s:
             return
         self.last = now
-        for pid, reading in self.readings.items():
-            if reading is not None:
-                continue
+        self.tries -= 1
+        unread = [pid for pid, reading in self.readings.items() if reading is None]
+        for pid, connections in established_many(unread, self.port).items():
             try:
-                self.readings[pid] = tcp_nodelay(pid, self.port)
+                self.readings[pid] = tcp_nodelay(pid, self.port, connections)
             except OSError as exc:
                 self.error = f"cannot read another process's socket: {exc}"
                 return

@@ -11,6 +11,7 @@ import time
 import psutil
 
 from pyserverbench.procs import Process, process_tree
+from pyserverbench.sockets import established_many
 
 UNEVEN_RATIO = 1.5  # busiest worker over quietest, by mean connections
 
@@ -52,14 +53,6 @@ class TreeUsage:
         return sum(self.last_cpu[p] - self.first_cpu[p] for p in pids if p in self.last_cpu)
 
 
-def _established(proc: psutil.Process, port: int) -> int:
-    try:
-        return sum(1 for c in proc.net_connections(kind="tcp")
-                   if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
-    except psutil.Error:
-        return 0
-
-
 def split_facts(counts: dict[int, list[int]]) -> dict:
     """Each worker's share of the sampled connections, and whether the split is uneven."""
     means = {pid: statistics.fmean(seen) if seen else 0.0 for pid, seen in counts.items()}
@@ -76,7 +69,7 @@ class LoadMonitor:
     """Samples the server, the fake DB and k6 while k6 runs; `facts()` summarises."""
 
     def __init__(self, server: Process, server_port: int, db: Process, workers: list[int],
-                 cpu_interval_s: float = 0.25, connection_interval_s: float = 1.0) -> None:
+                 cpu_interval_s: float = 2.0, connection_interval_s: float = 10.0) -> None:
         self.server = TreeUsage(server.pid)
         self.db = TreeUsage(db.pid)
         self.server_port = server_port
@@ -88,6 +81,7 @@ class LoadMonitor:
         self.last_sample = self.last_connections = -math.inf  # the first tick samples
         self.window_s = 0.0
         self.children_cpu_at_start = _children_cpu()
+        self.own_cpu_at_start = _own_cpu()
 
     def tick(self, k6: Process) -> None:
         """Called often while k6 runs; samples when an interval has passed."""
@@ -100,14 +94,15 @@ class LoadMonitor:
             self.last_sample = now
             self.window_s = now - self.started
         if now - self.last_connections >= self.connection_interval_s:
+            found = established_many(self.workers, self.server_port)
             for pid in self.workers:
-                self.connections[pid].append(_established(psutil.Process(pid), self.server_port)
-                                             if psutil.pid_exists(pid) else 0)
+                self.connections[pid].append(len(found[pid]))
             self.last_connections = now
 
     def facts(self, k6_wall_s: float) -> dict:
         """The usage part of a record; call after k6 has exited."""
         k6_cpu = _children_cpu() - self.children_cpu_at_start  # k6 is the only child reaped
+        harness_cpu = _own_cpu() - self.own_cpu_at_start  # this process: sampling, k6's watch
         workers = [{
             "pid": pid,
             "cpu_s": round(self.server.cpu_seconds(pid), 3),
@@ -123,10 +118,16 @@ class LoadMonitor:
             "fakedb": {"cpu_s": round(self.db.cpu_seconds(), 3),
                        "peak_rss_bytes": self.db.peak_total_rss},
             "k6": {"cpu_s": round(k6_cpu, 3), "wall_s": round(k6_wall_s, 2)},
+            "harness": {"cpu_s": round(harness_cpu, 3)},
             "connections": split_facts(self.connections),
         }
 
 
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

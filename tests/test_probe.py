@@ -125,21 +125,35 @@ def test_tcp_nodelay_is_read_from_the_accepted_side_of_a_live_connection(nodelay
         assert tcp_nodelay(os.getpid(), port) is None  # no connection left
 
 
-def test_a_connection_that_closes_while_being_read_is_skipped_not_an_error(monkeypatch):
+@pytest.mark.parametrize("copy", ["closed", "reused"])
+def test_a_connection_that_closes_or_whose_descriptor_is_reused_is_skipped(monkeypatch, copy):
     import errno
 
     import pyserverbench.probe as probe_module
 
-    class ClosedMeanwhile(socket.socket):  # what a copy of a just-closed connection does
-        def getpeername(self):
-            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+    def closed(pid, fd):  # the descriptor was closed between the listing and the copy
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    def reused(pid, fd):  # the number now names another socket
+        return socket.socket()
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
         with socket.create_connection(("127.0.0.1", port)), listener.accept()[0]:
             monkeypatch.setattr(probe_module, "_grab_socket",
-                                lambda pid, fd: ClosedMeanwhile(fileno=os.dup(fd)))
+                                closed if copy == "closed" else reused)
             assert tcp_nodelay(os.getpid(), port) is None
+
+
+def test_the_nodelay_reader_gives_up_after_its_tries(monkeypatch):
+    import pyserverbench.probe as probe_module
+
+    calls = []
+    monkeypatch.setattr(probe_module, "tcp_nodelay", lambda pid, *_: calls.append(pid))
+    reader = NodelayReader([41], 8000, interval_s=0.0, tries=3)
+    for _ in range(5):
+        reader.tick()
+    assert calls == [41, 41, 41] and reader.readings == {41: None}
 
 
 def test_the_probe_part_of_a_record_has_every_field():
@@ -205,7 +219,7 @@ def test_the_nodelay_reader_waits_its_interval_and_stops_at_an_error(monkeypatch
 
     calls = []
 
-    def failing(pid, port):
+    def failing(pid, port, found=None):
         calls.append((pid, port))
         raise OSError(1, "Operation not permitted")
 
@@ -217,7 +231,7 @@ def test_the_nodelay_reader_waits_its_interval_and_stops_at_an_error(monkeypatch
     reader.tick()
     assert len(calls) == 1
     quiet = NodelayReader([43], 8000, interval_s=3600)
-    monkeypatch.setattr(probe_module, "tcp_nodelay", lambda pid, port: calls.append(pid))
+    monkeypatch.setattr(probe_module, "tcp_nodelay", lambda pid, *_: calls.append(pid))
     quiet.tick()
     quiet.tick()  # within the interval: not read again
     assert calls[1:] == [43]
@@ -227,7 +241,7 @@ def test_workers_already_read_are_skipped_and_the_others_still_read(monkeypatch)
     import pyserverbench.probe as probe_module
 
     calls = []
-    monkeypatch.setattr(probe_module, "tcp_nodelay", lambda pid, port: calls.append(pid))
+    monkeypatch.setattr(probe_module, "tcp_nodelay", lambda pid, *_: calls.append(pid))
     reader = NodelayReader([41, 42, 43], 8000, interval_s=0.0)
     reader.readings[41] = True
     reader.tick()

@@ -147,7 +147,8 @@ def test_the_load_monitor_reads_another_process_tree(tmp_path):
     assert facts["server"]["peak_rss_bytes"] == sum(monitor.server.peak_rss.values())
     assert facts["k6"]["cpu_s"] == 0  # no child of ours was reaped during the load
     assert 0 <= facts["window_s"] < 1
-    assert set(facts) == {"window_s", "server", "fakedb", "k6", "connections"}
+    assert set(facts) == {"window_s", "server", "fakedb", "k6", "harness", "connections"}
+    assert facts["harness"]["cpu_s"] >= 0
     assert set(facts["fakedb"]) == {"cpu_s", "peak_rss_bytes"}
     assert set(facts["server"]) == {"cpu_s", "peak_rss_bytes", "processes", "workers"}
 
@@ -220,3 +221,12 @@ def test_a_worker_without_samples_has_no_mean_and_means_are_rounded():
     facts = monitor.facts(1.0)
     assert [w["connections_mean"] for w in facts["server"]["workers"]] == [0.0, 0.33]
     assert facts["window_s"] == 0.0  # never ticked
+
+
+def test_the_harness_counts_its_own_cpu_during_the_load():
+    me = types.SimpleNamespace(pid=os.getpid())
+    monitor = LoadMonitor(me, 1, me, [])
+    start = time.process_time()
+    _burn(0.2)
+    facts = monitor.facts(1.0)
+    assert facts["harness"]["cpu_s"] == pytest.approx(time.process_time() - start, abs=0.02)
