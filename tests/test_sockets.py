@@ -39,3 +39,14 @@ def test_ipv6_connections_count_too():
 
 def test_a_gone_process_has_no_connections():
     assert established(2**22 + 12345, 80) == []
+
+
+def test_a_gone_process_among_others_does_not_hide_theirs():
+    from pyserverbench.sockets import established_many
+
+    gone, me = 2**22 + 12345, os.getpid()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)), listener.accept()[0] as accepted:
+            assert established_many([gone, me], port) == {
+                gone: [], me: [(accepted.fileno(), os.fstat(accepted.fileno()).st_ino)]}
