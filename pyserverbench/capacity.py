@@ -1,0 +1,148 @@
+"""Capacity at a latency goal: what one open-loop step measured, whether it passed, and
+the search for the highest arrival rate that passes.
+
+A step passes when p99 latency is within the goal, no request failed, no iteration was
+dropped (k6 had no free virtual user to send on time) and the achieved rate is at least
+99% of the offered one. The search doubles the rate until a step fails, then halves the
+gap between the highest passing and the lowest failing rate until it is within the
+resolution."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyserverbench.k6 import read_summary, run_k6
+from pyserverbench.procs import Process, ProcessError
+
+SCRIPT = Path(__file__).resolve().parent.parent / "capacity.js"
+STUDY_MIX = "/:2,/api:1"  # two GET / for each GET /api, as in the study
+
+MEASURED = "{scenario:measure}"  # the sub-metrics capacity.js keeps apart from the warm-up
+ACHIEVED_FRACTION = 0.99
+MIN_RPS = 1.0  # below this a search gives up: no capacity at the goal
+DEFAULT_GOAL_MARGIN_MS = 50.0  # the goal is p99 <= DB latency + this, unless given
+
+
+def default_goal_ms(db_latency_ms: float) -> float:
+    """The latency goal when none is given: p99 within DB latency + 50 ms."""
+    return db_latency_ms + DEFAULT_GOAL_MARGIN_MS
+
+
+def vus_for(rate: float, goal_ms: float) -> int:
+    """Virtual users for a step: enough for every request in flight while latency stays
+    within the goal (Little's law: in flight = rate x latency), with half again as
+    headroom. Drops then mean the server fell behind, not that k6 ran short."""
+    return max(10, math.ceil(rate * goal_ms / 1000 * 1.5))
+
+
+def step_figures(summary: dict, offered: float, duration_s: float) -> dict:
+    """A step's figures from k6's summary: only the measured scenario counts."""
+    metrics = summary["metrics"]
+    duration = metrics[f"http_req_duration{MEASURED}"]
+    requests = int(metrics[f"http_reqs{MEASURED}"]["count"])
+    failed = metrics[f"http_req_failed{MEASURED}"]
+    return {
+        "offered_rps": offered,
+        "achieved_rps": round(requests / duration_s, 2),
+        "requests": requests,
+        "failed_requests": int(failed.get("passes", 0)),
+        "dropped": int(metrics.get(f"dropped_iterations{MEASURED}", {}).get("count", 0)),
+        "p50_ms": float(duration["med"]),
+        "p95_ms": float(duration["p(95)"]),
+        "p99_ms": float(duration["p(99)"]),
+    }
+
+
+def failure(step: dict, goal_ms: float) -> str | None:
+    """Why a step does not pass, or None if it does."""
+    if step["failed_requests"]:
+        return f"{step['failed_requests']} requests failed"
+    if step["dropped"]:
+        return (f"{step['dropped']} iterations dropped (no free virtual user: the server "
+                f"fell behind)")
+    if step["achieved_rps"] < ACHIEVED_FRACTION * step["offered_rps"]:
+        return (f"achieved {step['achieved_rps']:,.1f}/s of {step['offered_rps']:,.1f}/s "
+                f"offered")
+    if step["p99_ms"] > goal_ms:
+        return f"p99 {step['p99_ms']:.1f} ms over the goal of {goal_ms:g} ms"
+    return None
+
+
+@dataclass
+class Search:
+    """The steps of one search and what it found."""
+
+    start_rps: float
+    resolution: float  # stop when (lowest failing - highest passing) / highest passing <= this
+    max_rps: float
+    steps: list[dict] = field(default_factory=list)
+    passing: float | None = None  # highest offered rate that passed
+    failing: float | None = None  # lowest offered rate that failed
+
+    def next_rate(self) -> float | None:
+        """The next rate to try, or None when the search is over."""
+        if self.failing is None:  # climbing
+            if self.passing is None:
+                return self.start_rps
+            return None if self.passing >= self.max_rps else min(self.passing * 2,
+                                                                 self.max_rps)
+        if self.passing is None:  # even the start failed: halve until a rate passes
+            lower = round(self.failing / 2, 1)
+            return lower if lower >= MIN_RPS else None
+        if (self.failing - self.passing) / self.passing <= self.resolution:
+            return None
+        return round((self.passing + self.failing) / 2, 1)
+
+    def record(self, step: dict, reason: str | None) -> None:
+        self.steps.append({**step, "passed": reason is None, "reason": reason})
+        rate = step["offered_rps"]
+        if reason is None:
+            self.passing = max(rate, self.passing or rate)
+        else:
+            self.failing = min(rate, self.failing or rate)
+
+    def capacity(self) -> float | None:
+        """The highest rate that passed, or None if none did."""
+        return self.passing
+
+
+def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
+           resolution: float = 0.05, max_rps: float = 100_000.0,
+           on_step: Callable[[dict], None] | None = None) -> Search:
+    """Run steps (`measure(rate)` returns a step's figures) until the search is over."""
+    state = Search(start_rps, resolution, max_rps)
+    rate = state.next_rate()
+    while rate is not None:
+        step = measure(rate)
+        state.record(step, failure(step, goal_ms))
+        if on_step is not None:
+            on_step(state.steps[-1])
+        rate = state.next_rate()
+    return state
+
+
+def step_argv(k6: str, summary: Path, base_url: str, rate: float, duration_s: int,
+              warmup_s: int, vus: int, mix: str = STUDY_MIX) -> list[str]:
+    """The k6 command line of one open-loop step."""
+    return [k6, "run", "--no-color", "--quiet", "--address", "", "--summary-export",
+            str(summary), "-e", f"BASE_URL={base_url}", "-e", f"RATE={rate:g}",
+            "-e", f"DURATION={duration_s}s", "-e", f"WARMUP={warmup_s}s", "-e", f"VUS={vus}",
+            "-e", f"MIX={mix}", str(SCRIPT)]
+
+
+def run_step(k6: str, base_url: str, rate: float, duration_s: int, warmup_s: int,
+             vus: int, logs: Path, watch: list[Process], mix: str = STUDY_MIX,
+             env: dict[str, str] | None = None) -> dict:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    """Run one step with k6 and return its figures (only the measured part counts)."""
+    summary = logs / f"step-{rate:g}.json"
+    argv = step_argv(k6, summary, base_url, rate, duration_s, warmup_s, vus, mix)
+    code, abort = run_k6(argv, logs / f"k6-step-{rate:g}.log", warmup_s + duration_s + 60.0,
+                         watch, env=env)
+    if abort is not None:
+        raise ProcessError(abort)
+    return {**step_figures(read_summary(summary), rate, duration_s), "k6_exit_code": code,
+            "vus": vus}
