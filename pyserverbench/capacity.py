@@ -81,6 +81,7 @@ class Search:
     steps: list[dict] = field(default_factory=list)
     passing: float | None = None  # highest offered rate that passed
     failing: float | None = None  # lowest offered rate that failed
+    error: str | None = None  # why the search stopped before it was over
 
     def next_rate(self) -> float | None:
         """The next rate to try, or None when the search is over."""
@@ -111,11 +112,15 @@ class Search:
 
 def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
            resolution: float = 0.05, max_rps: float = 100_000.0,
-           on_step: Callable[[dict], None] | None = None) -> Search:
-    """Run steps (`measure(rate)` returns a step's figures) until the search is over."""
+           on_step: Callable[[dict], None] | None = None, max_steps: int = 40) -> Search:
+    """Run steps (`measure(rate)` returns a step's figures) until the search is over, or
+    `max_steps` have run (then `error` says so)."""
     state = Search(start_rps, resolution, max_rps)
     rate = state.next_rate()
     while rate is not None:
+        if len(state.steps) >= max_steps:
+            state.error = f"not over after {max_steps} steps"
+            break
         step = measure(rate)
         state.record(step, failure(step, goal_ms))
         if on_step is not None:

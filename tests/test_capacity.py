@@ -145,3 +145,33 @@ def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(t
     # one virtual user, 0.1 s a request: at most 10 of the 60 a second are sent on time
     assert starved["dropped"] >= 60 and starved["achieved_rps"] <= 15
     assert "iterations dropped" in failure(starved, GOAL)
+
+
+def test_a_search_that_does_not_end_stops_at_its_step_limit():
+    found = search(_server(10**9), GOAL, start_rps=1, max_steps=3)
+    assert [s["offered_rps"] for s in found.steps] == [1, 2, 4]
+    assert found.error == "not over after 3 steps" and found.capacity() == 4
+    assert search(_server(300), GOAL, start_rps=100).error is None
+
+
+def test_the_k6_command_line_of_a_step():
+    from pathlib import Path
+
+    from pyserverbench.capacity import SCRIPT, step_argv
+
+    assert step_argv("k6", Path("s.json"), "http://127.0.0.1:1", 250.5, 10, 3, 40) == [
+        "k6", "run", "--no-color", "--quiet", "--address", "", "--summary-export", "s.json",
+        "-e", "BASE_URL=http://127.0.0.1:1", "-e", "RATE=250.5", "-e", "DURATION=10s",
+        "-e", "WARMUP=3s", "-e", "VUS=40", "-e", "MIX=/:2,/api:1", str(SCRIPT)]
+    assert step_argv("k6", Path("s.json"), "u", 100, 10, 3, 40, mix="/a:1")[-2] == "MIX=/a:1"
+
+
+def test_the_achieved_rate_is_rounded_to_hundredths_and_missing_counts_are_zero():
+    summary = {"metrics": {
+        "http_reqs{scenario:measure}": {"count": 1000},
+        "http_req_failed{scenario:measure}": {"value": 0},
+        "http_req_duration{scenario:measure}": {"med": 3.0, "p(95)": 7.5, "p(99)": 12.25},
+    }}
+    step = step_figures(summary, offered=333.0, duration_s=3)
+    assert step["achieved_rps"] == 333.33
+    assert step["failed_requests"] == 0 and step["dropped"] == 0
