@@ -175,3 +175,16 @@ def test_the_achieved_rate_is_rounded_to_hundredths_and_missing_counts_are_zero(
     step = step_figures(summary, offered=333.0, duration_s=3)
     assert step["achieved_rps"] == 333.33
     assert step["failed_requests"] == 0 and step["dropped"] == 0
+
+
+def test_next_rates_are_rounded_to_a_tenth_and_the_resolution_is_inclusive():
+    from pyserverbench.capacity import Search
+
+    state = Search(start_rps=25, resolution=0.05, max_rps=1000, steps=[{}], failing=25)
+    assert state.next_rate() == 12.5  # halving down from a failing start
+    state = Search(start_rps=100, resolution=0.05, max_rps=1000, steps=[{}], passing=100,
+                   failing=133.3)
+    assert state.next_rate() == 116.7
+    state.failing = 105.0  # (105 - 100) / 100 is the resolution itself: over
+    assert state.next_rate() is None
+    assert vus_for(1001, 100) == 151  # 150.15 in flight at the goal, rounded up
