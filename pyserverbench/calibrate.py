@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyserverbench.checks import answers
 from pyserverbench.cli import OneLineParser, bounded_int, k6_duration
-from pyserverbench.k6 import find_k6, read_summary, run_k6
+from pyserverbench.k6 import find_k6, read_summary, run_k6, script_argv
 from pyserverbench.procs import Process, free_port, stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +23,8 @@ HEADER = ("| sleep | target/s | achieved/s | dropped | p50 | p99 | added p50 | a
 def measure_rate(k6: str, url: str, rate: int, duration_s: int, logs: Path) -> dict:
     """One constant-rate k6 run against url; figures in requests/s and milliseconds."""
     summary_path = logs / f"calibrate-{rate}.json"
-    argv = [k6, "run", "--quiet", "--no-color", "--address", "", "--summary-export",
-            str(summary_path), "-e", f"BASE_URL={url}", "-e", f"RATE={rate}",
-            "-e", f"DURATION={duration_s}s", str(SCRIPT)]
+    argv = script_argv(k6, SCRIPT, summary_path,
+                       {"BASE_URL": url, "RATE": rate, "DURATION": f"{duration_s}s"})
     run_k6(argv, logs / f"k6-{rate}.log", duration_s + 60.0, [])
     metrics = read_summary(summary_path)["metrics"]
     duration = metrics["http_req_duration"]

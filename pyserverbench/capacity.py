@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyserverbench.k6 import read_summary, run_k6
+from pyserverbench.k6 import read_summary, run_k6, script_argv
 from pyserverbench.procs import Process, ProcessError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "capacity.js"
@@ -132,10 +132,9 @@ def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
 def step_argv(k6: str, summary: Path, base_url: str, rate: float, duration_s: int,
               warmup_s: int, vus: int, mix: str = STUDY_MIX) -> list[str]:
     """The k6 command line of one open-loop step."""
-    return [k6, "run", "--no-color", "--quiet", "--address", "", "--summary-export",
-            str(summary), "-e", f"BASE_URL={base_url}", "-e", f"RATE={rate:g}",
-            "-e", f"DURATION={duration_s}s", "-e", f"WARMUP={warmup_s}s", "-e", f"VUS={vus}",
-            "-e", f"MIX={mix}", str(SCRIPT)]
+    return script_argv(k6, SCRIPT, summary, {
+        "BASE_URL": base_url, "RATE": f"{rate:g}", "DURATION": f"{duration_s}s",
+        "WARMUP": f"{warmup_s}s", "VUS": vus, "MIX": mix})
 
 
 def run_step(k6: str, base_url: str, rate: float, duration_s: int, warmup_s: int,

@@ -48,6 +48,19 @@ def k6_version(k6: str) -> str:
     return done.stdout.strip().splitlines()[0]
 
 
+def script_argv(k6: str, script: Path, summary: Path, variables: dict[str, object],
+                *options: str) -> list[str]:
+    """`k6 run` of a script, quiet, its summary exported, `variables` given with -e."""
+    return [
+        k6, "run", "--no-color", "--quiet",
+        "--address", "",  # no REST API listener: two runs would fight over port 6565
+        *options,
+        "--summary-export", str(summary),
+        *(arg for name, value in variables.items() for arg in ("-e", f"{name}={value}")),
+        str(script),
+    ]
+
+
 def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
             duration_s: int, reconnect: bool = False) -> list[str]:
     """The k6 command line for one run of the load script.
@@ -55,14 +68,9 @@ def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
     `reconnect` makes each virtual user open new connections for every iteration
     instead of keeping them for the whole run.
     """
-    return [
-        k6, "run", "--no-color", "--quiet",
-        "--address", "",  # no REST API listener: two runs would fight over port 6565
-        *(["--no-vu-connection-reuse"] if reconnect else []),
-        "--summary-export", str(summary),
-        "-e", f"BASE_URL={base_url}", "-e", f"VUS={vus}", "-e", f"DURATION={duration_s}s",
-        str(script),
-    ]
+    return script_argv(k6, script, summary,
+                       {"BASE_URL": base_url, "VUS": vus, "DURATION": f"{duration_s}s"},
+                       *(["--no-vu-connection-reuse"] if reconnect else []))
 
 
 def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Process],

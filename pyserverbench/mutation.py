@@ -35,10 +35,14 @@ def module_of(mutant: str) -> str:
 
 def score(found: dict[str, str]) -> float:
     """Percent of mutants caught: a mutant no test runs counts as not caught."""
-    if not found:
+    return _percent(Counter(found.values()))
+
+
+def _percent(counts: Counter) -> float:
+    total = sum(counts.values())
+    if not total:
         raise ValueError("mutmut reported no mutants")
-    caught = sum(status in CAUGHT for status in found.values())
-    return 100.0 * caught / len(found)
+    return 100.0 * sum(counts[status] for status in CAUGHT) / total
 
 
 def score_table(found: dict[str, str]) -> str:
@@ -46,14 +50,12 @@ def score_table(found: dict[str, str]) -> str:
     by_module: dict[str, Counter] = {}
     for name, status in found.items():
         by_module.setdefault(module_of(name), Counter())[status] += 1
-    rows = []
-    for module, counts in sorted(by_module.items()):
-        part = {name: s for name, s in found.items() if module_of(name) == module}
-        rows.append([module, sum(counts.values()), counts["killed"], counts["timeout"],
-                     counts["survived"], counts["no tests"], f"{score(part):.1f}%"])
+    rows = [[module, sum(counts.values()), counts["killed"], counts["timeout"],
+             counts["survived"], counts["no tests"], f"{_percent(counts):.1f}%"]
+            for module, counts in sorted(by_module.items())]
     total = Counter(found.values())
     rows.append(["all", len(found), total["killed"], total["timeout"], total["survived"],
-                 total["no tests"], f"{score(found):.1f}%"])
+                 total["no tests"], f"{_percent(total):.1f}%"])
     return tabulate(rows, headers=["module", "mutants", "killed", "timeout", "survived",
                                    "no tests", "score"], tablefmt="github")
 

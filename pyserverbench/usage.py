@@ -1,5 +1,5 @@
 """What the load cost: CPU seconds and peak memory of each process tree, and how the
-server's connections spread over its workers. Sampled with psutil during the load."""
+server's connections spread over its workers. Sampled during the load (psutil, /proc)."""
 
 from __future__ import annotations
 
@@ -80,8 +80,8 @@ class LoadMonitor:
         self.started: float | None = None
         self.last_sample = self.last_connections = -math.inf  # the first tick samples
         self.window_s = 0.0
-        self.children_cpu_at_start = _children_cpu()
-        self.own_cpu_at_start = _own_cpu()
+        self.children_cpu_at_start = _cpu(resource.RUSAGE_CHILDREN)
+        self.own_cpu_at_start = _cpu(resource.RUSAGE_SELF)
 
     def tick(self, k6: Process) -> None:
         """Called often while k6 runs; samples when an interval has passed."""
@@ -101,8 +101,9 @@ class LoadMonitor:
 
     def facts(self, k6_wall_s: float) -> dict:
         """The usage part of a record; call after k6 has exited."""
-        k6_cpu = _children_cpu() - self.children_cpu_at_start  # k6 is the only child reaped
-        harness_cpu = _own_cpu() - self.own_cpu_at_start  # this process: sampling, k6's watch
+        # k6 is the only child reaped during the load; this process did the sampling
+        k6_cpu = _cpu(resource.RUSAGE_CHILDREN) - self.children_cpu_at_start
+        harness_cpu = _cpu(resource.RUSAGE_SELF) - self.own_cpu_at_start
         workers = [{
             "pid": pid,
             "cpu_s": round(self.server.cpu_seconds(pid), 3),
@@ -123,11 +124,7 @@ class LoadMonitor:
         }
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu(who: int) -> float:
+    """User + system seconds of this process (RUSAGE_SELF) or its reaped children."""
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime

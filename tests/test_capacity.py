@@ -1,14 +1,25 @@
 """The capacity search's logic, against servers whose capacity the test chooses."""
 
+import collections
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
 import pytest
+from conftest import serving
 
 from pyserverbench.capacity import (
+    SCRIPT,
+    Search,
     default_goal_ms,
     failure,
+    run_step,
     search,
+    step_argv,
     step_figures,
     vus_for,
 )
+from pyserverbench.k6 import find_k6
 
 GOAL = 75.0
 
@@ -101,14 +112,6 @@ def test_a_steps_figures_are_those_of_the_measured_scenario_only():
 
 @pytest.mark.processes
 def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(tmp_path):
-    import collections
-    import threading
-    import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from pyserverbench.capacity import run_step
-    from pyserverbench.k6 import find_k6
-
     seen = collections.Counter()
 
     class Handler(BaseHTTPRequestHandler):
@@ -125,18 +128,11 @@ def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(t
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(Handler) as base_url:
         step = run_step(find_k6(), base_url, rate=60, duration_s=3, warmup_s=1, vus=20,
                         logs=tmp_path, watch=[])
         starved = run_step(find_k6(), base_url, rate=60, duration_s=2, warmup_s=1, vus=1,
                            logs=tmp_path, watch=[], mix="/slow:1")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert step["failed_requests"] == 0 and step["dropped"] == 0
     assert 170 <= step["requests"] <= 185  # 3 s at 60/s; the warm-up's 60 not counted
     assert seen["/"] + seen["/api"] >= 230  # the server saw the warm-up too
@@ -155,10 +151,6 @@ def test_a_search_that_does_not_end_stops_at_its_step_limit():
 
 
 def test_the_k6_command_line_of_a_step():
-    from pathlib import Path
-
-    from pyserverbench.capacity import SCRIPT, step_argv
-
     assert step_argv("k6", Path("s.json"), "http://127.0.0.1:1", 250.5, 10, 3, 40) == [
         "k6", "run", "--no-color", "--quiet", "--address", "", "--summary-export", "s.json",
         "-e", "BASE_URL=http://127.0.0.1:1", "-e", "RATE=250.5", "-e", "DURATION=10s",
@@ -178,8 +170,6 @@ def test_the_achieved_rate_is_rounded_to_hundredths_and_missing_counts_are_zero(
 
 
 def test_next_rates_are_rounded_to_a_tenth_and_the_resolution_is_inclusive():
-    from pyserverbench.capacity import Search
-
     state = Search(start_rps=25, resolution=0.05, max_rps=1000, steps=[{}], failing=25)
     assert state.next_rate() == 12.5  # halving down from a failing start
     state = Search(start_rps=100, resolution=0.05, max_rps=1000, steps=[{}], passing=100,

@@ -2,11 +2,11 @@
 whose answers each test chooses."""
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from conftest import serving
 
 from pyserverbench.checks import PAGE_MARKERS, CheckError, answers, check_app, check_db
 from pyserverbench.procs import free_port
@@ -39,19 +39,14 @@ class _Handler(BaseHTTPRequestHandler):
 def site() -> Iterator:
     """Serve the given routes on 127.0.0.1; returns a function that sets them."""
     handler = type("Handler", (_Handler,), {"routes": dict(GOOD)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
+    with serving(handler) as base_url:
 
-    def serve(**changes: tuple) -> str:
-        handler.routes = {**GOOD, **{"/" + k.replace("root", "").replace("_", "-"): v
-                                     for k, v in changes.items()}}
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        def serve(**changes: tuple) -> str:
+            handler.routes = {**GOOD, **{"/" + k.replace("root", "").replace("_", "-"): v
+                                         for k, v in changes.items()}}
+            return base_url
 
-    yield serve
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+        yield serve
 
 
 def test_an_app_that_answers_as_the_apps_must_passes(site, monkeypatch):
