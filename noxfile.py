@@ -11,6 +11,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not installed
 
+from pyserverbench.capacity_options import MAP_LATENCIES, options_error  # noqa: E402
 from pyserverbench.cli import load_options_error  # noqa: E402
 from pyserverbench.pythons import available, newest  # noqa: E402
 from pyserverbench.stacks import (  # noqa: E402
@@ -68,6 +69,51 @@ def bench_on(session: nox.Session, server: str, workers: int) -> None:
                 interrupt_timeout=30, terminate_timeout=10)
 
 
+def _capacity_name(python: str, server: str, workers: int) -> str:
+    return f"capacity_on-{python}(server='{server}', workers={workers})"
+
+
+@nox.session(python=False)
+@nox.parametrize(("server", "workers"), MATRIX)
+def capacity(session: nox.Session, server: str, workers: int) -> None:
+    """Capacity at a latency goal (open loop), on every supported Python found."""
+    problem = options_error(server, workers, session.posargs)
+    if problem:
+        session.error(f"bad option after --: {problem}")
+    found = available(PYTHONS)
+    if not found:
+        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    for python in found:
+        session.notify(_capacity_name(python, server, workers), posargs=session.posargs)
+
+
+@nox.session(python=PYTHONS, default=False)
+@nox.parametrize(("server", "workers"), MATRIX)
+def capacity_on(session: nox.Session, server: str, workers: int) -> None:
+    """Capacity searches for one stack on one Python, in an environment of that stack."""
+    session.install(*STACKS[server].requirements())
+    session.run("python", "-m", "pyserverbench", "capacity", "--stack", server,
+                "--workers", str(workers), *session.posargs,
+                interrupt_timeout=30, terminate_timeout=10)
+
+
+@nox.session(python=False)
+def capacity_map(session: nox.Session) -> None:
+    """Capacity of every stack, 2 workers, at DB latencies 0, 5, 25 and 100 ms (newest
+    Python found); then the report with its charts."""
+    options = ["--db-latency", MAP_LATENCIES, *session.posargs]
+    problem = options_error("sync", 2, options)
+    if problem:
+        session.error(f"bad option after --: {problem}")
+    if NEWEST is None:
+        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    for number, server in enumerate(STACKS, start=1):
+        label = f"[stack {number} of {len(STACKS)}]"
+        session.notify(_capacity_name(NEWEST, server, 2),
+                       posargs=["--progress-label", label, *options])
+    session.notify("report", posargs=[])
+
+
 @nox.session(python=False)
 def tour(session: nox.Session) -> None:
     """A quick tour: every stack, 2 workers, short runs, newest Python; then the report."""
@@ -99,7 +145,7 @@ def study(session: nox.Session) -> None:
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def report(session: nox.Session) -> None:
     """Render every record under results/runs into results/README.md."""
-    session.install(*pinned("tabulate"))
+    session.install(*pinned("tabulate", "matplotlib"))
     session.run("python", "-m", "pyserverbench", "report", *session.posargs)
 
 

@@ -1,4 +1,4 @@
-"""`python -m pyserverbench run|report|asyncable|interrupts|calibrate|mutants ...`"""
+"""`python -m pyserverbench run|capacity|report|asyncable|interrupts|calibrate|mutants ...`"""
 
 import sys
 
@@ -6,7 +6,7 @@ from pyserverbench.cli import fail
 
 
 def main(argv: list[str]) -> int:
-    commands = ("run", "report", "asyncable", "interrupts", "calibrate", "mutants")
+    commands = ("run", "capacity", "report", "asyncable", "interrupts", "calibrate", "mutants")
     if not argv or argv[0] not in commands:
         given = repr(argv[0]) if argv else "nothing"
         fail(f"unknown command {given} (accepted: {', '.join(commands)})")
@@ -15,6 +15,10 @@ def main(argv: list[str]) -> int:
         from pyserverbench.run import main as run_main
 
         return run_main(rest)
+    if command == "capacity":
+        from pyserverbench.capacity_run import main as capacity_main
+
+        return capacity_main(rest)
     if command == "report":
         from pyserverbench.report import main as report_main
 

@@ -14,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyserverbench.k6 import read_summary, run_k6, script_argv
-from pyserverbench.procs import Process, ProcessError
+from pyserverbench.capacity_options import STUDY_MIX, parse_mix
+from pyserverbench.k6 import script_argv
 
 SCRIPT = Path(__file__).resolve().parent.parent / "capacity.js"
-STUDY_MIX = "/:2,/api:1"  # two GET / for each GET /api, as in the study
 
 MEASURED = "{scenario:measure}"  # the sub-metrics capacity.js keeps apart from the warm-up
 ACHIEVED_FRACTION = 0.99
@@ -50,6 +49,8 @@ def step_figures(summary: dict, offered: float, duration_s: float) -> dict:
         "requests": requests,
         "failed_requests": int(failed.get("passes", 0)),
         "dropped": int(metrics.get(f"dropped_iterations{MEASURED}", {}).get("count", 0)),
+        "total_requests": int(metrics["http_reqs"]["count"]),  # warm-up included
+        "mean_ms": float(duration["avg"]),
         "p50_ms": float(duration["med"]),
         "p95_ms": float(duration["p(95)"]),
         "p99_ms": float(duration["p(99)"]),
@@ -69,6 +70,67 @@ def failure(step: dict, goal_ms: float) -> str | None:
     if step["p99_ms"] > goal_ms:
         return f"p99 {step['p99_ms']:.1f} ms over the goal of {goal_ms:g} ms"
     return None
+
+
+LOAD_BUSY = 0.85  # a load side using this share of its CPUs may have been the limit
+
+
+def db_share(mix: str) -> float:
+    """The share of a mix's requests that wait on the fake DB (our apps' `/api`)."""
+    pairs = parse_mix(mix)
+    return sum(w for path, w in pairs if path == "/api") / sum(w for _, w in pairs)
+
+
+def little(step: dict, slots: int | None, db_wait_ms: float) -> dict:
+    """Little's law on a step: requests in flight = achieved rate x mean latency.
+
+    Inconsistent if k6 had more in flight than it has virtual users (checked only on a
+    step without drops: an overloaded step is not in a steady state), or if a server
+    that holds `slots` requests at once (each for at least `db_wait_ms`, the mix's mean
+    DB wait) served faster than slots / db_wait allows."""
+    in_flight = step["achieved_rps"] * step["mean_ms"] / 1000
+    problems = []
+    if not step["dropped"] and in_flight > step["vus"] * 1.01:
+        problems.append(f"{in_flight:.1f} requests in flight on average, more than k6's "
+                        f"{step['vus']} virtual users")
+    if slots is not None and db_wait_ms > 0:
+        most = slots / (db_wait_ms / 1000)
+        if step["achieved_rps"] > most * 1.01:
+            problems.append(f"achieved {step['achieved_rps']:,.1f}/s, more than {slots} "
+                            f"requests at a time, each waiting {db_wait_ms:g} ms on "
+                            f"average, allow ({most:,.1f}/s)")
+    return {"in_flight": round(in_flight, 2), "problems": problems}
+
+
+def load_busy(usage: dict, load_cpus: int) -> float:
+    """The share of the load side's CPUs that k6, the fake DB and the harness used."""
+    wall = usage["k6"]["wall_s"]
+    if wall <= 0 or load_cpus <= 0:
+        return 0.0
+    db_rate = usage["fakedb"]["cpu_s"] / usage["window_s"] if usage["window_s"] > 0 else 0.0
+    busy = (usage["k6"]["cpu_s"] + usage["harness"]["cpu_s"]) / wall + db_rate
+    return round(busy / load_cpus, 3)
+
+
+def cpu_per_1000(usage: dict, achieved_rps: float) -> float | None:
+    """Server CPU seconds per 1,000 requests over the sampled window of a step."""
+    served = achieved_rps * usage["window_s"]
+    if served <= 0:
+        return None
+    return round(usage["server"]["cpu_s"] / served * 1000, 4)
+
+
+def bounds(slots: int | None, server_cpus: int, db_wait_ms: float,
+           cpu_s_per_1000: float | None) -> dict:
+    """What theory allows, in requests per second: the server's CPUs over the CPU cost of
+    a request; and for a blocking server, its slots over the time each request holds one
+    (the mix's mean DB wait plus its CPU cost). None where it cannot be worked out."""
+    cpu_s = cpu_s_per_1000 / 1000 if cpu_s_per_1000 else None
+    by_cpu = round(server_cpus / cpu_s, 1) if cpu_s else None
+    held_s = db_wait_ms / 1000 + (cpu_s or 0.0)
+    by_slots = round(slots / held_s, 1) if slots is not None and held_s > 0 else None
+    known = [b for b in (by_cpu, by_slots) if b is not None]
+    return {"cpu_rps": by_cpu, "slots_rps": by_slots, "rps": min(known) if known else None}
 
 
 @dataclass
@@ -135,18 +197,3 @@ def step_argv(k6: str, summary: Path, base_url: str, rate: float, duration_s: in
     return script_argv(k6, SCRIPT, summary, {
         "BASE_URL": base_url, "RATE": f"{rate:g}", "DURATION": f"{duration_s}s",
         "WARMUP": f"{warmup_s}s", "VUS": vus, "MIX": mix})
-
-
-def run_step(k6: str, base_url: str, rate: float, duration_s: int, warmup_s: int,
-             vus: int, logs: Path, watch: list[Process], mix: str = STUDY_MIX,
-             env: dict[str, str] | None = None) -> dict:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
-    """Run one step with k6 and return its figures (only the measured part counts)."""
-    summary = logs / f"step-{rate:g}.json"
-    argv = step_argv(k6, summary, base_url, rate, duration_s, warmup_s, vus, mix)
-    code, abort = run_k6(argv, logs / f"k6-step-{rate:g}.log", warmup_s + duration_s + 60.0,
-                         watch, env=env)
-    if abort is not None:
-        raise ProcessError(abort)
-    return {**step_figures(read_summary(summary), rate, duration_s), "k6_exit_code": code,
-            "vus": vus}

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from pyserverbench.capacity_report import INTRO as CAPACITY_INTRO
+from pyserverbench.capacity_report import render_section, section_key
 from pyserverbench.cli import OneLineParser
 from pyserverbench.record import FORMAT
 from pyserverbench.rows import ALIGN, COLUMNS, scenario_rows
@@ -58,6 +60,35 @@ before drawing conclusions.
 """
 
 
+CAPACITY_NUMBERS = ("goal_ms", "step_s", "warmup_s", "resolution", "inconsistent_steps",
+                    "peak_rss_bytes")
+
+
+def is_capacity(record: dict) -> bool:
+    return record.get("kind") == "capacity"
+
+
+CAPACITY_SETTINGS = {"goal_ms": (int, float), "step_s": int, "warmup_s": int,
+                     "resolution": (int, float), "mix": str, "steps": list}
+
+
+def _capacity_problem(data: dict) -> str | None:
+    found = data.get("capacity")
+    if not isinstance(found, dict) or any(
+        not isinstance(found.get(key), kind) for key, kind in CAPACITY_SETTINGS.items()
+    ):
+        return "capacity record without the settings of its search"
+    if not data["ok"]:
+        return None
+    if any(
+        not isinstance(found.get(key), (int, float)) for key in (*CAPACITY_NUMBERS, "rps")
+    ) or not isinstance(found.get("bounds"), dict):
+        return "ok capacity record without a complete search"
+    if not isinstance(data.get("probe"), dict):
+        return "ok record without the probe of what served it"
+    return None
+
+
 def problem(data: object) -> str | None:
     """Why data is not a usable record, or None."""
     if not isinstance(data, dict):
@@ -67,6 +98,8 @@ def problem(data: object) -> str | None:
     for key, kind in REQUIRED.items():
         if not isinstance(data.get(key), kind):
             return f"field {key!r} missing or not {kind.__name__}"
+    if is_capacity(data):
+        return _capacity_problem(data)
     if data["ok"]:
         metrics = data.get("metrics")
         if not isinstance(metrics, dict) or any(
@@ -159,6 +192,13 @@ def _short(field: int, value: str) -> str:
 
 
 def _facts(records: list[dict]) -> list[str]:
+    first = records[0]
+    most = ceiling(first["vus"], first["duration_s"], first["db_latency_ms"])
+    return [*_machine_facts(records),
+            f"- Closed-loop ceiling: {most:,.0f} requests ({most / first['duration_s']:,.0f}/s)."]
+
+
+def _machine_facts(records: list[dict]) -> list[str]:
     host = records[0]["host"]
     versions = []
     for name in SHOWN_PACKAGES:
@@ -166,7 +206,6 @@ def _facts(records: list[dict]) -> list[str]:
         if seen:
             versions.append(f"{name} {'/'.join(seen)}")
     first = records[0]
-    most = ceiling(first["vus"], first["duration_s"], first["db_latency_ms"])
     gil = sorted({str(r["probe"]["gil_enabled"]) for r in records
                   if (r.get("probe") or {}).get("gil_enabled") is not None})
     return [
@@ -175,7 +214,6 @@ def _facts(records: list[dict]) -> list[str]:
         f"{host.get('machine', 'unknown architecture')}. {_placement(records)}",
         f"- Versions: {', '.join(versions)}; {_k6(first)}."
         + (f" GIL enabled: {'/'.join(gil)}." if gil else ""),
-        f"- Closed-loop ceiling: {most:,.0f} requests ({most / first['duration_s']:,.0f}/s).",
     ]
 
 
@@ -190,11 +228,30 @@ def _placement(records: list[dict]) -> str:
     return "k6, the fake DB and the server shared these cores."
 
 
+def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]]:
+    """The capacity sections: (key, records, title), in the report's order."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for record in records:
+        if is_capacity(record):
+            groups[section_key(record, machine_key(record))].append(record)
+    differs = _differences([key[:len(MACHINE_FIELDS)] + key[len(MACHINE_FIELDS) + 1:]
+                            for key in groups])
+    sections = []
+    for key in sorted(groups, key=lambda k: (k[:4], _version_key(k[4]), k[4:])):
+        first = groups[key][0]
+        named = differs[key[:len(MACHINE_FIELDS)] + key[len(MACHINE_FIELDS) + 1:]]
+        title = (f"{first['workers']} worker{'s' if first['workers'] != 1 else ''}, "
+                 f"Python {first['python']}" + (f" ({', '.join(named)})" if named else ""))
+        sections.append((key, sorted(groups[key], key=lambda r: r["id"]), title))
+    return sections
+
+
 def render(records: list[dict]) -> str:
     """The Markdown report for these records (same records, same bytes)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for record in records:
-        groups[scenario_key(record)].append(record)
+        if not is_capacity(record):
+            groups[scenario_key(record)].append(record)
     parts = [INTRO]
     if not groups:
         parts.append("No records yet: run `nox` or `nox -s \"bench(server='gthread', "
@@ -206,7 +263,29 @@ def render(records: list[dict]) -> str:
                          colalign=ALIGN, disable_numparse=True)
         parts.append("\n".join([_heading(members[0], differs[key]), "", *_facts(members), "",
                                 table, ""]))
+    sections = capacity_sections(records)
+    if sections:
+        parts.append(CAPACITY_INTRO)
+    for key, members, title in sections:
+        parts.append(render_section(key, members, f"### Capacity, {title}",
+                                    _machine_facts(members)))
     return "\n".join(parts)
+
+
+def write_charts(records: list[dict], directory: Path) -> list[Path]:
+    """Write every capacity chart into directory and remove charts of sections that are
+    gone, so the set always matches the records. Returns the paths written."""
+    from pyserverbench.charts import section_charts  # matplotlib only when charts are due
+
+    written = []
+    for key, members, title in capacity_sections(records):
+        for name, svg in section_charts(key, members, f"Capacity, {title}").items():
+            write_text(directory / name, svg)
+            written.append(directory / name)
+    for stale in sorted(directory.glob("*.svg")):
+        if stale.name.startswith(("capacity-", "p99-")) and stale not in written:
+            stale.unlink()
+    return written
 
 
 def write_text(path: Path, text: str) -> None:
@@ -233,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     records, warnings = load_records(args.runs_dir)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    charts = write_charts(records, args.output.parent)
     write_text(args.output, render(records))
     print(f"wrote {os.path.relpath(args.output)}: {len(records)} records, "
-          f"{len(warnings)} skipped")
+          f"{len(warnings)} skipped, {len(charts)} charts")
     return 0

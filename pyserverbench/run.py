@@ -8,7 +8,8 @@ import signal
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,12 +137,31 @@ def _tree_pids(server: Process) -> set[int]:
     return {p.pid for p in server.tree()}
 
 
-def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
-    """Start everything, check, load, stop everything; return k6's results.
+@dataclass
+class Services:
+    """The fake DB and the server of a run, up, checked and running every worker."""
 
-    The exact commands and environments go into `record` first, so a failed run keeps
-    them too.
+    db: Process
+    server: Process
+    server_port: int
+    base_url: str
+    probe_dir: Path
+    room: Path
+    envs: dict[str, dict[str, str]]
+
+    def workers(self) -> list[int]:
+        """The worker processes that loaded the app and are alive in the server's tree."""
+        return running(read_workers(self.probe_dir), _tree_pids(self.server))
+
+
+@contextmanager
+def services(config: RunConfig, logs: Path, record: dict,
+             load_commands: Callable[[str], dict[str, list[str]]]) -> Iterator[Services]:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    """Start the fake DB and the server, wait for both and check them; stop both after.
+
+    The commands (with the load's, from `load_commands(base_url)`) and environments go
+    into `record` first, so a failed run keeps them too.
     """
     db_port, server_port = free_port(HOST), free_port(HOST)
     db_url = f"http://{HOST}:{db_port}/"
@@ -150,16 +170,14 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
                "--sleep", str(config.db_latency_ms)]
     server_argv = config.stack.argv(sys.executable, HOST, server_port, config.workers,
                                     config.threads)
-    summary_path = logs / "k6-summary.json"
-    load_argv = k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus, config.duration_s,
-                        config.connections == "per-iteration")
     room, probe_dir = make_room(logs), logs / "probe"
     probe_dir.mkdir()
     envs = {"fakedb": environment(room, ROOT),
             "server": environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url,
                                   PYSERVERBENCH_PROBE_DIR=str(probe_dir)),
             "k6": environment(room, None)}
-    record["commands"] = {"fakedb": db_argv, "server": server_argv, "k6": load_argv}
+    record["commands"] = {"fakedb": db_argv, "server": server_argv,
+                          **load_commands(base_url)}
     record["environment"] = {**envs, "cwd": "an empty directory made for the run"}
     for port in (db_port, server_port):
         if not port_is_free(port, HOST):
@@ -180,10 +198,24 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
             START_DEADLINE_S, f"running {config.workers} worker processes")
         check_app(base_url)
         record["placement"] = placement(server, db)
-        before = read_workers(probe_dir)
-        workers = running(before, _tree_pids(server))
-        monitor = LoadMonitor(server, server_port, db, workers)
-        nodelay = NodelayReader(workers, server_port)
+        yield Services(db, server, server_port, base_url, probe_dir, room, envs)
+
+
+def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    """Start everything, check, load, stop everything; return k6's results."""
+    summary_path = logs / "k6-summary.json"
+
+    def load_commands(base_url: str) -> dict[str, list[str]]:
+        return {"k6": k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus,
+                              config.duration_s, config.connections == "per-iteration")}
+
+    with services(config, logs, record, load_commands) as up:
+        load_argv = record["commands"]["k6"]
+        before = read_workers(up.probe_dir)
+        workers = running(before, _tree_pids(up.server))
+        monitor = LoadMonitor(up.server, up.server_port, up.db, workers)
+        nodelay = NodelayReader(workers, up.server_port)
 
         def tick(k6_process: Process) -> None:
             monitor.tick(k6_process)
@@ -191,15 +223,16 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
 
         k6_start = time.monotonic()
         code, abort = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0,
-                             [db, server], on_tick=tick, cpus=config.load_cpus(),
-                             env=envs["k6"], cwd=room)
+                             [up.db, up.server], on_tick=tick, cpus=config.load_cpus(),
+                             env=up.envs["k6"], cwd=up.room)
         usage = monitor.facts(time.monotonic() - k6_start)
-        after = read_workers(probe_dir)
-        probe = probe_facts(config.workers, before, after, running(after, _tree_pids(server)),
+        after = read_workers(up.probe_dir)
+        probe = probe_facts(config.workers, before, after,
+                            running(after, _tree_pids(up.server)),
                             monitor.server.peak_threads, nodelay.readings, nodelay.error)
         if abort is None:
-            server.check_alive()
-            db.check_alive()
+            up.server.check_alive()
+            up.db.check_alive()
     summary_data, metrics = read_results(summary_path, abort)
     probe["contradictions"] = judge(config.stack.loop, config.stack.parser, config.workers,
                                     probe, metrics["requests"], config.vus)

@@ -23,6 +23,7 @@ PINS: dict[str, str] = {
     "k6": "1.1.0",
     "psutil": "7.2.2",
     "tabulate": "0.10.0",
+    "matplotlib": "3.10.9",  # the report's charts; the newest that supports Python 3.10
     "pytest": "9.2.0",
     "pytest-timeout": "2.4.0",
     "pytest-randomly": "5.0.0",  # tests run in a new order each time; the seed is printed
@@ -57,6 +58,14 @@ class Stack:
     loop: str
     parser: str
     uses_threads: bool = False
+    # A worker (or each of its threads) holds one request at a time, DB wait included.
+    blocking: bool = False
+
+    def slots(self, workers: int, threads: int | None) -> int | None:
+        """Requests the server can hold at once if it blocks, else None (no fixed limit)."""
+        if not self.blocking:
+            return None
+        return workers * (threads or 1)
 
     def argv(
         self, python: str, host: str, port: int, workers: int, threads: int | None = None
@@ -96,12 +105,13 @@ STACKS: dict[str, Stack] = {
         Stack(
             name="sync", mode="Sync", server="gunicorn", worker_class="sync", app="sync",
             app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
-            command=_gunicorn("sync"), loop="none", parser="gunicorn",
+            command=_gunicorn("sync"), loop="none", parser="gunicorn", blocking=True,
         ),
         Stack(
             name="gthread", mode="Sync", server="gunicorn[gthread]", worker_class="gthread",
             app="sync", app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
             command=_gunicorn("gthread"), loop="none", parser="gunicorn", uses_threads=True,
+            blocking=True,
         ),
         Stack(
             name="gevent", mode="Async", server="gunicorn[gevent]", worker_class="gevent",
@@ -126,12 +136,13 @@ STACKS: dict[str, Stack] = {
             name="stupid-async", mode="Stupid async", server="uvicorn", worker_class=None,
             app="blocking-async", app_target="apps.stupid_async_app:app",
             packages=ASGI_PACKAGES + UVICORN_STANDARD, command=_UVICORN + ("{target}",),
-            loop="uvloop", parser="httptools",
+            loop="uvloop", parser="httptools", blocking=True,
         ),
         Stack(
             name="donkey-patched", mode="Donkey-patched", server="gunicorn", worker_class="sync",
             app="asyncio.run-per-request", app_target="apps.donkey_patched_async_app:app",
             packages=WSGI_PACKAGES, command=_gunicorn("sync"), loop="none", parser="gunicorn",
+            blocking=True,
         ),
         # Plain `pip install uvicorn`: pure asyncio and h11, named explicitly so that an
         # environment holding uvloop cannot change it. Shows upstream's TCP_NODELAY effect.
@@ -157,7 +168,7 @@ STUDY_RUNS: tuple[tuple[str, int, int], ...] = (
 def suite_requirements() -> list[str]:
     """Everything the test suite needs: every stack's packages, the harness, pytest."""
     names = {name for stack in STACKS.values() for name in stack.packages}
-    names |= set(HARNESS_PACKAGES) | {"tabulate", "pytest", "pytest-timeout",
+    names |= set(HARNESS_PACKAGES) | {"tabulate", "matplotlib", "pytest", "pytest-timeout",
                                         "pytest-randomly"}
     plain = {name.partition("[")[0] for name in names if "[" in name}
     return pinned(*sorted(names - plain))

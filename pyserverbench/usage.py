@@ -124,6 +124,20 @@ class LoadMonitor:
         }
 
 
+def cpu_busy(before: list, after: list, cpus: list[int]) -> float:
+    """The share of time `cpus` were busy between two `psutil.cpu_times(percpu=True)`
+    readings, as the kernel counts it (interrupt and network work included)."""
+    busy = total = 0.0
+    for cpu in cpus:
+        spent = {name: getattr(after[cpu], name) - getattr(before[cpu], name)
+                 for name in after[cpu]._fields}
+        idle = spent["idle"] + spent.get("iowait", 0.0)
+        step = sum(v for name, v in spent.items() if name not in ("guest", "guest_nice"))
+        busy += step - idle
+        total += step
+    return round(busy / total, 3) if total > 0 else 0.0
+
+
 def _cpu(who: int) -> float:
     """User + system seconds of this process (RUSAGE_SELF) or its reaped children."""
     usage = resource.getrusage(who)

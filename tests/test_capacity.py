@@ -13,13 +13,12 @@ from pyserverbench.capacity import (
     Search,
     default_goal_ms,
     failure,
-    run_step,
     search,
     step_argv,
     step_figures,
     vus_for,
 )
-from pyserverbench.k6 import find_k6
+from pyserverbench.k6 import find_k6, read_summary, run_k6
 
 GOAL = 75.0
 
@@ -29,6 +28,16 @@ def _step(rate: float, p99: float = 30.0, failed: int = 0, dropped: int = 0,
     return {"offered_rps": rate, "achieved_rps": rate if achieved is None else achieved,
             "requests": int(rate * 10), "failed_requests": failed, "dropped": dropped,
             "p50_ms": 10.0, "p95_ms": 20.0, "p99_ms": p99}
+
+
+def run_step(base_url: str, rate: float, duration_s: int, warmup_s: int, vus: int,
+             logs: Path, mix: str = "/:2,/api:1") -> dict:
+    """One open-loop step with real k6, as the capacity runner makes it."""
+    summary = logs / f"step-{rate:g}-{vus}.json"
+    argv = step_argv(find_k6(), summary, base_url, rate, duration_s, warmup_s, vus, mix)
+    code, abort = run_k6(argv, logs / "k6.log", warmup_s + duration_s + 60.0, [])
+    assert (code, abort) == (0, None)
+    return step_figures(read_summary(summary), rate, duration_s)
 
 
 def _server(capacity: float):
@@ -97,15 +106,17 @@ def test_the_goal_and_the_virtual_users_follow_from_the_scenario():
 
 def test_a_steps_figures_are_those_of_the_measured_scenario_only():
     summary = {"metrics": {
-        "http_reqs": {"count": 999},  # warm-up and measure together: not used
+        "http_reqs": {"count": 999},  # warm-up and measure together: the probe's check
         "http_reqs{scenario:measure}": {"count": 1000},
         "http_req_failed{scenario:measure}": {"passes": 1, "value": 0.001},
         "dropped_iterations{scenario:measure}": {"count": 2},
-        "http_req_duration{scenario:measure}": {"med": 3.0, "p(95)": 7.5, "p(99)": 12.25},
+        "http_req_duration{scenario:measure}": {"avg": 4.5, "med": 3.0, "p(95)": 7.5,
+                                                "p(99)": 12.25},
     }}
     assert step_figures(summary, offered=100.0, duration_s=10) == {
         "offered_rps": 100.0, "achieved_rps": 100.0, "requests": 1000, "failed_requests": 1,
-        "dropped": 2, "p50_ms": 3.0, "p95_ms": 7.5, "p99_ms": 12.25}
+        "dropped": 2, "total_requests": 999, "mean_ms": 4.5, "p50_ms": 3.0, "p95_ms": 7.5,
+        "p99_ms": 12.25}
     del summary["metrics"]["dropped_iterations{scenario:measure}"]  # none dropped
     assert step_figures(summary, 100.0, 10)["dropped"] == 0
 
@@ -129,10 +140,9 @@ def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(t
             pass
 
     with serving(Handler) as base_url:
-        step = run_step(find_k6(), base_url, rate=60, duration_s=3, warmup_s=1, vus=20,
-                        logs=tmp_path, watch=[])
-        starved = run_step(find_k6(), base_url, rate=60, duration_s=2, warmup_s=1, vus=1,
-                           logs=tmp_path, watch=[], mix="/slow:1")
+        step = run_step(base_url, rate=60, duration_s=3, warmup_s=1, vus=20, logs=tmp_path)
+        starved = run_step(base_url, rate=60, duration_s=2, warmup_s=1, vus=1,
+                           logs=tmp_path, mix="/slow:1")
     assert step["failed_requests"] == 0 and step["dropped"] == 0
     assert 170 <= step["requests"] <= 185  # 3 s at 60/s; the warm-up's 60 not counted
     assert seen["/"] + seen["/api"] >= 230  # the server saw the warm-up too
@@ -160,9 +170,11 @@ def test_the_k6_command_line_of_a_step():
 
 def test_the_achieved_rate_is_rounded_to_hundredths_and_missing_counts_are_zero():
     summary = {"metrics": {
+        "http_reqs": {"count": 1300},
         "http_reqs{scenario:measure}": {"count": 1000},
         "http_req_failed{scenario:measure}": {"value": 0},
-        "http_req_duration{scenario:measure}": {"med": 3.0, "p(95)": 7.5, "p(99)": 12.25},
+        "http_req_duration{scenario:measure}": {"avg": 4.0, "med": 3.0, "p(95)": 7.5,
+                                                "p(99)": 12.25},
     }}
     step = step_figures(summary, offered=333.0, duration_s=3)
     assert step["achieved_rps"] == 333.33

@@ -83,7 +83,7 @@ def test_report_main_writes_the_file_and_names_each_skipped_one(tmp_path, capsys
     assert main(["--runs-dir", str(DATA / "runs"), "--output", str(output)]) == 0
     assert output.read_text() == (DATA / "expected_report.md").read_text()
     captured = capsys.readouterr()
-    assert captured.out == "wrote README.md: 9 records, 4 skipped\n"
+    assert captured.out == "wrote README.md: 9 records, 4 skipped, 0 charts\n"
     warnings = captured.err.splitlines()
     assert len(warnings) == 4 and all(w.startswith("warning: skipped ") for w in warnings)
 

@@ -1,0 +1,125 @@
+"""The options of a capacity search. Standard library only: the noxfile checks them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pyserverbench.cli import OneLineParser, bounded_float, bounded_int, cpu_list, k6_duration
+from pyserverbench.stacks import STACKS
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY_MIX = "/:2,/api:1"  # two GET / for each GET /api, as in the study
+MAP_LATENCIES = "0,5,25,100"  # the capacity map's DB latencies, in ms
+
+
+def parse_mix(text: str) -> list[tuple[str, int]]:
+    """`/:2,/api:1` -> [("/", 2), ("/api", 1)]; ValueError naming what is wrong."""
+    accepted = "accepted: path:weight pairs joined by commas, like /:2,/api:1"
+    pairs = []
+    for part in text.split(","):
+        path, _, weight = part.partition(":")
+        if not path.startswith("/") or not weight.isdigit() or not 1 <= int(weight) <= 100:
+            raise ValueError(f"{text!r} is not a request mix ({accepted}; weights 1 to 100)")
+        pairs.append((path, int(weight)))
+    return pairs
+
+
+def latencies(text: str) -> list[int]:
+    """`25` or `0,5,25,100` -> DB latencies in ms, one search each."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(not 0 <= v <= 10_000 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of latencies (accepted: like 25 or 0,5,25,100; "
+            f"each a whole number from 0 to 10000)")
+    return values
+
+
+def _mix(text: str) -> str:
+    try:
+        parse_mix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def default_server_cpus(usable: set[int]) -> frozenset[int] | None:
+    """The server's CPUs when none are given: the lower half of those usable (at least
+    one), so k6 and the fake DB get the rest; None on a single CPU."""
+    ordered = sorted(usable)
+    if len(ordered) < 2:
+        return None
+    return frozenset(ordered[: len(ordered) // 2])
+
+
+def build_parser(prog: str = "python -m pyserverbench capacity") -> OneLineParser:
+    """The options of `capacity`; the nox sessions pass --stack and --workers."""
+    parser = OneLineParser(prog=prog, description="Find the highest arrival rate a stack "
+                                                  "sustains within a latency goal (open loop).")
+    parser.add_argument("--stack", required=True, choices=list(STACKS))
+    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
+                        help="server worker processes (1 to 64, default 2)")
+    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
+                        help="threads per worker, gthread only (default: gunicorn's default)")
+    parser.add_argument("--db-latency", type=latencies, default=[25],
+                        help="fake DB latency in ms, or several: 0,5,25,100 (one search "
+                             "each; default 25)")
+    parser.add_argument("--goal-ms", type=bounded_float(1, 60_000), default=None,
+                        help="p99 latency goal in ms (default: DB latency + 50)")
+    parser.add_argument("--step", type=k6_duration, default=5,
+                        help="measured part of each step, k6 style (default 5s)")
+    parser.add_argument("--warmup", type=k6_duration, default=2,
+                        help="uncounted warm-up at the start of each step (default 2s)")
+    parser.add_argument("--resolution", type=bounded_float(0.01, 1.0), default=0.05,
+                        help="stop when the lowest failing rate is within this fraction "
+                             "above the highest passing one (0.01 to 1, default 0.05)")
+    parser.add_argument("--start-rps", type=bounded_float(1, 100_000), default=50.0,
+                        help="first rate tried, requests per second (default 50)")
+    parser.add_argument("--max-rps", type=bounded_float(1, 100_000), default=20_000.0,
+                        help="highest rate tried (1 to 100000, default 20000)")
+    parser.add_argument("--mix", type=_mix, default=STUDY_MIX,
+                        help=f"requests and their weights (default {STUDY_MIX})")
+    parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
+                        help="searches per latency, fresh processes each (1 to 100, default 1)")
+    placement = parser.add_mutually_exclusive_group()
+    placement.add_argument("--server-cpus", type=cpu_list, default=None,
+                           help="pin the server to these CPUs, k6 and the fake DB to the "
+                                "others (default: the lower half of the CPUs)")
+    placement.add_argument("--shared-cpus", action="store_true",
+                           help="no pinning: the server, k6 and the fake DB share every CPU")
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "runs",
+                        help="where to write the records (default results/runs)")
+    parser.add_argument("--progress-label", default="",
+                        help="text put before every progress line (the map uses it)")
+    return parser
+
+
+def problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with parsed options beyond each one's own check, or None."""
+    stack = STACKS[args.stack]
+    if args.threads is not None and not stack.uses_threads:
+        with_threads = [name for name, s in STACKS.items() if s.uses_threads]
+        return (f"argument --threads: stack {stack.name!r} has no threads (accepted only "
+                f"with: {', '.join(with_threads)})")
+    if args.start_rps > args.max_rps:
+        return f"argument --start-rps: {args.start_rps:g} is above --max-rps {args.max_rps:g}"
+    return None
+
+
+class _Raising(OneLineParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ValueError(message)
+
+
+def options_error(stack: str, workers: int, argv: list[str]) -> str | None:
+    """The one-line problem with argv as a session's capacity options, or None."""
+    parser = build_parser()
+    parser.__class__ = _Raising
+    try:
+        args = parser.parse_args(["--stack", stack, "--workers", str(workers), *argv])
+    except ValueError as exc:
+        return str(exc)
+    return problem(args)
