@@ -176,13 +176,17 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
             figures["load_busy"] = max(load_busy(usage, load_cpus),
                                        usage["cpus_busy"]["load_cpus"])
             figures["little"] = little(figures, slots, wait_ms)
-            found_steps.append(figures)
             time.sleep(COOL_DOWN_S)
             return figures
 
         found_steps: list[dict] = record["capacity"]["steps"]  # kept if the search fails
+
+        def judged(step: dict) -> None:
+            found_steps.append(step)
+            say(step)
+
         found = search(step, config.goal_ms, config.start_rps, config.resolution,
-                       config.max_rps, on_step=say)
+                       config.max_rps, on_step=judged)
         after = read_workers(up.probe_dir)
         probe = probe_facts(run.workers, before, after, running(after, _tree_pids(up.server)),
                             {}, nodelay.readings, nodelay.error)

@@ -54,7 +54,8 @@ def capacity_chart(records: list[dict], title: str) -> str:
         axes.set_ylabel("capacity at the goal (requests/s, log scale)")
         axes.set_title(title)
         axes.grid(True, which="both", linewidth=0.3)
-        axes.legend(fontsize=8, loc="best")
+        if ok:
+            axes.legend(fontsize=8, loc="lower left")
         figure.tight_layout()
         return _svg(figure)
 
@@ -79,7 +80,7 @@ def p99_chart(records: list[dict], goal_ms: float, title: str) -> str:
         axes.set_ylabel("p99 latency (ms, log scale)")
         axes.set_title(title)
         axes.grid(True, which="both", linewidth=0.3)
-        axes.legend(fontsize=8, loc="best")
+        axes.legend(fontsize=8, loc="upper left")
         figure.tight_layout()
         return _svg(figure)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from pyserverbench.capacity_options import STUDY_MIX
 from pyserverbench.capacity_report import INTRO as CAPACITY_INTRO
-from pyserverbench.capacity_report import render_section, section_key
+from pyserverbench.capacity_report import key_margin, render_section, section_key
 from pyserverbench.cli import OneLineParser
 from pyserverbench.record import FORMAT
 from pyserverbench.rows import ALIGN, COLUMNS, scenario_rows
@@ -234,14 +235,17 @@ def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]
     for record in records:
         if is_capacity(record):
             groups[section_key(record, machine_key(record))].append(record)
-    differs = _differences([key[:len(MACHINE_FIELDS)] + key[len(MACHINE_FIELDS) + 1:]
-                            for key in groups])
+    differs = _differences(list(groups))
     sections = []
     for key in sorted(groups, key=lambda k: (k[:4], _version_key(k[4]), k[4:])):
         first = groups[key][0]
-        named = differs[key[:len(MACHINE_FIELDS)] + key[len(MACHINE_FIELDS) + 1:]]
+        named = differs[key]
+        c = first["capacity"]
         title = (f"{first['workers']} worker{'s' if first['workers'] != 1 else ''}, "
-                 f"Python {first['python']}" + (f" ({', '.join(named)})" if named else ""))
+                 f"Python {first['python']}, p99 goal DB latency + {key_margin(key):g} ms, "
+                 f"{c['step_s']} s steps" + (f", mix {c['mix']}" if c["mix"] != STUDY_MIX
+                                             else "")
+                 + (f" ({', '.join(named)})" if named else ""))
         sections.append((key, sorted(groups[key], key=lambda r: r["id"]), title))
     return sections
 
@@ -253,7 +257,7 @@ def render(records: list[dict]) -> str:
         if not is_capacity(record):
             groups[scenario_key(record)].append(record)
     parts = [INTRO]
-    if not groups:
+    if not records:
         parts.append("No records yet: run `nox` or `nox -s \"bench(server='gthread', "
                      "workers=2)\"`.\n")
     differs = _differences(list(groups))

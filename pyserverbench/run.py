@@ -36,7 +36,7 @@ from pyserverbench.procs import (
     Process,
     ProcessError,
     die_with_parent,
-    free_port,
+    free_ports,
     listening_pids,
     port_is_free,
     stop_all,
@@ -132,6 +132,16 @@ def placement(server: Process, db: Process) -> dict:
             "shared": bool(set(server_cpus) & set(load_cpus)), "host_cores": os.cpu_count()}
 
 
+def intended_placement(config: RunConfig) -> dict:
+    """The placement a run asks for, recorded before anything starts (so a run that fails
+    at start still shares its section); replaced by what is in force once it runs."""
+    usable = sorted(os.sched_getaffinity(0))
+    server = sorted(config.server_cpus) if config.server_cpus else usable
+    load = sorted(config.load_cpus()) if config.server_cpus else usable
+    return {"server_cpus": server, "load_cpus": load, "shared": bool(set(server) & set(load)),
+            "host_cores": os.cpu_count()}
+
+
 def _tree_pids(server: Process) -> set[int]:
     # pragma: no mutate block  (drives real processes: see README, Mutation testing)
     return {p.pid for p in server.tree()}
@@ -163,7 +173,7 @@ def services(config: RunConfig, logs: Path, record: dict,
     The commands (with the load's, from `load_commands(base_url)`) and environments go
     into `record` first, so a failed run keeps them too.
     """
-    db_port, server_port = free_port(HOST), free_port(HOST)
+    db_port, server_port = free_ports(2, HOST)
     db_url = f"http://{HOST}:{db_port}/"
     base_url = f"http://{HOST}:{server_port}"
     db_argv = [sys.executable, "-m", "fakedb", "--host", HOST, "--port", str(db_port),
@@ -179,6 +189,7 @@ def services(config: RunConfig, logs: Path, record: dict,
     record["commands"] = {"fakedb": db_argv, "server": server_argv,
                           **load_commands(base_url)}
     record["environment"] = {**envs, "cwd": "an empty directory made for the run"}
+    record["placement"] = intended_placement(config)
     for port in (db_port, server_port):
         if not port_is_free(port, HOST):
             raise ProcessError(f"port {port} on {HOST} is already in use")

@@ -100,7 +100,7 @@ def test_a_taken_port_is_reported_by_number_and_nothing_is_measured(tmp_path, mo
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
-        monkeypatch.setattr(run_module, "free_port", lambda host: taken)
+        monkeypatch.setattr(run_module, "free_ports", lambda count, host: [taken, taken])
         config = RunConfig(stack=STACKS["sync"], workers=1, threads=None, duration_s=2,
                            db_latency_ms=0, vus=1, results_dir=tmp_path)
         record, _ = run(config)

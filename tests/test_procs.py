@@ -6,7 +6,14 @@ import psutil
 import pytest
 
 from pyserverbench import procs
-from pyserverbench.procs import Process, ProcessError, free_port, port_is_free, stop_all
+from pyserverbench.procs import (
+    Process,
+    ProcessError,
+    free_port,
+    free_ports,
+    port_is_free,
+    stop_all,
+)
 
 PARENT_WITH_CHILD = (
     "import subprocess, sys, time\n"
@@ -107,3 +114,9 @@ def test_stop_all_stops_what_is_still_running(tmp_path, monkeypatch):
 
 def test_free_port_is_free():
     assert port_is_free(free_port())
+
+
+def test_free_ports_are_different_and_free():
+    ports = free_ports(50)
+    assert len(set(ports)) == 50
+    assert all(port_is_free(port) for port in ports)

@@ -279,8 +279,9 @@ def test_a_port_taken_by_a_foreign_process_after_the_check_is_not_our_server(tmp
         while not answers(f"http://127.0.0.1:{foreign_port}/"):
             assert time.monotonic() < deadline, "the foreign server never answered"
             time.sleep(0.1)
-        ports = iter([free_port(), foreign_port])  # the fake DB's, then the server's
-        monkeypatch.setattr(run_module, "free_port", lambda host: next(ports))
+        # the fake DB's port, then the server's
+        monkeypatch.setattr(run_module, "free_ports",
+                            lambda count, host: [free_port(), foreign_port])
         monkeypatch.setattr(run_module, "port_is_free", lambda port, host: True)
         record, _ = run(_config(STACKS["sync"], tmp_path / "runs"))
     finally:
