@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from collections import defaultdict
 
 import matplotlib
@@ -52,7 +53,7 @@ def capacity_chart(records: list[dict], title: str) -> str:
         axes.set_yscale("log")
         axes.set_xlabel("fake DB latency per call")
         axes.set_ylabel("capacity at the goal (requests/s, log scale)")
-        axes.set_title(title)
+        axes.set_title(textwrap.fill(title, 80), fontsize=8)
         axes.grid(True, which="both", linewidth=0.3)
         if ok:
             axes.legend(fontsize=8, loc="lower left")
@@ -78,7 +79,7 @@ def p99_chart(records: list[dict], goal_ms: float, title: str) -> str:
         axes.set_yscale("log")
         axes.set_xlabel("offered rate (requests/s, log scale)")
         axes.set_ylabel("p99 latency (ms, log scale)")
-        axes.set_title(title)
+        axes.set_title(textwrap.fill(title, 80), fontsize=8)
         axes.grid(True, which="both", linewidth=0.3)
         axes.legend(fontsize=8, loc="upper left")
         figure.tight_layout()
