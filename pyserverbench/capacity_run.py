@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import sys
 import tempfile
 import time
@@ -40,9 +39,9 @@ from pyserverbench.capacity_options import (
 from pyserverbench.checks import CheckError
 from pyserverbench.k6 import K6Error, find_k6, k6_version, read_summary, run_k6
 from pyserverbench.probe import NodelayReader, judge, probe_facts, read_workers, running
-from pyserverbench.procs import Process, ProcessError, die_with_parent, log_tail, stop_all
+from pyserverbench.procs import Process, ProcessError, die_with_parent, log_tail
 from pyserverbench.record import write_record
-from pyserverbench.run import RunConfig, _tree_pids, base_record, services
+from pyserverbench.run import RunConfig, _tree_pids, base_record, guarded, services
 from pyserverbench.stacks import STACKS
 from pyserverbench.usage import LoadMonitor, cpu_busy
 
@@ -253,9 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     load_cpus = configs[0].run.load_cpus()
     if load_cpus:  # the harness samples and waits on the load side, off the server's CPUs
         os.sched_setaffinity(0, load_cpus)
-    total, done, failed = len(configs) * repeat, 0, 0
-    began = time.monotonic()
-    try:
+
+    def searches() -> int:
+        total, done, failed = len(configs) * repeat, 0, 0
+        began = time.monotonic()
         for config in configs:
             group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
             for index in range(1, repeat + 1):
@@ -276,15 +276,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(result_line(prefix, record, path)
                       + f"; {done} done, {total - done} left, {elapsed / 60:.1f} min so far",
                       file=sys.stdout if record["ok"] else sys.stderr, flush=True)
-    except K6Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except signals.Interrupted as exc:
-        print(f"pyserverbench: {exc}; stopped everything, no record written for this search",
-              file=sys.stderr)
-        return 128 + exc.signum
-    finally:
-        stop_all()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return 1 if failed else 0
+        return 1 if failed else 0
+
+    return guarded(searches, "search")

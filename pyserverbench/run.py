@@ -344,6 +344,26 @@ def _say(config: RunConfig, record: dict, path: Path) -> None:
           f"{m['requests']} requests, p95 {m['duration_p95_ms']:.2f} ms (record: {rel})")
 
 
+def guarded(body: Callable[[], int], unit: str) -> int:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    """Run `body` (the runs or searches of one command) and return its exit code; on a
+    k6 error or a signal, say so in one line. Everything started is stopped after."""
+    try:
+        return body()
+    except K6Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except signals.Interrupted as exc:
+        print(f"pyserverbench: {exc}; stopped everything, no record written for this {unit}",
+              file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        stop_all()
+        # Everything is stopped; a signal now has nothing left to interrupt.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     if not sys.platform.startswith("linux"):
@@ -357,22 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     signals.install()
     die_with_parent()  # if nox is killed, SIGTERM reaches us and we clean up
     group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    failed = 0
-    try:
+    def runs() -> int:
+        failed = 0
         for index in range(1, config.repeat + 1):
             record, path = run(config, {"group": group, "index": index, "of": config.repeat})
             _say(config, record, path)
             failed += not record["ok"]
-    except K6Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except signals.Interrupted as exc:
-        print(f"pyserverbench: {exc}; stopped everything, no record written for this run",
-              file=sys.stderr)
-        return 128 + exc.signum
-    finally:
-        stop_all()
-        # Everything is stopped; a signal now has nothing left to interrupt.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return 1 if failed else 0
+        return 1 if failed else 0
+
+    return guarded(runs, "run")
