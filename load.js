@@ -1,10 +1,13 @@
 // The reference scenario: each virtual user loops GET /, sleep 0.1 s, GET /api, GET /.
+// With REQUEST set (other workloads), each iteration is that one GET, no think time.
 // Configure with environment variables (no need to edit this file):
-//   k6 run -e BASE_URL=http://127.0.0.1:8000 -e VUS=10 -e DURATION=60s load.js
+//   k6 run -e BASE_URL=http://127.0.0.1:8000 -e VUS=10 -e DURATION=60s \
+//          [-e REQUEST=/fanout?calls=3] load.js
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 
 const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8000';
+const REQUEST = __ENV.REQUEST;
 
 export const options = {
   vus: Number(__ENV.VUS || 10),
@@ -22,6 +25,10 @@ function expect(response, name) {
 }
 
 export default function () {
+  if (REQUEST) {
+    expect(http.get(`${BASE_URL}${REQUEST}`), `GET ${REQUEST}`);
+    return;
+  }
   expect(http.get(`${BASE_URL}/`), 'GET /');
   sleep(0.1);
   expect(http.get(`${BASE_URL}/api`), 'GET /api');

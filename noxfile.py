@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not i
 
 from pyserverbench.capacity_options import MAP_LATENCIES, options_error  # noqa: E402
 from pyserverbench.cli import load_options_error  # noqa: E402
-from pyserverbench.pythons import available, newest  # noqa: E402
+from pyserverbench.pythons import available, free_threaded, newest  # noqa: E402
 from pyserverbench.stacks import (  # noqa: E402
     HARNESS_PACKAGES,
     STACKS,
@@ -27,6 +27,8 @@ WORKERS = (1, 2)
 MATRIX = [(server, workers) for server in STACKS for workers in WORKERS]
 TOUR_OPTIONS = ["--duration", "15s"]
 NEWEST = newest(PYTHONS)  # report, lint and the tour use the newest Python found
+# Free-threaded builds found here (3.13t), GIL off: their own entry for threaded stacks.
+FREE_THREADED = free_threaded(PYTHONS)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tour"]
@@ -39,8 +41,8 @@ def _bench_name(python: str, server: str, workers: int) -> str:
     return f"bench_on-{python}(server='{server}', workers={workers})"
 
 
-def _check_options(session: nox.Session, options: list[str], threads_allowed: bool) -> None:
-    problem = load_options_error(options, threads_allowed)
+def _check_options(session: nox.Session, options: list[str], stack: str | None) -> None:
+    problem = load_options_error(options, stack)
     if problem:
         session.error(f"bad option after --: {problem}")
 
@@ -49,21 +51,41 @@ def _check_options(session: nox.Session, options: list[str], threads_allowed: bo
 @nox.parametrize(("server", "workers"), MATRIX)
 def bench(session: nox.Session, server: str, workers: int) -> None:
     """Run one stack on every supported Python found (options after --)."""
-    _check_options(session, session.posargs, STACKS[server].uses_threads)
-    found = available(PYTHONS)
-    if not found:
-        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    _check_options(session, session.posargs, server)
+    found = _pythons_for(session, server)
     session.log(f"Python found: {', '.join(found)}; missing: "
                 f"{', '.join(sorted(set(PYTHONS) - set(found))) or 'none'}")
     for python in found:
         session.notify(_bench_name(python, server, workers), posargs=session.posargs)
 
 
-@nox.session(python=PYTHONS, default=False)
+def _pythons_for(session: nox.Session, server: str) -> list[str]:
+    """The Pythons found for a stack: the supported ones, and free-threaded builds for a
+    stack that serves on threads."""
+    found = available(PYTHONS)
+    if not found:
+        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    return found + (FREE_THREADED if STACKS[server].threaded else [])
+
+
+def _install_stack(session: nox.Session, server: str) -> None:
+    """Install the stack, or skip the session in one line where it cannot be (a stack
+    that does not install on this Python, or a free-threaded build for a stack that
+    does not serve on threads)."""
+    if str(session.python).endswith("t") and not STACKS[server].threaded:
+        session.skip(f"{server} does not serve on threads: no free-threaded run")
+    try:
+        session.install(*STACKS[server].requirements())
+    except nox.command.CommandFailed:
+        session.skip(f"{server} does not install on Python {session.python} (pip's "
+                     f"error is above)")
+
+
+@nox.session(python=PYTHONS + FREE_THREADED, default=False)
 @nox.parametrize(("server", "workers"), MATRIX)
 def bench_on(session: nox.Session, server: str, workers: int) -> None:
     """Run one stack on one Python, in an environment holding only that stack."""
-    session.install(*STACKS[server].requirements())
+    _install_stack(session, server)
     session.run("python", "-m", "pyserverbench", "run", "--stack", server,
                 "--workers", str(workers), *session.posargs,
                 interrupt_timeout=30, terminate_timeout=10)
@@ -80,18 +102,15 @@ def capacity(session: nox.Session, server: str, workers: int) -> None:
     problem = options_error(server, workers, session.posargs)
     if problem:
         session.error(f"bad option after --: {problem}")
-    found = available(PYTHONS)
-    if not found:
-        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
-    for python in found:
+    for python in _pythons_for(session, server):
         session.notify(_capacity_name(python, server, workers), posargs=session.posargs)
 
 
-@nox.session(python=PYTHONS, default=False)
+@nox.session(python=PYTHONS + FREE_THREADED, default=False)
 @nox.parametrize(("server", "workers"), MATRIX)
 def capacity_on(session: nox.Session, server: str, workers: int) -> None:
     """Capacity searches for one stack on one Python, in an environment of that stack."""
-    session.install(*STACKS[server].requirements())
+    _install_stack(session, server)
     session.run("python", "-m", "pyserverbench", "capacity", "--stack", server,
                 "--workers", str(workers), *session.posargs,
                 interrupt_timeout=30, terminate_timeout=10)
@@ -118,7 +137,7 @@ def capacity_map(session: nox.Session) -> None:
 def tour(session: nox.Session) -> None:
     """A quick tour: every stack, 2 workers, short runs, newest Python; then the report."""
     options = session.posargs or TOUR_OPTIONS
-    _check_options(session, options, threads_allowed=False)
+    _check_options(session, options, stack=None)
     if NEWEST is None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
     for server in STACKS:
@@ -129,7 +148,7 @@ def tour(session: nox.Session) -> None:
 @nox.session(python=False)
 def study(session: nox.Session) -> None:
     """The study's three tables, 60 s runs on the newest Python found; then the report."""
-    _check_options(session, session.posargs, threads_allowed=False)
+    _check_options(session, session.posargs, stack=None)
     if NEWEST is None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
     # nox queues a session name once only, and the study runs some stacks at two

@@ -1,5 +1,7 @@
-"""ASGI app: `/api` awaits a shared httpx.AsyncClient, opened and closed by the lifespan."""
+"""ASGI app: `/api` awaits a shared httpx.AsyncClient, opened and closed by the lifespan;
+`/fanout` awaits its calls concurrently (asyncio.gather)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,10 +20,18 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         yield {"db": client}
 
 
-async def api(request: Request) -> Response:
-    answer = await request.state.db.get(DB_URL)
+async def query_db(client: httpx.AsyncClient) -> dict:
+    answer = await client.get(DB_URL)
     answer.raise_for_status()
-    return json_response(api_body(answer.json()))
+    return answer.json()
 
 
-app = make_app(api, lifespan=lifespan)
+async def api(request: Request) -> Response:
+    return json_response(api_body(await query_db(request.state.db)))
+
+
+async def fanout(request: Request, calls: int) -> list[dict]:
+    return list(await asyncio.gather(*(query_db(request.state.db) for _ in range(calls))))
+
+
+app = make_app(api, fanout, lifespan=lifespan)

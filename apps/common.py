@@ -16,6 +16,10 @@ _templates = jinja2.Environment(
     autoescape=True,
 )
 _page = _templates.get_template("index.html")
+_table_page = _templates.get_template("page.html")
+MAX_ROWS = 10_000  # `/page?rows=N` takes 0 to this many rows
+MAX_CALLS = 50  # `/fanout?calls=K` takes 1 to this many fake-DB calls
+DEFAULT_CALLS = 3
 _context = {
     "title": "pyserverbench",
     "tagline": "Servers <compared> & measured",  # exercises autoescaping
@@ -26,6 +30,32 @@ _context = {
 def render_page() -> str:
     """Render the HTML page served at `/` (the CPU-bound path)."""
     return _page.render(_context)
+
+
+def render_table_page(rows: int) -> str:
+    """The page with a table of `rows` rows whose data is built for this request (the
+    dial for CPU work per request: `/page?rows=N`)."""
+    if rows == 0:
+        return render_page()
+    data = [{"number": n, "name": f"row <{n}>", "share": (n * 37 % 1000) / 10,
+             "total": n * n * 7 % 1_000_003} for n in range(1, rows + 1)]
+    return _table_page.render(_context, rows=data)
+
+
+def query_count(text: str | None, low: int, high: int, default: int) -> int | None:
+    """A whole number from a query parameter within [low, high], the default if absent,
+    None if it is anything else (the app answers 400)."""
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        return None
+    return int(text)
+
+
+def fanout_body(db_answers: list[dict]) -> bytes:
+    """The JSON body of `/fanout`: the number from each fake-DB call, in call order."""
+    payload = {"message": "success", "numbers": [a["number"] for a in db_answers]}
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def api_body(db_answer: dict) -> bytes:

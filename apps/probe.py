@@ -27,7 +27,12 @@ PARSERS = (
     ("uvicorn.protocols.http.httptools_impl", "httptools"),
     ("uvicorn.protocols.http.h11_impl", "h11"),
     ("gunicorn.", "gunicorn"),
+    ("granian.", "hyper"),  # granian parses in Rust (hyper); its Python wrapper calls us
+    ("hypercorn.", "h11"),  # hypercorn's HTTP/1.1 is h11 (h2 needs TLS or an upgrade)
+    ("waitress.", "waitress"),
 )
+SERVER_PACKAGES = ("uvicorn", "uvicorn_worker", "gunicorn", "gevent", "granian", "hypercorn",
+                   "waitress")
 
 
 class _Worker:
@@ -113,7 +118,7 @@ def facts() -> dict:
         "loop_class": loop_class,
         "parser": parser,
         "server_modules": [m for m in modules if m.partition(".")[0] in
-                           ("uvicorn", "uvicorn_worker", "gunicorn", "gevent")][:12],
+                           SERVER_PACKAGES][:12],
         "gil_enabled": is_gil_enabled() if is_gil_enabled else None,
         "threads": threading.active_count(),
     }

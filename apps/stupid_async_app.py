@@ -1,5 +1,6 @@
 """ASGI app done wrong on purpose: `/api` is `async def` but makes a blocking call,
-which stalls the event loop for the whole database wait."""
+which stalls the event loop for the whole database wait; `/fanout` makes its blocking
+calls one after another, stalling the loop for all of them."""
 
 import httpx
 from starlette.requests import Request
@@ -11,10 +12,18 @@ from apps.common import DB_URL, api_body
 client = httpx.Client()
 
 
-async def api(request: Request) -> Response:
+def query_db() -> dict:
     answer = client.get(DB_URL)
     answer.raise_for_status()
-    return json_response(api_body(answer.json()))
+    return answer.json()
 
 
-app = make_app(api)
+async def api(request: Request) -> Response:
+    return json_response(api_body(query_db()))
+
+
+async def fanout(request: Request, calls: int) -> list[dict]:
+    return [query_db() for _ in range(calls)]
+
+
+app = make_app(api, fanout)

@@ -1,4 +1,5 @@
-"""WSGI app: `/api` makes a blocking call on a shared httpx.Client."""
+"""WSGI app: `/api` makes a blocking call on a shared httpx.Client; `/fanout` makes its
+calls one after another, as plain sync code does."""
 
 import httpx
 from werkzeug.wrappers import Request, Response
@@ -9,10 +10,18 @@ from apps.wsgi import make_app
 client = httpx.Client()
 
 
-def api(request: Request) -> Response:
+def query_db() -> dict:
     answer = client.get(DB_URL)
     answer.raise_for_status()
-    return Response(api_body(answer.json()), mimetype="application/json")
+    return answer.json()
 
 
-app = make_app(api)
+def api(request: Request) -> Response:
+    return Response(api_body(query_db()), mimetype="application/json")
+
+
+def fanout(calls: int) -> list[dict]:
+    return [query_db() for _ in range(calls)]
+
+
+app = make_app(api, fanout)

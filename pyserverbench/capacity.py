@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyserverbench.capacity_options import STUDY_MIX, parse_mix
+from pyserverbench.capacity_options import STUDY_MIX
 from pyserverbench.k6 import script_argv
 
 SCRIPT = Path(__file__).resolve().parent.parent / "capacity.js"
@@ -73,12 +73,6 @@ def failure(step: dict, goal_ms: float) -> str | None:
 
 
 LOAD_BUSY = 0.85  # a load side using this share of its CPUs may have been the limit
-
-
-def db_share(mix: str) -> float:
-    """The share of a mix's requests that wait on the fake DB (our apps' `/api`)."""
-    pairs = parse_mix(mix)
-    return sum(w for path, w in pairs if path == "/api") / sum(w for _, w in pairs)
 
 
 def little(step: dict, slots: int | None, db_wait_ms: float) -> dict:

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from pyserverbench.cli import OneLineParser, bounded_float, bounded_int, cpu_list, k6_duration
-from pyserverbench.stacks import STACKS
+from pyserverbench.stacks import STACKS, threads_error, threads_help
+from pyserverbench.workloads import STUDY_MIX, add_workload_options, workload_problem
 
 ROOT = Path(__file__).resolve().parent.parent
-STUDY_MIX = "/:2,/api:1"  # two GET / for each GET /api, as in the study
 MAP_LATENCIES = "0,5,25,100"  # the capacity map's DB latencies, in ms
 
 
@@ -63,7 +63,7 @@ def build_parser(prog: str = "python -m pyserverbench capacity") -> OneLineParse
     parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
                         help="server worker processes (1 to 64, default 2)")
     parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
-                        help="threads per worker, gthread only (default: gunicorn's default)")
+                        help=threads_help())
     parser.add_argument("--db-latency", type=latencies, default=[25],
                         help="fake DB latency in ms, or several: 0,5,25,100 (one search "
                              "each; default 25)")
@@ -80,8 +80,10 @@ def build_parser(prog: str = "python -m pyserverbench capacity") -> OneLineParse
                         help="first rate tried, requests per second (default 50)")
     parser.add_argument("--max-rps", type=bounded_float(1, 100_000), default=20_000.0,
                         help="highest rate tried (1 to 100000, default 20000)")
-    parser.add_argument("--mix", type=_mix, default=STUDY_MIX,
-                        help=f"requests and their weights (default {STUDY_MIX})")
+    add_workload_options(parser)
+    parser.add_argument("--mix", type=_mix, default=None,
+                        help=f"--workload mix only: requests and their weights (default "
+                             f"{STUDY_MIX})")
     parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
                         help="searches per latency, fresh processes each (1 to 100, default 1)")
     placement = parser.add_mutually_exclusive_group()
@@ -99,11 +101,11 @@ def build_parser(prog: str = "python -m pyserverbench capacity") -> OneLineParse
 
 def problem(args: argparse.Namespace) -> str | None:
     """What is wrong with parsed options beyond each one's own check, or None."""
-    stack = STACKS[args.stack]
-    if args.threads is not None and not stack.uses_threads:
-        with_threads = [name for name, s in STACKS.items() if s.uses_threads]
-        return (f"argument --threads: stack {stack.name!r} has no threads (accepted only "
-                f"with: {', '.join(with_threads)})")
+    threads_problem = threads_error(args.stack, args.threads) or workload_problem(args)
+    if threads_problem:
+        return threads_problem
+    if args.mix is not None and args.workload != "mix":
+        return f"argument --mix: applies to --workload mix only, not {args.workload!r}"
     if args.start_rps > args.max_rps:
         return f"argument --start-rps: {args.start_rps:g} is above --max-rps {args.max_rps:g}"
     return None

@@ -22,7 +22,6 @@ from pyserverbench.capacity import (
     Search,
     bounds,
     cpu_per_1000,
-    db_share,
     default_goal_ms,
     little,
     load_busy,
@@ -34,16 +33,19 @@ from pyserverbench.capacity import (
 from pyserverbench.capacity_options import (
     build_parser,
     default_server_cpus,
+    parse_mix,
     problem,
 )
 from pyserverbench.checks import CheckError
 from pyserverbench.k6 import K6Error, find_k6, k6_version, read_summary, run_k6
+from pyserverbench.metadata import free_threaded_build
 from pyserverbench.probe import NodelayReader, judge, probe_facts, read_workers, running
 from pyserverbench.procs import Process, ProcessError, die_with_parent, log_tail
 from pyserverbench.record import write_record
 from pyserverbench.run import RunConfig, _tree_pids, base_record, guarded, services
 from pyserverbench.stacks import STACKS
 from pyserverbench.usage import LoadMonitor, cpu_busy
+from pyserverbench.workloads import STUDY_MIX, db_waits, workload_from
 
 COOL_DOWN_S = 1.0  # between steps, so that one step's queue has drained before the next
 
@@ -68,15 +70,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int
     wrong = problem(args)
     if wrong:
         parser.error(wrong)
+    workload = workload_from(args)
     cpus = None if args.shared_cpus else (
         args.server_cpus or default_server_cpus(os.sched_getaffinity(0)))
     configs = [CapacityConfig(
         run=RunConfig(stack=STACKS[args.stack], workers=args.workers, threads=args.threads,
                       duration_s=args.step, db_latency_ms=latency, vus=0,
-                      results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus),
+                      results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
+                      workload=workload),
         goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency),
         warmup_s=args.warmup, resolution=args.resolution, start_rps=args.start_rps,
-        max_rps=args.max_rps, mix=args.mix) for latency in args.db_latency]
+        max_rps=args.max_rps, mix=workload.mix(args.mix or STUDY_MIX))
+        for latency in args.db_latency]
     return configs, args.repeat, args.progress_label
 
 
@@ -91,7 +96,7 @@ def settings(config: CapacityConfig) -> dict:
 def search_facts(config: CapacityConfig, found: Search, slots: int | None,
                  server_cpus: int) -> dict:
     """The capacity part of a record: the steps, what was found and what theory allows."""
-    wait_ms = db_share(config.mix) * config.run.db_latency_ms
+    wait_ms = db_waits(parse_mix(config.mix), config.run.stack.app) * config.run.db_latency_ms
     passed = [s for s in found.steps if s["passed"] and s["offered_rps"] == found.passing]
     failed = [s for s in found.steps if not s["passed"] and s["offered_rps"] == found.failing]
     cost = passed[-1]["cpu_s_per_1000"] if passed else None
@@ -128,7 +133,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
     """One search against one fake DB and one server; returns the record's results."""
     run = config.run
     slots = run.stack.slots(run.workers, record["threads"])
-    wait_ms = db_share(config.mix) * run.db_latency_ms
+    wait_ms = db_waits(parse_mix(config.mix), run.stack.app) * run.db_latency_ms
 
     def load_commands(base_url: str) -> dict[str, list[str]]:
         argv = step_argv(k6, logs / "step-N.json", base_url, 0, run.duration_s,
@@ -187,13 +192,15 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
         found = search(step, config.goal_ms, config.start_rps, config.resolution,
                        config.max_rps, on_step=judged)
         after = read_workers(up.probe_dir)
-        probe = probe_facts(run.workers, before, after, running(after, _tree_pids(up.server)),
-                            {}, nodelay.readings, nodelay.error)
+        probe = probe_facts(run.stack.processes(run.workers), before, after,
+                            running(after, _tree_pids(up.server)), {}, nodelay.readings,
+                            nodelay.error)
         up.server.check_alive()
         up.db.check_alive()
     probe["contradictions"] = judge(
-        run.stack.loop, run.stack.parser, run.workers, probe,
-        sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps))
+        run.stack.loop, run.stack.parser, run.stack.processes(run.workers), probe,
+        sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps),
+        free_threaded_build())
     server_cpus = len(record["placement"]["server_cpus"])
     return {"capacity": search_facts(config, found, slots, server_cpus), "probe": probe,
             "vus": max((s["vus"] for s in found.steps), default=0),

@@ -24,7 +24,8 @@ def answers(url: str) -> bool:
 
 
 def check_app(base_url: str) -> None:
-    """Check `/`, `/api` and an unknown path; raise CheckError on the first mismatch."""
+    """Check `/`, `/api`, `/page`, `/fanout` and an unknown path; raise CheckError on the
+    first mismatch."""
     with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as client:
         page = _get(client, "/", 200, "text/html")
         for marker in PAGE_MARKERS:
@@ -37,6 +38,18 @@ def check_app(base_url: str) -> None:
             raise CheckError(f"GET /api is not JSON: {api.text[:80]!r}") from None
         if body.get("message") != "success" or not isinstance(body.get("number"), int):
             raise CheckError(f"GET /api answered {body!r}, not a success message and a number")
+        table = _get(client, "/page?rows=3", 200, "text/html")
+        if table.text.count("<tr><td>") != 3 or "row &lt;3&gt;" not in table.text:
+            raise CheckError("GET /page?rows=3 lacks its table of 3 escaped rows")
+        fanout = _get(client, "/fanout?calls=2", 200, "application/json")
+        try:
+            body = fanout.json()
+            numbers = body.get("numbers") if isinstance(body, dict) else None
+        except ValueError:
+            raise CheckError(f"GET /fanout is not JSON: {fanout.text[:80]!r}") from None
+        if not (isinstance(numbers, list) and len(numbers) == 2
+                and all(isinstance(n, int) for n in numbers)):
+            raise CheckError(f"GET /fanout?calls=2 answered {fanout.text[:80]!r}, not 2 numbers")
         _get(client, "/no-such-page", 404, None)
 
 

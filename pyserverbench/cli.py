@@ -13,6 +13,9 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+from pyserverbench.stacks import threads_error, threads_help
+from pyserverbench.workloads import add_workload_options, workload_problem
+
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are a single line on stderr and exit code 2."""
@@ -98,7 +101,7 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
                         help="k6 virtual users (1 to 1000, default 10)")
     parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
-                        help="threads per worker, gthread only (default: gunicorn's default)")
+                        help=threads_help())
     parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
                         help="run the configuration this many times, fresh processes each "
                              "(1 to 100, default 1)")
@@ -108,6 +111,7 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server-cpus", type=cpu_list, default=None,
                         help="pin the server to these CPUs (like 0 or 0-1) and k6 and the "
                              "fake DB to the others (default: no pinning, cores shared)")
+    add_workload_options(parser)
 
 
 class _RaisingParser(argparse.ArgumentParser):
@@ -115,17 +119,16 @@ class _RaisingParser(argparse.ArgumentParser):
         raise ValueError(message)
 
 
-def load_options_error(argv: list[str], threads_allowed: bool = True) -> str | None:
-    """The one-line problem with argv as load options, or None if they are valid."""
+def load_options_error(argv: list[str], stack: str | None = None) -> str | None:
+    """The one-line problem with argv as load options for `stack` (None: a session that
+    runs several stacks), or None if they are valid."""
     parser = _RaisingParser(add_help=False)
     add_load_options(parser)
     try:
         args = parser.parse_args(argv)
     except ValueError as exc:
         return str(exc)
-    if args.threads is not None and not threads_allowed:
-        return "argument --threads: applies to the gthread stack only"
-    return None
+    return threads_error(stack, args.threads) or workload_problem(args)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -8,6 +8,7 @@ import platform
 import socket
 import subprocess
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -65,11 +66,19 @@ def host_facts() -> dict:
 
 def python_facts() -> dict:
     """Full version and build of the running Python."""
+    free = free_threaded_build()
     return {
-        "python": platform.python_version(),
+        # a free-threaded build is its own Python entry: 3.13.0t
+        "python": platform.python_version() + ("t" if free else ""),
         "python_build": sys.version,
         "python_implementation": platform.python_implementation(),
+        "free_threaded": free,
     }
+
+
+def free_threaded_build() -> bool:
+    """True on a Python built without the GIL (3.13t and later)."""
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 def installed_packages() -> dict[str, str]:

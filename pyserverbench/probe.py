@@ -118,8 +118,9 @@ class NodelayReader:
 
 
 def judge(declared_loop: str, declared_parser: str, workers_asked: int, probe: dict,
-          k6_requests: int | None, vus: int) -> list[str]:
-    """Every way in which what served contradicts the configuration."""
+          k6_requests: int | None, vus: int, free_threaded: bool = False) -> list[str]:
+    """Every way in which what served contradicts the configuration (on a free-threaded
+    Python, that includes a worker running with the GIL back on)."""
     problems = []
     if probe["workers_running"] != workers_asked:
         problems.append(f"{probe['workers_running']} of {workers_asked} worker processes "
@@ -132,6 +133,9 @@ def judge(declared_loop: str, declared_parser: str, workers_asked: int, probe: d
             if worker[key] != declared:
                 problems.append(f"worker {worker['pid']} runs {key} {worker[key]}, "
                                 f"the stack declares {declared}")
+        if free_threaded and worker.get("gil_enabled") is not False:
+            problems.append(f"worker {worker['pid']} runs with the GIL enabled on a "
+                            f"free-threaded Python (a module it imported turned it on)")
     if k6_requests is not None:
         counted = sum(w["requests"] for w in probe["workers"])
         if abs(counted - k6_requests) > vus:  # at most one request in flight per user

@@ -28,3 +28,24 @@ def newest(versions: list[str]) -> str | None:
     """The newest version that runs here, if any."""
     found = available(versions)
     return max(found, key=lambda v: tuple(int(p) for p in v.split("."))) if found else None
+
+
+GIL_STATE = "import sys; print(getattr(sys, '_is_gil_enabled', lambda: True)())"
+
+
+def gil_disabled(command: str) -> bool:
+    """True if `command` starts a Python that reports the GIL disabled (a free-threaded
+    build, Python 3.13t and later, run without PYTHON_GIL=1)."""
+    if shutil.which(command) is None:
+        return False
+    try:
+        done = subprocess.run([command, "-c", GIL_STATE], capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "False"
+
+
+def free_threaded(versions: list[str]) -> list[str]:
+    """`X.Yt` for each version whose free-threaded `pythonX.Yt` is on PATH, GIL off."""
+    return [f"{version}t" for version in versions if gil_disabled(f"python{version}t")]

@@ -18,6 +18,7 @@ from pyserverbench.cli import OneLineParser
 from pyserverbench.record import FORMAT
 from pyserverbench.rows import ALIGN, COLUMNS, scenario_rows
 from pyserverbench.scenario import ceiling
+from pyserverbench.workloads import from_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN_PACKAGES = ("gunicorn", "gevent", "uvicorn", "uvloop", "httptools", "uvicorn-worker",
@@ -154,7 +155,7 @@ def machine_key(record: dict) -> tuple:
 def scenario_key(record: dict) -> tuple:
     return (*machine_key(record), _version_key(record["python"]), record["python"],
             record["workers"], record["db_latency_ms"], record["vus"], record["duration_s"],
-            record.get("connections", "kept"))
+            record.get("connections", "kept"), from_record(record).label())
 
 
 def _heading(record: dict, differs: list[str]) -> str:
@@ -163,7 +164,8 @@ def _heading(record: dict, differs: list[str]) -> str:
             f"{record['db_latency_ms']} ms DB latency, Python {record['python']}, "
             f"{record['vus']} VUs for {record['duration_s']} s"
             + (", new connections every iteration"
-               if record.get("connections") == "per-iteration" else ""))
+               if record.get("connections") == "per-iteration" else "")
+            + (f", workload {label}" if (label := from_record(record).label()) != "mix" else ""))
     return text + (f" ({', '.join(differs)})" if differs else "")
 
 
@@ -194,9 +196,14 @@ def _short(field: int, value: str) -> str:
 
 def _facts(records: list[dict]) -> list[str]:
     first = records[0]
-    most = ceiling(first["vus"], first["duration_s"], first["db_latency_ms"])
-    return [*_machine_facts(records),
-            f"- Closed-loop ceiling: {most:,.0f} requests ({most / first['duration_s']:,.0f}/s)."]
+    workload = from_record(first)
+    if workload.request() is None:
+        most = ceiling(first["vus"], first["duration_s"], first["db_latency_ms"])
+        line = f"{most:,.0f} requests ({most / first['duration_s']:,.0f}/s)"
+    else:
+        line = (f"every iteration is one `GET {workload.request()}` with no think time, so "
+                f"the ceiling is the VUs over that request's DB waits, per row")
+    return [*_machine_facts(records), f"- Closed-loop ceiling: {line}."]
 
 
 def _machine_facts(records: list[dict]) -> list[str]:
@@ -229,6 +236,15 @@ def _placement(records: list[dict]) -> str:
     return "k6, the fake DB and the server shared these cores."
 
 
+def _workload_words(record: dict) -> str:
+    """`, workload fanout (3 calls)`, or `, mix ...` for a mix other than the study's."""
+    label = from_record(record).label()
+    if label != "mix":
+        return f", workload {label}"
+    mix = record["capacity"]["mix"]
+    return f", mix {mix}" if mix != STUDY_MIX else ""
+
+
 def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]]:
     """The capacity sections: (key, records, title), in the report's order."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
@@ -243,8 +259,7 @@ def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]
         c = first["capacity"]
         title = (f"{first['workers']} worker{'s' if first['workers'] != 1 else ''}, "
                  f"Python {first['python']}, p99 goal DB latency + {key_margin(key):g} ms, "
-                 f"{c['step_s']} s steps" + (f", mix {c['mix']}" if c["mix"] != STUDY_MIX
-                                             else "")
+                 f"{c['step_s']} s steps" + _workload_words(first)
                  + (f" ({', '.join(named)})" if named else ""))
         sections.append((key, sorted(groups[key], key=lambda r: r["id"]), title))
     return sections

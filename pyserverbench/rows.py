@@ -8,6 +8,7 @@ import statistics
 from collections import defaultdict
 
 from pyserverbench.scenario import BOUNDED_FRACTION, ceiling_facts
+from pyserverbench.workloads import from_record
 
 NOISE = 0.10  # (max - min) / median of requests handled above this is marked noisy
 BUSY_CORE = 0.5  # k6 or the fake DB above this share of a core may have been the limit
@@ -72,9 +73,9 @@ def _usage_cells(runs: list[dict]) -> list[str]:
             f"{peak:,.1f}"]
 
 
-def _notes(runs: list[dict], spread: float, fraction: float, extra: list[str]) -> str:
+def _notes(runs: list[dict], spread: float, fraction: float | None, extra: list[str]) -> str:
     notes = []
-    if fraction >= BOUNDED_FRACTION:
+    if fraction is not None and fraction >= BOUNDED_FRACTION:
         notes.append("bounded by the scenario")
     if spread > NOISE:
         notes.append(f"noisy (spread {spread:.0%})")
@@ -102,14 +103,16 @@ def ok_row(runs: list[dict], extra: list[str] | None = None) -> list[str]:
     first = runs[0]
     handled = [r["metrics"]["requests"] for r in runs]
     spread_text, spread = _spread(handled)
-    fraction = _median([
-        ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
-                      r["db_latency_ms"])["fraction"] for r in runs])
+    fractions = [ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
+                               r["db_latency_ms"], from_record(r), r["app"])["fraction"]
+                 for r in runs]
+    fraction = None if None in fractions else _median(fractions)
     return _head(first, len(runs)) + [
         f"{round(_median(handled)):,}", spread_text,
         fmt_ms(_median([r["metrics"]["duration_p95_ms"] for r in runs])),
         fmt_ms(_median([r["metrics"]["blocked_p95_ms"] for r in runs])),
-        *_usage_cells(runs), f"{fraction:.0%}", _notes(runs, spread, fraction, extra or []),
+        *_usage_cells(runs), NONE if fraction is None else f"{fraction:.0%}",
+        _notes(runs, spread, fraction, extra or []),
     ]
 
 

@@ -30,7 +30,13 @@ from pyserverbench.k6 import (
     read_summary,
     run_k6,
 )
-from pyserverbench.metadata import git_facts, host_facts, installed_packages, python_facts
+from pyserverbench.metadata import (
+    free_threaded_build,
+    git_facts,
+    host_facts,
+    installed_packages,
+    python_facts,
+)
 from pyserverbench.probe import NodelayReader, judge, probe_facts, read_workers, running
 from pyserverbench.procs import (
     Process,
@@ -43,8 +49,9 @@ from pyserverbench.procs import (
 )
 from pyserverbench.record import FORMAT, record_id, write_record
 from pyserverbench.scenario import ceiling_facts
-from pyserverbench.stacks import STACKS, Stack
+from pyserverbench.stacks import STACKS, Stack, threads_error
 from pyserverbench.usage import LoadMonitor
+from pyserverbench.workloads import Workload, workload_from, workload_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 LOAD_SCRIPT = ROOT / "load.js"
@@ -66,6 +73,7 @@ class RunConfig:
     repeat: int = 1
     server_cpus: frozenset[int] | None = None
     connections: str = "kept"
+    workload: Workload = Workload()
 
     def load_cpus(self) -> frozenset[int] | None:
         """CPUs for k6 and the fake DB: the ones the server does not get."""
@@ -91,25 +99,19 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     parser = build_parser()
     args = parser.parse_args(argv)
     stack = STACKS[args.stack]
-    if args.threads is not None and not stack.uses_threads:
-        with_threads = [name for name, s in STACKS.items() if s.uses_threads]
-        parser.error(f"argument --threads: stack {stack.name!r} has no threads "
-                     f"(accepted only with: {', '.join(with_threads)})")
+    wrong = threads_error(stack.name, args.threads) or workload_problem(args)
+    if wrong:
+        parser.error(wrong)
     return RunConfig(stack=stack, workers=args.workers, threads=args.threads,
                      duration_s=args.duration, db_latency_ms=args.db_latency, vus=args.vus,
                      results_dir=args.results_dir, repeat=args.repeat,
-                     server_cpus=args.server_cpus, connections=args.connections)
+                     server_cpus=args.server_cpus, connections=args.connections,
+                     workload=workload_from(args))
 
 
 def effective_threads(config: RunConfig) -> int | None:
-    """The thread count the server really uses: the one given, else gunicorn's default."""
-    if not config.stack.uses_threads:
-        return None
-    if config.threads is not None:
-        return config.threads
-    from gunicorn.config import Config  # only present in gunicorn environments
-
-    return Config().threads
+    """The request threads per process the server runs with (stated on its command line)."""
+    return config.stack.threads(config.workers, config.threads)
 
 
 def _serving(proc: Process, port: int, url: str) -> bool:
@@ -180,6 +182,7 @@ def services(config: RunConfig, logs: Path, record: dict,
                "--sleep", str(config.db_latency_ms)]
     server_argv = config.stack.argv(sys.executable, HOST, server_port, config.workers,
                                     config.threads)
+    processes = config.stack.processes(config.workers)
     room, probe_dir = make_room(logs), logs / "probe"
     probe_dir.mkdir()
     envs = {"fakedb": environment(room, ROOT),
@@ -205,8 +208,8 @@ def services(config: RunConfig, logs: Path, record: dict,
         server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
                           START_DEADLINE_S, "answering")
         server.wait_until(
-            lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= config.workers,
-            START_DEADLINE_S, f"running {config.workers} worker processes")
+            lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= processes,
+            START_DEADLINE_S, f"running {processes} worker processes")
         check_app(base_url)
         record["placement"] = placement(server, db)
         yield Services(db, server, server_port, base_url, probe_dir, room, envs)
@@ -219,7 +222,8 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
 
     def load_commands(base_url: str) -> dict[str, list[str]]:
         return {"k6": k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus,
-                              config.duration_s, config.connections == "per-iteration")}
+                              config.duration_s, config.connections == "per-iteration",
+                              config.workload.request())}
 
     with services(config, logs, record, load_commands) as up:
         load_argv = record["commands"]["k6"]
@@ -238,19 +242,21 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
                              env=up.envs["k6"], cwd=up.room)
         usage = monitor.facts(time.monotonic() - k6_start)
         after = read_workers(up.probe_dir)
-        probe = probe_facts(config.workers, before, after,
+        probe = probe_facts(config.stack.processes(config.workers), before, after,
                             running(after, _tree_pids(up.server)),
                             monitor.server.peak_threads, nodelay.readings, nodelay.error)
         if abort is None:
             up.server.check_alive()
             up.db.check_alive()
     summary_data, metrics = read_results(summary_path, abort)
-    probe["contradictions"] = judge(config.stack.loop, config.stack.parser, config.workers,
-                                    probe, metrics["requests"], config.vus)
+    probe["contradictions"] = judge(config.stack.loop, config.stack.parser,
+                                    config.stack.processes(config.workers),
+                                    probe, metrics["requests"], config.vus,
+                                    free_threaded_build())
     return {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,
             "metrics": metrics, "usage": usage, "probe": probe,
             "ceiling": ceiling_facts(metrics["requests"], config.vus, config.duration_s,
-                                     config.db_latency_ms)}
+                                     config.db_latency_ms, config.workload, config.stack.app)}
 
 
 def read_results(summary_path: Path, abort: str | None) -> tuple[dict, dict]:
@@ -302,6 +308,7 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
         "threads": effective_threads(config),
         **python,
         "db_latency_ms": config.db_latency_ms,
+        "workload": config.workload.facts(),
         "vus": config.vus,
         "connections": config.connections,
         "duration_s": config.duration_s,

@@ -16,6 +16,9 @@ PINS: dict[str, str] = {
     "uvloop": "0.23.0",  # uvicorn[standard]'s event loop
     "httptools": "0.9.0",  # uvicorn[standard]'s HTTP parser
     "uvicorn-worker": "0.4.0",
+    "granian": "2.8.7",
+    "hypercorn": "0.18.0",
+    "waitress": "3.0.2",
     "starlette": "1.7.0",  # newest that still supports Python 3.10
     "werkzeug": "3.1.9",
     "httpx": "0.28.1",
@@ -57,15 +60,38 @@ class Stack:
     # (uvloop, asyncio, gevent or none) and the HTTP parser (httptools, h11, gunicorn).
     loop: str
     parser: str
+    # `--threads N` is accepted and passed to the server as `threads_flag N`, before the
+    # app; without it, default_threads is passed, so the command always states it.
     uses_threads: bool = False
+    threads_flag: str = "--threads"
+    default_threads: int | None = None
+    # One process whose `--workers N` are N request threads (waitress has no workers).
+    one_process: bool = False
     # A worker (or each of its threads) holds one request at a time, DB wait included.
     blocking: bool = False
+
+    @property
+    def threaded(self) -> bool:
+        """Serves requests on threads of one interpreter: free-threaded Python applies."""
+        return self.uses_threads or self.one_process
+
+    def processes(self, workers: int) -> int:
+        """Worker processes the running server must show for `--workers`."""
+        return 1 if self.one_process else workers
+
+    def threads(self, workers: int, threads: int | None) -> int | None:
+        """Request threads per process that the server runs with, None if it has none."""
+        if self.one_process:
+            return workers
+        if not self.uses_threads:
+            return None
+        return threads if threads is not None else self.default_threads
 
     def slots(self, workers: int, threads: int | None) -> int | None:
         """Requests the server can hold at once if it blocks, else None (no fixed limit)."""
         if not self.blocking:
             return None
-        return workers * (threads or 1)
+        return self.processes(workers) * (self.threads(workers, threads) or 1)
 
     def argv(
         self, python: str, host: str, port: int, workers: int, threads: int | None = None
@@ -73,10 +99,10 @@ class Stack:
         """Return the full command line that starts this stack's server."""
         values = {"workers": workers, "host": host, "port": port, "target": self.app_target}
         argv = [python] + [part.format(**values) for part in self.command]
-        if threads is not None:
-            if not self.uses_threads:
-                raise ValueError(f"stack {self.name!r} has no thread setting")
-            argv[-1:-1] = ["--threads", str(threads)]
+        if threads is not None and not self.uses_threads:
+            raise ValueError(f"stack {self.name!r} has no thread setting")
+        if self.uses_threads:
+            argv[-1:-1] = [self.threads_flag, str(self.threads(workers, threads))]
         return argv
 
     def requirements(self) -> list[str]:
@@ -95,8 +121,11 @@ _UVICORN = ("-m", "uvicorn", "--workers", "{workers}", "--host", "{host}", "--po
             "--no-access-log")
 
 
-def _gunicorn(worker_class: str) -> tuple[str, ...]:
-    return _GUNICORN + ("--worker-class", worker_class, "{target}")
+_GRANIAN = ("-m", "granian", "--workers", "{workers}", "--host", "{host}", "--port", "{port}")
+
+
+def _gunicorn(worker_class: str, *options: str) -> tuple[str, ...]:
+    return _GUNICORN + ("--worker-class", worker_class, *options, "{target}")
 
 
 STACKS: dict[str, Stack] = {
@@ -111,7 +140,7 @@ STACKS: dict[str, Stack] = {
             name="gthread", mode="Sync", server="gunicorn[gthread]", worker_class="gthread",
             app="sync", app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
             command=_gunicorn("gthread"), loop="none", parser="gunicorn", uses_threads=True,
-            blocking=True,
+            default_threads=1, blocking=True,
         ),
         Stack(
             name="gevent", mode="Async", server="gunicorn[gevent]", worker_class="gevent",
@@ -153,8 +182,73 @@ STACKS: dict[str, Stack] = {
             command=_UVICORN + ("--loop", "asyncio", "--http", "h11", "{target}"),
             loop="asyncio", parser="h11",
         ),
+        # granian runs WSGI apps on a pool of blocking threads per worker, no event loop
+        # in the request's thread. 256 is its own default at 2 workers (backpressure/2),
+        # passed explicitly so a new default cannot change the label.
+        Stack(
+            name="granian-wsgi", mode="Sync", server="granian", worker_class=None,
+            app="sync", app_target="apps.sync_app:app",
+            packages=("granian",) + WSGI_PACKAGES[1:],
+            command=_GRANIAN + ("--interface", "wsgi", "--loop", "asyncio", "{target}"),
+            loop="none", parser="hyper", uses_threads=True,
+            threads_flag="--blocking-threads", default_threads=256, blocking=True,
+        ),
+        Stack(
+            name="granian-asgi", mode="Async", server="granian[uvloop]", worker_class=None,
+            app="async", app_target="apps.async_app:app",
+            packages=ASGI_PACKAGES + ("granian[uvloop]", "uvloop"),
+            command=_GRANIAN + ("--interface", "asgi", "--loop", "uvloop", "{target}"),
+            loop="uvloop", parser="hyper",
+        ),
+        Stack(
+            name="hypercorn", mode="Async", server="hypercorn[uvloop]", worker_class="uvloop",
+            app="async", app_target="apps.async_app:app",
+            packages=ASGI_PACKAGES + ("hypercorn[uvloop]", "uvloop"),
+            command=("-m", "hypercorn", "--workers", "{workers}", "--bind", "{host}:{port}",
+                     "--worker-class", "uvloop", "{target}"),
+            loop="uvloop", parser="h11",
+        ),
+        # gunicorn's own ASGI worker (gunicorn 25+), with what a plain `pip install
+        # gunicorn` has: asyncio and gunicorn's Python parser, both named explicitly.
+        Stack(
+            name="gunicorn-asgi", mode="Async", server="gunicorn", worker_class="asgi",
+            app="async", app_target="apps.async_app:app",
+            packages=ASGI_PACKAGES + ("gunicorn",),
+            command=_gunicorn("asgi", "--asgi-loop", "asyncio", "--http-parser", "python"),
+            loop="asyncio", parser="gunicorn",
+        ),
+        # waitress is one process with a pool of threads: `--workers N` gives N threads.
+        Stack(
+            name="waitress", mode="Sync", server="waitress", worker_class=None,
+            app="sync", app_target="apps.sync_app:app",
+            packages=("waitress",) + WSGI_PACKAGES[1:],
+            command=("-m", "waitress", "--listen={host}:{port}", "--threads={workers}",
+                     "{target}"),
+            loop="none", parser="waitress", one_process=True, blocking=True,
+        ),
     )
 }
+
+
+
+def threads_help() -> str:
+    """The `--threads` help: which stacks take it and their defaults."""
+    takers = ", ".join(f"{n} (default {stack.default_threads})" for n, stack in STACKS.items()
+                       if stack.uses_threads)
+    return f"request threads per worker, for {takers}"
+
+
+def threads_error(name: str | None, threads: int | None) -> str | None:
+    """The one-line problem with `--threads` for stack `name` (None: several stacks)."""
+    if threads is None or (name is not None and STACKS[name].uses_threads):
+        return None
+    takers = ", ".join(n for n, stack in STACKS.items() if stack.uses_threads)
+    if name is None:
+        return f"argument --threads: applies to one stack at a time (accepted with: {takers})"
+    if STACKS[name].one_process:
+        return (f"argument --threads: stack {name!r} runs one process, whose --workers N are "
+                f"its N threads (--threads is accepted with: {takers})")
+    return f"argument --threads: stack {name!r} has no threads (accepted only with: {takers})"
 
 
 # The study's three tables as (stack, workers, DB latency in ms): `nox -s study` runs them.

@@ -68,6 +68,27 @@ def test_api_returns_the_fake_db_number_with_a_success_message(client):
     assert set(body) == {"message", "number"}
 
 
+def test_page_renders_a_table_of_the_rows_asked_for(client):
+    page = _text(client.get("/page?rows=25"))
+    assert page.count("<tr><td>") == 25 and "row &lt;25&gt;" in page
+    assert _text(client.get("/page")) == _text(client.get("/"))  # no rows: the study's page
+    assert _text(client.get("/page?rows=0")) == _text(client.get("/"))
+    for bad in ("-1", "ten", "10001"):
+        assert client.get(f"/page?rows={bad}").status_code == 400
+
+
+def test_fanout_answers_one_number_per_fake_db_call(client):
+    for calls, path in ((3, "/fanout"), (1, "/fanout?calls=1"), (7, "/fanout?calls=7")):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/json")
+        body = json.loads(_text(response))
+        assert body["message"] == "success" and len(body["numbers"]) == calls
+        assert all(isinstance(n, int) for n in body["numbers"])
+    for bad in ("0", "51", "x"):
+        assert client.get(f"/fanout?calls={bad}").status_code == 400
+
+
 def test_unknown_paths_are_404(client):
     assert client.get("/nope").status_code == 404
 
@@ -105,8 +126,9 @@ def test_each_stack_serves_the_apps_routes_on_what_it_declares(name, tmp_path, s
     assert (worker["loop"], worker["parser"]) == (stack.loop, stack.parser)
 
 
-def _time_concurrent_api_calls(stack_name: str, db_url: str, tmp_path: Path, calls: int) -> float:
-    """Seconds for `calls` concurrent GET /api on one worker of the stack."""
+def _time_concurrent_api_calls(stack_name: str, db_url: str, tmp_path: Path, calls: int,
+                               path: str = "/api") -> float:
+    """Seconds for `calls` concurrent GET path (default /api) on one worker of the stack."""
     port = free_port()
     room = tmp_path / stack_name
     room.mkdir()
@@ -118,7 +140,7 @@ def _time_concurrent_api_calls(stack_name: str, db_url: str, tmp_path: Path, cal
         async def all_calls() -> list[int]:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
                                          trust_env=False) as client:
-                answers_ = await asyncio.gather(*(client.get("/api") for _ in range(calls)))
+                answers_ = await asyncio.gather(*(client.get(path) for _ in range(calls)))
             return [a.status_code for a in answers_]
 
         start = time.perf_counter()
@@ -139,3 +161,17 @@ def test_the_async_apps_db_calls_overlap_and_the_blocking_ones_do_not(tmp_path,
     # margin for a loaded machine. A blocking call cannot beat serial, however idle.
     assert overlapping < serial / 2, (overlapping, blocking)
     assert blocking >= serial * 0.95, (overlapping, blocking)
+
+
+@pytest.mark.parametrize(("stack_name", "in_turn"), [
+    ("sync", True), ("stupid-async", True), ("uvicorn", False), ("donkey-patched", False)])
+def test_fanout_calls_overlap_only_where_the_app_awaits_them_together(stack_name, in_turn,
+                                                                      tmp_path, fakedb_factory):
+    db_url = fakedb_factory(200)
+    elapsed = _time_concurrent_api_calls(stack_name, db_url, tmp_path, 1, "/fanout?calls=3")
+    # Three calls in turn cannot take less than three waits (0.6 s); three overlapping
+    # calls take about one (0.2 s), and 0.45 s leaves a wide margin for a loaded machine.
+    if in_turn:
+        assert elapsed >= 0.6, elapsed
+    else:
+        assert elapsed < 0.45, elapsed

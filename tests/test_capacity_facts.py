@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pyserverbench.capacity import Search, bounds, cpu_per_1000, db_share, little, load_busy
+from pyserverbench.capacity import Search, bounds, cpu_per_1000, little, load_busy
 from pyserverbench.capacity_options import (
     default_server_cpus,
     latencies,
@@ -42,9 +42,7 @@ def _step(rate, passed=True, achieved=None, mean=10.0, vus=20, dropped=0, load=0
             "total_requests": int(rate * 7)}
 
 
-def test_the_mix_share_that_waits_on_the_db():
-    assert db_share("/:2,/api:1") == pytest.approx(1 / 3)
-    assert db_share("/api:1") == 1.0 and db_share("/:5") == 0.0
+def test_a_mix_parses_into_paths_and_weights():
     assert parse_mix("/:2,/api:1") == [("/", 2), ("/api", 1)]
 
 

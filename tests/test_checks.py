@@ -15,7 +15,10 @@ PAGE = f"<html>{PAGE_MARKERS[0]}<p>{PAGE_MARKERS[1]}</p></html>"
 GOOD = {
     "/": (200, "text/html; charset=utf-8", PAGE),
     "/api": (200, "application/json", json.dumps({"message": "success", "number": 7})),
+    "/page?rows=3": (200, "text/html", PAGE + "<tr><td>1<tr><td>2<tr><td>3 row &lt;3&gt;"),
+    "/fanout?calls=2": (200, "application/json", '{"message": "success", "numbers": [4, 5]}'),
 }
+TABLE, FANOUT = "/page?rows=3", "/fanout?calls=2"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,9 +44,9 @@ def site() -> Iterator:
     handler = type("Handler", (_Handler,), {"routes": dict(GOOD)})
     with serving(handler) as base_url:
 
-        def serve(**changes: tuple) -> str:
+        def serve(paths: dict | None = None, **changes: tuple) -> str:
             handler.routes = {**GOOD, **{"/" + k.replace("root", "").replace("_", "-"): v
-                                         for k, v in changes.items()}}
+                                         for k, v in changes.items()}, **(paths or {})}
             return base_url
 
         yield serve
@@ -86,6 +89,24 @@ def test_an_app_that_answers_otherwise_is_refused_naming_what(site, changes, mes
         check_app(site(**changes))
     assert message in str(caught.value)
     assert "z" * 81 not in str(caught.value)  # a long answer is cut to its first 80 characters
+
+
+@pytest.mark.parametrize(("paths", "message"), [
+    ({TABLE: (200, "text/html", PAGE + "<tr><td>1<tr><td>2 row &lt;3&gt;")},
+     "GET /page?rows=3 lacks its table of 3 escaped rows"),
+    ({TABLE: (200, "text/html", PAGE + "<tr><td>1<tr><td>2<tr><td>3 row <3>")},
+     "lacks its table of 3 escaped rows"),
+    ({TABLE: (404, "text/plain", "not found")}, "GET /page?rows=3 answered 404, expected 200"),
+    ({FANOUT: (200, "application/json", '{"message": "success", "numbers": [4]}')},
+     "GET /fanout?calls=2 answered"),
+    ({FANOUT: (200, "application/json", '{"numbers": [4, "5"]}')}, "not 2 numbers"),
+    ({FANOUT: (200, "application/json", "[4, 5]")}, "answered '[4, 5]', not 2 numbers"),
+    ({FANOUT: (200, "application/json", "oops")}, "GET /fanout is not JSON: 'oops'"),
+])
+def test_the_page_table_and_the_fanout_are_checked_too(site, paths, message):
+    with pytest.raises(CheckError) as caught:
+        check_app(site(paths))
+    assert message in str(caught.value)
 
 
 def test_an_app_that_does_not_answer_is_refused():

@@ -57,12 +57,14 @@ def test_bad_load_options_are_named_in_one_line(argv, named):
 
 
 def test_valid_load_options_have_no_problem():
-    assert load_options_error(["--duration", "15s", "--threads", "4"]) is None
+    assert load_options_error(["--duration", "15s", "--threads", "4"], "gthread") is None
 
 
 def test_threads_are_refused_where_the_stack_has_none():
-    problem = load_options_error(["--threads", "4"], threads_allowed=False)
-    assert problem == "argument --threads: applies to the gthread stack only"
+    problem = load_options_error(["--threads", "4"], "uvicorn")
+    assert problem == ("argument --threads: stack 'uvicorn' has no threads (accepted only "
+                       "with: gthread, granian-wsgi)")
+    assert "one stack at a time" in load_options_error(["--threads", "4"])
 
 
 def test_good_load_options_pass():

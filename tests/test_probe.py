@@ -70,9 +70,9 @@ def test_a_worker_that_died_is_not_running():
     assert running(workers, {1, 10}) == [10]
 
 
-def _probe(workers=None, loop="uvloop", parser="httptools", requests=(50, 50)):
+def _probe(workers=None, loop="uvloop", parser="httptools", requests=(50, 50), gil=None):
     entries = {100 + i: {"pid": 100 + i, "requests": n, "loop": loop, "parser": parser,
-                         "gil_enabled": None} for i, n in enumerate(requests)}
+                         "gil_enabled": gil} for i, n in enumerate(requests)}
     alive = sorted(entries)[:workers] if workers else sorted(entries)
     return probe_facts(2, {}, entries, alive, {}, {}, None)
 
@@ -91,6 +91,15 @@ def test_a_probe_that_matches_the_stack_has_no_contradiction():
 def test_a_probe_that_contradicts_the_stack_is_named(probe, k6, found):
     problems = judge("uvloop", "httptools", 2, probe, k6, 10)
     assert any(found in p for p in problems), problems
+
+
+def test_on_a_free_threaded_python_a_worker_with_the_gil_on_is_a_contradiction():
+    assert judge("uvloop", "httptools", 2, _probe(gil=False), 100, 10, True) == []
+    for gil in (True, None):
+        problems = judge("uvloop", "httptools", 2, _probe(gil=gil), 100, 10, True)
+        assert len(problems) == 2 and "runs with the GIL enabled on a free-threaded" in \
+            problems[0]
+    assert judge("uvloop", "httptools", 2, _probe(gil=True), 100, 10) == []  # a GIL build
 
 
 def test_a_server_where_no_worker_stated_its_facts_is_a_contradiction():

@@ -333,3 +333,20 @@ def test_a_load_aborted_before_any_iteration_fails_with_the_abort_reason(tmp_pat
         read_results(summary, None)
     with pytest.raises(ProcessError, match="server exited"):  # no summary at all
         read_results(tmp_path / "none.json", reason)
+
+
+@pytest.mark.processes
+def test_a_workload_run_sends_only_its_request_and_waitress_is_one_process(tmp_path):
+    record = _probe_run(tmp_path, "--stack", "waitress", "--workers", "2", "--duration", "3s",
+                        "--vus", "3", "--db-latency", "20", "--workload", "fanout",
+                        "--fanout-calls", "2")
+    assert record["ok"], record["error"]
+    assert record["workload"] == {"name": "fanout", "fanout_calls": 2}
+    assert "REQUEST=/fanout?calls=2" in record["commands"]["k6"]
+    checks = record["k6_summary"]["root_group"]["checks"]
+    assert list(checks) == ["GET /fanout?calls=2 status 200"]
+    # one process whose 2 threads hold a request each for two 20 ms calls in turn
+    assert record["threads"] == 2 and record["probe"]["workers_running"] == 1
+    assert "--threads=2" in record["commands"]["server"]
+    assert record["metrics"]["requests"] <= 2 / 0.040 * 3 * 1.05
+    assert record["ceiling"]["requests"] == round(3 * 3 / 0.040)

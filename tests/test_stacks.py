@@ -10,13 +10,15 @@ from pyserverbench.stacks import (
     STUDY_RUNS,
     pinned,
     suite_requirements,
+    threads_error,
 )
 
 NAMES = ["sync", "gthread", "gevent", "uvicorn", "uvicorn-worker", "stupid-async",
-         "donkey-patched", "uvicorn-asyncio"]
+         "donkey-patched", "uvicorn-asyncio", "granian-wsgi", "granian-asgi", "hypercorn",
+         "gunicorn-asgi", "waitress"]
 
 
-def test_the_seven_stacks_are_named_as_the_server_parameter():
+def test_every_stack_is_named_as_the_server_parameter():
     assert list(STACKS) == NAMES
     assert all(stack.name == name for name, stack in STACKS.items())
 
@@ -61,11 +63,14 @@ def test_command_binds_the_given_host_port_and_workers(name):
     assert argv[-1] == STACKS[name].app_target
     joined = " ".join(argv)
     assert "127.0.0.1" in joined and "8123" in joined
-    assert "--workers 3" in joined
+    if STACKS[name].one_process:
+        assert "--threads=3" in joined and "--workers" not in joined
+    else:
+        assert "--workers 3" in joined
 
 
 def test_study_runs_are_the_studys_three_tables_plus_plain_uvicorn():
-    assert len(STUDY_RUNS) == 16
+    assert len(STUDY_RUNS) == len(NAMES) + 8
     assert {(s, w) for s, w, ms in STUDY_RUNS if ms == 25 and w == 2} == {(s, 2) for s in NAMES}
     shorter = {"sync", "uvicorn", "uvicorn-worker", "uvicorn-asyncio"}
     assert {s for s, w, ms in STUDY_RUNS if w == 1} == shorter
@@ -90,12 +95,57 @@ def test_plain_uvicorn_is_its_own_stack_that_names_its_loop_and_parser():
     assert (stack.loop, stack.parser) == ("asyncio", "h11")
 
 
-def test_only_gthread_takes_threads():
-    assert [name for name, stack in STACKS.items() if stack.uses_threads] == ["gthread"]
+def test_gthread_and_granian_wsgi_take_threads_and_always_state_them():
+    assert [n for n, stack in STACKS.items() if stack.uses_threads] == ["gthread", "granian-wsgi"]
     argv = STACKS["gthread"].argv("python", "127.0.0.1", 1, 2, threads=4)
     assert argv[-3:] == ["--threads", "4", STACKS["gthread"].app_target]
+    argv = STACKS["gthread"].argv("python", "127.0.0.1", 1, 2)
+    assert argv[-3:] == ["--threads", "1", STACKS["gthread"].app_target]
+    argv = STACKS["granian-wsgi"].argv("python", "127.0.0.1", 1, 2)
+    assert argv[-3:] == ["--blocking-threads", "256", STACKS["granian-wsgi"].app_target]
     with pytest.raises(ValueError, match="no thread setting"):
         STACKS["sync"].argv("python", "127.0.0.1", 1, 2, threads=4)
+
+
+def test_the_stated_thread_defaults_are_the_servers_own():
+    from granian.constants import Interfaces
+    from granian.server import Server
+    from gunicorn.config import Config
+
+    assert STACKS["gthread"].default_threads == Config().threads
+    granian = Server("apps.sync_app:app", interface=Interfaces.WSGI, workers=2)
+    assert STACKS["granian-wsgi"].default_threads == granian.blocking_threads
+
+
+def test_processes_threads_and_slots_of_each_kind_of_stack():
+    sync, gthread, waitress = STACKS["sync"], STACKS["gthread"], STACKS["waitress"]
+    assert (sync.processes(2), sync.threads(2, None), sync.slots(2, None)) == (2, None, 2)
+    assert (gthread.processes(2), gthread.threads(2, 4), gthread.slots(2, 4)) == (2, 4, 8)
+    assert gthread.slots(3, None) == 3
+    assert (waitress.processes(4), waitress.threads(4, None), waitress.slots(4, None)) == \
+        (1, 4, 4)
+    assert STACKS["granian-wsgi"].slots(2, None) == 512
+    assert STACKS["granian-asgi"].slots(2, None) is None
+
+
+def test_threads_are_refused_in_one_line_naming_the_stacks_that_take_them():
+    assert threads_error("gthread", 4) is None and threads_error("sync", None) is None
+    assert threads_error("sync", 4) == ("argument --threads: stack 'sync' has no threads "
+                                        "(accepted only with: gthread, granian-wsgi)")
+    assert "runs one process, whose --workers N are its N threads" in \
+        threads_error("waitress", 4)
+    assert threads_error(None, 4) == ("argument --threads: applies to one stack at a time "
+                                      "(accepted with: gthread, granian-wsgi)")
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("granian-wsgi", "--interface wsgi --loop asyncio"),
+    ("granian-asgi", "--interface asgi --loop uvloop"),
+    ("hypercorn", "--worker-class uvloop"),
+    ("gunicorn-asgi", "--worker-class asgi --asgi-loop asyncio --http-parser python"),
+])
+def test_new_stacks_name_their_loop_and_interface_on_the_command_line(name, options):
+    assert options in " ".join(STACKS[name].argv("python", "127.0.0.1", 1, 2))
 
 
 def test_suite_requirements_cover_every_stack():

@@ -1,0 +1,90 @@
+"""Workloads: what each sends, what it waits for, what a record keeps, bad options."""
+
+import argparse
+
+import pytest
+
+from pyserverbench.capacity_options import options_error, parse_mix
+from pyserverbench.cli import load_options_error
+from pyserverbench.scenario import ceiling, ceiling_facts
+from pyserverbench.workloads import (
+    STUDY_MIX,
+    Workload,
+    add_workload_options,
+    db_calls,
+    db_waits,
+    from_record,
+    workload_from,
+)
+
+
+def _parse(*argv: str) -> Workload:
+    parser = argparse.ArgumentParser()
+    add_workload_options(parser)
+    return workload_from(parser.parse_args(list(argv)))
+
+
+def test_each_workload_sends_its_one_request_and_the_mix_keeps_the_studys():
+    assert _parse().request() is None and _parse().mix() == STUDY_MIX
+    assert _parse("--workload", "page").request() == "/page?rows=0"
+    assert _parse("--workload", "page", "--page-rows", "200").mix() == "/page?rows=200:1"
+    assert _parse("--workload", "api").mix() == "/api:1"
+    assert _parse("--workload", "fanout").request() == "/fanout?calls=3"
+    assert _parse("--workload", "fanout", "--fanout-calls", "5").mix() == "/fanout?calls=5:1"
+    assert Workload().mix("/:1,/api:3") == "/:1,/api:3"  # --mix is the mix's own
+
+
+def test_db_calls_and_waits_follow_each_apps_way_of_making_them():
+    assert [db_calls(p) for p in ("/", "/page?rows=9", "/api", "/fanout?calls=4")] == [0, 0, 1, 4]
+    assert db_waits(parse_mix(STUDY_MIX), "sync") == pytest.approx(1 / 3)
+    fanout = parse_mix("/fanout?calls=3:1")
+    assert db_waits(fanout, "sync") == 3 and db_waits(fanout, "blocking-async") == 3
+    assert db_waits(fanout, "async") == 1 and db_waits(fanout, "asyncio.run-per-request") == 1
+    assert db_waits(parse_mix("/page?rows=5:1"), "sync") == 0
+
+
+def test_records_keep_the_workload_and_old_records_read_as_the_mix():
+    fanout = Workload("fanout", fanout_calls=4)
+    assert fanout.facts() == {"name": "fanout", "fanout_calls": 4}
+    assert from_record({"workload": fanout.facts()}) == fanout
+    assert from_record({"workload": Workload("page", page_rows=7).facts()}).label() == \
+        "page (7 rows)"
+    assert from_record({}) == Workload() and Workload().facts() == {"name": "mix"}
+
+
+def test_the_closed_loop_ceiling_of_each_workload():
+    assert ceiling(10, 60, 25) == pytest.approx(10 * 3 * 60 / 0.125)
+    fanout = Workload("fanout")
+    assert ceiling(10, 60, 25, fanout, "sync") == pytest.approx(10 * 60 / 0.075)
+    assert ceiling(10, 60, 25, fanout, "async") == pytest.approx(10 * 60 / 0.025)
+    assert ceiling(10, 60, 25, Workload("page"), "sync") is None
+    assert ceiling_facts(100, 10, 60, 0, Workload("api"), "sync") == {
+        "requests": None, "fraction": None, "bounded": False}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--workload", "crud"], "argument --workload: invalid choice: 'crud'"),
+    (["--fanout-calls", "3"], "argument --fanout-calls: applies to --workload fanout only"),
+    (["--workload", "api", "--page-rows", "10"], "argument --page-rows: applies to "
+                                                 "--workload page only, not 'api'"),
+    (["--workload", "fanout", "--fanout-calls", "0"], "argument --fanout-calls: "),
+])
+def test_bad_workload_options_are_one_line_errors(argv, message):
+    problem = load_options_error(argv, "sync")
+    assert problem is not None and message in problem and "\n" not in problem
+    assert message in options_error("sync", 2, argv)
+
+
+def test_a_capacity_mix_applies_to_the_mix_workload_only():
+    assert options_error("sync", 2, ["--mix", "/:1"]) is None
+    assert options_error("sync", 2, ["--workload", "api", "--mix", "/:1"]) == (
+        "argument --mix: applies to --workload mix only, not 'api'")
+
+
+def test_a_capacity_search_sends_its_workloads_request_and_records_it():
+    from pyserverbench.capacity_run import parse_args, settings
+
+    [config], _, _ = parse_args(["--stack", "sync", "--workload", "fanout"])
+    assert config.mix == "/fanout?calls=3:1" and config.run.workload == Workload("fanout")
+    [config], _, _ = parse_args(["--stack", "sync", "--mix", "/:1,/api:1"])
+    assert settings(config)["mix"] == "/:1,/api:1" and config.run.workload == Workload()
