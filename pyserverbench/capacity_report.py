@@ -9,7 +9,9 @@ from collections import defaultdict
 
 from tabulate import tabulate
 
+from pyserverbench.capacity_options import parse_mix
 from pyserverbench.rows import NOISE, NONE, _cell, _probed, _server
+from pyserverbench.workloads import most_calls
 
 COLUMNS = ("Stack", "Server", "App", "Loop", "Parser", "Runs", "Capacity (req/s)", "Spread",
            "Bound (req/s)", "Of Bound", "CPU s / 1k req", "Peak MB", "Notes")
@@ -43,7 +45,8 @@ spreads over 10%.
 def section_key(record: dict, machine: tuple) -> tuple:
     """What must be equal for searches to share a section (latency aside)."""
     c = record["capacity"]
-    margin = round(c["goal_ms"] - record["db_latency_ms"], 3)
+    calls = most_calls(parse_mix(c["mix"]))
+    margin = round(c["goal_ms"] - calls * record["db_latency_ms"], 3)
     return (*machine, record["python"], record["workers"], c["mix"], margin, c["step_s"],
             c["warmup_s"], c["resolution"])
 
@@ -131,7 +134,7 @@ def render_section(key: tuple, records: list[dict], heading: str, facts: list[st
     names = chart_names(key, sorted(by_latency))
     first = records[0]["capacity"]
     lines = [heading, "", *facts,
-             f"- Goal: p99 within DB latency + {key_margin(key):g} ms; mix "
+             f"- Goal: p99 within {goal_text(key)}; mix "
              f"`{first['mix']}`; steps of {first['step_s']} s after {first['warmup_s']} s "
              f"of warm-up; resolution {first['resolution']:.0%}.", "",
              f"![Capacity against DB latency]({names['map']})", ""]
@@ -146,5 +149,13 @@ def render_section(key: tuple, records: list[dict], heading: str, facts: list[st
 
 
 def key_margin(key: tuple) -> float:
-    """The goal's margin over the DB latency, from a section key."""
+    """The goal's margin over the DB time, from a section key."""
     return key[-4]
+
+
+def goal_text(key: tuple) -> str:
+    """The goal in words: `DB latency + 50 ms`, `3 × DB latency + 50 ms`, `50 ms`."""
+    calls = most_calls(parse_mix(key[-5]))
+    if calls == 0:
+        return f"{key_margin(key):g} ms"
+    return f"{f'{calls} × ' if calls > 1 else ''}DB latency + {key_margin(key):g} ms"

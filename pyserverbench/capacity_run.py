@@ -45,7 +45,7 @@ from pyserverbench.record import write_record
 from pyserverbench.run import RunConfig, _tree_pids, base_record, guarded, services
 from pyserverbench.stacks import STACKS
 from pyserverbench.usage import LoadMonitor, cpu_busy
-from pyserverbench.workloads import STUDY_MIX, db_waits, workload_from
+from pyserverbench.workloads import STUDY_MIX, db_waits, most_calls, workload_from
 
 COOL_DOWN_S = 1.0  # between steps, so that one step's queue has drained before the next
 
@@ -71,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int
     if wrong:
         parser.error(wrong)
     workload = workload_from(args)
+    mix = workload.mix(args.mix or STUDY_MIX)
+    calls = most_calls(parse_mix(mix))
     cpus = None if args.shared_cpus else (
         args.server_cpus or default_server_cpus(os.sched_getaffinity(0)))
     configs = [CapacityConfig(
@@ -78,10 +80,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int
                       duration_s=args.step, db_latency_ms=latency, vus=0,
                       results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
                       workload=workload),
-        goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency),
+        goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
         warmup_s=args.warmup, resolution=args.resolution, start_rps=args.start_rps,
-        max_rps=args.max_rps, mix=workload.mix(args.mix or STUDY_MIX))
-        for latency in args.db_latency]
+        max_rps=args.max_rps, mix=mix) for latency in args.db_latency]
     return configs, args.repeat, args.progress_label
 
 

@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from pyserverbench.capacity_options import STUDY_MIX
 from pyserverbench.capacity_report import INTRO as CAPACITY_INTRO
-from pyserverbench.capacity_report import key_margin, render_section, section_key
+from pyserverbench.capacity_report import goal_text, render_section, section_key
 from pyserverbench.cli import OneLineParser
 from pyserverbench.record import FORMAT
 from pyserverbench.rows import ALIGN, COLUMNS, scenario_rows
@@ -222,7 +222,24 @@ def _machine_facts(records: list[dict]) -> list[str]:
         f"{host.get('machine', 'unknown architecture')}. {_placement(records)}",
         f"- Versions: {', '.join(versions)}; {_k6(first)}."
         + (f" GIL enabled: {'/'.join(gil)}." if gil else ""),
+        _when(records),
     ]
+
+
+def _when(records: list[dict]) -> str:
+    """When the section's records were measured, and from which commit: a section that
+    pools several commits names each with its stacks, so a reader sees the sittings."""
+    start = min(r["started_at"] for r in records)[:16].replace("T", " ")
+    end = max(r.get("finished_at") or r["started_at"] for r in records)[:16].replace("T", " ")
+    stacks: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        stacks[((record.get("project") or {}).get("commit") or "unknown")[:7]].add(
+            record["stack"])
+    if len(stacks) == 1:
+        return f"- Measured {start} to {end} UTC at commit {next(iter(stacks))}."
+    pooled = "; ".join(f"{commit} ({', '.join(sorted(names))})"
+                       for commit, names in sorted(stacks.items()))
+    return f"- Measured {start} to {end} UTC, pooled from commits {pooled}."
 
 
 def _placement(records: list[dict]) -> str:
@@ -258,7 +275,7 @@ def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]
         named = differs[key]
         c = first["capacity"]
         title = (f"{first['workers']} worker{'s' if first['workers'] != 1 else ''}, "
-                 f"Python {first['python']}, p99 goal DB latency + {key_margin(key):g} ms, "
+                 f"Python {first['python']}, p99 goal {goal_text(key)}, "
                  f"{c['step_s']} s steps" + _workload_words(first)
                  + (f" ({', '.join(named)})" if named else ""))
         sections.append((key, sorted(groups[key], key=lambda r: r["id"]), title))

@@ -69,6 +69,11 @@ def db_calls(path: str) -> int:
     return 0
 
 
+def most_calls(pairs: list[tuple[str, int]]) -> int:
+    """The most fake-DB calls any request of the mix makes."""
+    return max(db_calls(path) for path, _ in pairs)
+
+
 def db_waits(pairs: list[tuple[str, int]], app: str) -> float:
     """The mean number of DB latencies a request of this mix waits through in `app`:
     overlapping fanout calls wait one latency, calls in turn wait one each."""

@@ -88,3 +88,22 @@ def test_a_capacity_search_sends_its_workloads_request_and_records_it():
     assert config.mix == "/fanout?calls=3:1" and config.run.workload == Workload("fanout")
     [config], _, _ = parse_args(["--stack", "sync", "--mix", "/:1,/api:1"])
     assert settings(config)["mix"] == "/:1,/api:1" and config.run.workload == Workload()
+
+
+def test_the_default_goal_allows_the_db_time_of_calls_made_in_turn():
+    from pyserverbench.capacity import default_goal_ms
+    from pyserverbench.capacity_report import goal_text, section_key
+    from pyserverbench.capacity_run import parse_args
+
+    assert default_goal_ms(25) == 75 and default_goal_ms(25, 3) == 125
+    assert default_goal_ms(25, 0) == 50
+    goals = {}
+    for argv in ([], ["--workload", "fanout"], ["--workload", "page"], ["--workload", "api"]):
+        [config], _, _ = parse_args(["--stack", "uvicorn", *argv])
+        record = {"db_latency_ms": 25, "python": "3.13.0", "workers": 2,
+                  "capacity": {"goal_ms": config.goal_ms, "mix": config.mix, "step_s": 5,
+                               "warmup_s": 2, "resolution": 0.05}}
+        goals[config.mix] = (config.goal_ms, goal_text(section_key(record, ())))
+    assert goals == {STUDY_MIX: (75, "DB latency + 50 ms"),
+                     "/fanout?calls=3:1": (125, "3 × DB latency + 50 ms"),
+                     "/page?rows=0:1": (50, "50 ms"), "/api:1": (75, "DB latency + 50 ms")}
