@@ -22,7 +22,8 @@ from pyserverbench.workloads import from_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN_PACKAGES = ("gunicorn", "gevent", "uvicorn", "uvloop", "httptools", "uvicorn-worker",
-                  "starlette", "werkzeug", "httpx", "jinja2")
+                  "granian", "hypercorn", "waitress", "starlette", "werkzeug", "httpx",
+                  "jinja2")
 REQUIRED = {
     "id": str, "stack": str, "mode": str, "server": str, "app": str, "workers": int,
     "python": str, "db_latency_ms": int, "vus": int, "duration_s": int, "ok": bool,

@@ -101,8 +101,11 @@ def test_the_report_is_written_where_the_project_keeps_it(monkeypatch, tmp_path)
     seen = {}
     monkeypatch.setattr(report, "write_text", lambda path, text: seen.update(path=path))
     monkeypatch.setattr(report, "load_records", lambda d: (seen.update(runs=d) or [], []))
+    # with no records every chart would be stale: the real results/ must not be touched
+    monkeypatch.setattr(report, "write_charts", lambda r, d: seen.update(charts=d) or [])
     assert main([]) == 0
-    assert seen == {"path": ROOT / "results" / "README.md", "runs": ROOT / "results" / "runs"}
+    assert seen == {"path": ROOT / "results" / "README.md", "runs": ROOT / "results" / "runs",
+                    "charts": ROOT / "results"}
 
 
 def test_each_skipped_file_is_named_with_its_reason(tmp_path):
