@@ -304,3 +304,21 @@ def test_a_release_candidate_is_not_the_release():
     final = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0"}
     candidate = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0rc1", "id": "zz"}
     assert render([final, candidate]).count("\n## ") == 2
+
+
+def test_a_section_says_when_and_from_which_commits_it_was_measured():
+    from pyserverbench.report import _when
+
+    def record(stack: str, commit: str | None, start: str, end: str | None) -> dict:
+        return {"stack": stack, "project": {"commit": commit} if commit else {},
+                "started_at": f"2026-11-24T{start}:00+00:00",
+                **({"finished_at": f"2026-11-24T{end}:30+00:00"} if end else {})}
+
+    one = [record("sync", "abcdef0123", "10:00", "10:01"), record("uvicorn", "abcdef0123",
+                                                                  "10:02", "10:09")]
+    assert _when(one) == "- Measured 2026-11-24 10:00 to 2026-11-24 10:09 UTC at commit abcdef0."
+    pooled = one + [record("waitress", "9876543210", "12:00", None),
+                    record("gevent", None, "11:00", "11:05")]
+    assert _when(pooled) == ("- Measured 2026-11-24 10:00 to 2026-11-24 12:00 UTC, pooled from "
+                             "commits 9876543 (waitress); abcdef0 (sync, uvicorn); "
+                             "unknown (gevent).")

@@ -107,3 +107,40 @@ def test_the_default_goal_allows_the_db_time_of_calls_made_in_turn():
     assert goals == {STUDY_MIX: (75, "DB latency + 50 ms"),
                      "/fanout?calls=3:1": (125, "3 × DB latency + 50 ms"),
                      "/page?rows=0:1": (50, "50 ms"), "/api:1": (75, "DB latency + 50 ms")}
+
+
+def test_the_waits_of_a_mix_add_over_all_its_paths_in_any_order():
+    assert db_waits(parse_mix("/api:1,/:2"), "sync") == pytest.approx(1 / 3)
+    assert db_waits(parse_mix("/fanout?calls=4:1,/api:1,/:2"), "sync") == pytest.approx(5 / 4)
+    assert db_calls("/fanout") == 3  # no calls= means the default, as in the apps
+    assert Workload("fanout", fanout_calls=4).label() == "fanout (4 calls)"
+    assert Workload("api").label() == "api"
+
+
+def test_capacity_titles_name_a_workload_or_a_mix_other_than_the_studys():
+    from pyserverbench.report import _workload_words
+
+    def record(workload: Workload, mix: str) -> dict:
+        return {"workload": workload.facts(), "capacity": {"mix": mix}}
+
+    assert _workload_words(record(Workload(), STUDY_MIX)) == ""
+    assert _workload_words(record(Workload(), "/:1")) == ", mix /:1"
+    fanout = Workload("fanout", fanout_calls=5)
+    assert _workload_words(record(fanout, fanout.mix())) == ", workload fanout (5 calls)"
+    assert _workload_words({"capacity": {"mix": STUDY_MIX}}) == ""  # an older record
+
+
+@pytest.mark.parametrize(("argv", "value"), [
+    (["--workload", "page", "--page-rows", "10000"], 10_000),
+    (["--workload", "fanout", "--fanout-calls", "1"], 1),
+    (["--workload", "fanout", "--fanout-calls", "50"], 50)])
+def test_the_ends_of_each_dial_are_accepted(argv, value):
+    workload = _parse(*argv)
+    assert value in (workload.page_rows, workload.fanout_calls)
+
+
+@pytest.mark.parametrize("argv", [["--workload", "page", "--page-rows", "10001"],
+                                  ["--workload", "page", "--page-rows", "-1"],
+                                  ["--workload", "fanout", "--fanout-calls", "51"]])
+def test_past_the_ends_of_each_dial_is_refused(argv):
+    assert load_options_error(argv, "sync") is not None
