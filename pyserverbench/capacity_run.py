@@ -62,6 +62,10 @@ class CapacityConfig:
     max_rps: float
     mix: str
 
+    def db_wait_ms(self) -> float:
+        """The mix's mean DB wait per request in this stack's app."""
+        return db_waits(parse_mix(self.mix), self.run.stack.app) * self.run.db_latency_ms
+
 
 def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int, str]:
     """The searches to run (one per latency), the repeat count and the progress label."""
@@ -97,7 +101,7 @@ def settings(config: CapacityConfig) -> dict:
 def search_facts(config: CapacityConfig, found: Search, slots: int | None,
                  server_cpus: int) -> dict:
     """The capacity part of a record: the steps, what was found and what theory allows."""
-    wait_ms = db_waits(parse_mix(config.mix), config.run.stack.app) * config.run.db_latency_ms
+    wait_ms = config.db_wait_ms()
     passed = [s for s in found.steps if s["passed"] and s["offered_rps"] == found.passing]
     failed = [s for s in found.steps if not s["passed"] and s["offered_rps"] == found.failing]
     cost = passed[-1]["cpu_s_per_1000"] if passed else None
@@ -134,7 +138,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
     """One search against one fake DB and one server; returns the record's results."""
     run = config.run
     slots = run.stack.slots(run.workers, record["threads"])
-    wait_ms = db_waits(parse_mix(config.mix), run.stack.app) * run.db_latency_ms
+    wait_ms = config.db_wait_ms()
 
     def load_commands(base_url: str) -> dict[str, list[str]]:
         argv = step_argv(k6, logs / "step-N.json", base_url, 0, run.duration_s,
@@ -193,13 +197,13 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
         found = search(step, config.goal_ms, config.start_rps, config.resolution,
                        config.max_rps, on_step=judged)
         after = read_workers(up.probe_dir)
-        probe = probe_facts(run.stack.processes(run.workers), before, after,
+        probe = probe_facts(run.processes, before, after,
                             running(after, _tree_pids(up.server)), {}, nodelay.readings,
                             nodelay.error)
         up.server.check_alive()
         up.db.check_alive()
     probe["contradictions"] = judge(
-        run.stack.loop, run.stack.parser, run.stack.processes(run.workers), probe,
+        run.stack.loop, run.stack.parser, run.processes, probe,
         sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps),
         free_threaded_build())
     server_cpus = len(record["placement"]["server_cpus"])

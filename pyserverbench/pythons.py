@@ -6,17 +6,22 @@ import shutil
 import subprocess
 
 
-def runs(version: str) -> bool:
-    """True if `pythonX.Y` is on PATH and actually starts (pyenv shims may not)."""
-    command = f"python{version}"
+def _ask(command: str, code: str) -> str | None:
+    """What `command -c code` prints, or None if it is not on PATH or does not start
+    (pyenv shims may not)."""
     if shutil.which(command) is None:
-        return False
+        return None
     try:
-        done = subprocess.run([command, "-c", "pass"], capture_output=True, timeout=30,
-                              check=False)
+        done = subprocess.run([command, "-c", code], capture_output=True, text=True,
+                              timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def runs(version: str) -> bool:
+    """True if `pythonX.Y` is on PATH and actually starts."""
+    return _ask(f"python{version}", "pass") is not None
 
 
 def available(versions: list[str]) -> list[str]:
@@ -36,14 +41,7 @@ GIL_STATE = "import sys; print(getattr(sys, '_is_gil_enabled', lambda: True)())"
 def gil_disabled(command: str) -> bool:
     """True if `command` starts a Python that reports the GIL disabled (a free-threaded
     build, Python 3.13t and later, run without PYTHON_GIL=1)."""
-    if shutil.which(command) is None:
-        return False
-    try:
-        done = subprocess.run([command, "-c", GIL_STATE], capture_output=True, text=True,
-                              timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0 and done.stdout.strip() == "False"
+    return _ask(command, GIL_STATE) == "False"
 
 
 def free_threaded(versions: list[str]) -> list[str]:

@@ -75,6 +75,11 @@ class RunConfig:
     connections: str = "kept"
     workload: Workload = Workload()
 
+    @property
+    def processes(self) -> int:
+        """Worker processes the running server must show."""
+        return self.stack.processes(self.workers)
+
     def load_cpus(self) -> frozenset[int] | None:
         """CPUs for k6 and the fake DB: the ones the server does not get."""
         if self.server_cpus is None:
@@ -182,7 +187,6 @@ def services(config: RunConfig, logs: Path, record: dict,
                "--sleep", str(config.db_latency_ms)]
     server_argv = config.stack.argv(sys.executable, HOST, server_port, config.workers,
                                     config.threads)
-    processes = config.stack.processes(config.workers)
     room, probe_dir = make_room(logs), logs / "probe"
     probe_dir.mkdir()
     envs = {"fakedb": environment(room, ROOT),
@@ -208,8 +212,8 @@ def services(config: RunConfig, logs: Path, record: dict,
         server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
                           START_DEADLINE_S, "answering")
         server.wait_until(
-            lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= processes,
-            START_DEADLINE_S, f"running {processes} worker processes")
+            lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= config.processes,
+            START_DEADLINE_S, f"running {config.processes} worker processes")
         check_app(base_url)
         record["placement"] = placement(server, db)
         yield Services(db, server, server_port, base_url, probe_dir, room, envs)
@@ -242,15 +246,14 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
                              env=up.envs["k6"], cwd=up.room)
         usage = monitor.facts(time.monotonic() - k6_start)
         after = read_workers(up.probe_dir)
-        probe = probe_facts(config.stack.processes(config.workers), before, after,
+        probe = probe_facts(config.processes, before, after,
                             running(after, _tree_pids(up.server)),
                             monitor.server.peak_threads, nodelay.readings, nodelay.error)
         if abort is None:
             up.server.check_alive()
             up.db.check_alive()
     summary_data, metrics = read_results(summary_path, abort)
-    probe["contradictions"] = judge(config.stack.loop, config.stack.parser,
-                                    config.stack.processes(config.workers),
+    probe["contradictions"] = judge(config.stack.loop, config.stack.parser, config.processes,
                                     probe, metrics["requests"], config.vus,
                                     free_threaded_build())
     return {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,

@@ -230,7 +230,6 @@ STACKS: dict[str, Stack] = {
 }
 
 
-
 def threads_help() -> str:
     """The `--threads` help: which stacks take it and their defaults."""
     takers = ", ".join(f"{n} (default {stack.default_threads})" for n, stack in STACKS.items()
