@@ -17,9 +17,6 @@ _templates = jinja2.Environment(
 )
 _page = _templates.get_template("index.html")
 _table_page = _templates.get_template("page.html")
-MAX_ROWS = 10_000  # `/page?rows=N` takes 0 to this many rows
-MAX_CALLS = 50  # `/fanout?calls=K` takes 1 to this many fake-DB calls
-DEFAULT_CALLS = 3
 _context = {
     "title": "pyserverbench",
     "tagline": "Servers <compared> & measured",  # exercises autoescaping

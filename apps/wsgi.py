@@ -9,15 +9,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from apps import probe
-from apps.common import (
-    DEFAULT_CALLS,
-    MAX_CALLS,
-    MAX_ROWS,
-    fanout_body,
-    query_count,
-    render_page,
-    render_table_page,
-)
+from apps.common import fanout_body, query_count, render_page, render_table_page
+from pyserverbench.workloads import DEFAULT_CALLS, MAX_CALLS, MAX_ROWS  # the harness's dials
 
 
 def index(request: Request) -> Response:

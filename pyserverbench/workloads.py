@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 WORKLOADS = ("mix", "page", "api", "fanout")
 STUDY_MIX = "/:2,/api:1"  # two GET / for each GET /api, as in the study
 DEFAULT_CALLS = 3  # fake-DB calls per `/fanout` request
+MAX_ROWS = 10_000  # `/page?rows=N` takes 0 to this many rows
+MAX_CALLS = 50  # `/fanout?calls=K` takes 1 to this many fake-DB calls
 # Apps whose `/fanout` makes its calls one after another (the others overlap them).
 CALLS_IN_TURN = frozenset({"sync", "blocking-async"})
 
@@ -94,12 +96,12 @@ def add_workload_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload", choices=WORKLOADS, default="mix",
                         help="what a request does: mix (the study's, default), page "
                              "(templating only), api (one fake-DB call), fanout (several)")
-    parser.add_argument("--page-rows", type=bounded_int(0, 10_000), default=None,
-                        help="page only: rows of a table built per request (0 to 10000, "
-                             "default 0: the study's page)")
-    parser.add_argument("--fanout-calls", type=bounded_int(1, 50), default=None,
-                        help=f"fanout only: fake-DB calls per request (1 to 50, default "
-                             f"{DEFAULT_CALLS})")
+    parser.add_argument("--page-rows", type=bounded_int(0, MAX_ROWS), default=None,
+                        help=f"page only: rows of a table built per request (0 to "
+                             f"{MAX_ROWS}, default 0: the study's page)")
+    parser.add_argument("--fanout-calls", type=bounded_int(1, MAX_CALLS), default=None,
+                        help=f"fanout only: fake-DB calls per request (1 to {MAX_CALLS}, "
+                             f"default {DEFAULT_CALLS})")
 
 
 def workload_problem(args: argparse.Namespace) -> str | None:
