@@ -168,6 +168,14 @@ def report(session: nox.Session) -> None:
     session.run("python", "-m", "pyserverbench", "report", *session.posargs)
 
 
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
+def compare(session: nox.Session) -> None:
+    """Compare two selections of records (`-- python=3.12 python=3.13`, or two directories)
+    configuration by configuration; `--fail-slower PERCENT` gates on a regression."""
+    session.install(*pinned("tabulate"))
+    session.run("python", "-m", "pyserverbench", "compare", *session.posargs)
+
+
 @nox.session(python=PYTHONS, default=False)
 def tests(session: nox.Session) -> None:
     """Run the test suite (real servers, real k6)."""

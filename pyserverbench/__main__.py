@@ -1,4 +1,4 @@
-"""`python -m pyserverbench run|capacity|report|asyncable|interrupts|calibrate|mutants ...`"""
+"""`python -m pyserverbench COMMAND ...`: run, capacity, report, compare and the tools."""
 
 import sys
 
@@ -6,7 +6,8 @@ from pyserverbench.cli import fail
 
 
 def main(argv: list[str]) -> int:
-    commands = ("run", "capacity", "report", "asyncable", "interrupts", "calibrate", "mutants")
+    commands = ("run", "capacity", "report", "asyncable", "interrupts", "calibrate", "mutants",
+                "compare")
     if not argv or argv[0] not in commands:
         given = repr(argv[0]) if argv else "nothing"
         fail(f"unknown command {given} (accepted: {', '.join(commands)})")
@@ -23,6 +24,10 @@ def main(argv: list[str]) -> int:
         from pyserverbench.report import main as report_main
 
         return report_main(rest)
+    if command == "compare":
+        from pyserverbench.compare import main as compare_main
+
+        return compare_main(rest)
     if command == "calibrate":
         from pyserverbench.calibrate import main as calibrate_main
 

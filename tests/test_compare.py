@@ -1,0 +1,170 @@
+"""`compare`: the verdict on records whose answer is known, selections, hosts, the gate."""
+
+import json
+
+import pytest
+from test_capacity_report import _record as capacity_record
+from test_report_variants import record
+
+from pyserverbench import compare
+from pyserverbench.stats import significant, t_critical
+
+
+@pytest.mark.parametrize(("df", "published"), [(1, 12.706), (2, 4.303), (10, 2.228),
+                                               (30, 2.042)])
+def test_the_critical_values_are_students(df, published):
+    assert t_critical(df) == pytest.approx(published, abs=0.001)
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ([100, 101, 99], [120, 121, 119], "faster"),
+    ([120, 121, 119], [100, 101, 99], "slower"),
+    ([100, 130, 70], [105, 140, 75], "no significant difference"),  # spread swamps +5%
+    ([100, 110], [150, 200], "no significant difference"),  # +59%, but 2 runs of wide B
+    ([100, 101], [104, 105], "faster"),  # tight runs: a 4% change is real
+    ([100], [200, 201], "too few runs"),
+    ([100, 100], [110, 110], "faster"),  # no spread at all: any change is real
+    ([218.8, 218.8], [218.8, 218.8], "no significant difference"),
+])
+def test_the_verdict_weighs_the_spread(a, b, expected):
+    assert compare.verdict(a, b) == expected
+
+
+def test_a_change_within_the_search_resolution_is_no_difference():
+    assert compare.verdict([100, 100], [104, 104], resolution=0.05) == compare.SAME
+    assert compare.verdict([100, 100], [106, 106], resolution=0.05) == compare.FASTER
+    assert compare.verdict([4, 4], [5, 5], resolution=0.25) == compare.SAME  # 25% exactly
+
+
+def test_welch_needs_two_values_a_side():
+    with pytest.raises(ValueError):
+        significant([1.0], [1.0, 2.0])
+
+
+def _closed(name, stack, python, rps, host="4a016e28f8a3", ok=True, **changes):
+    made = record(name, stack, python=python, **changes)
+    if made["metrics"] is not None:
+        made["metrics"]["rps"] = rps
+    made["host"] = {**made["host"], "id": host}
+    made["ok"] = ok
+    return made
+
+
+def _write(directory, records):
+    directory.mkdir(parents=True, exist_ok=True)
+    for made in records:
+        (directory / f"{made['id']}.json").write_text(json.dumps(made))
+    return directory
+
+
+def _pythons(tmp_path, newer_uvicorn=(300, 301, 302), sync_host="4a016e28f8a3"):
+    """sync and uvicorn on 3.12 and 3.13: uvicorn's 3.13 runs as given, sync alike."""
+    made = [_closed(f"0{i}", "uvicorn", "3.12.1", rps) for i, rps in
+            enumerate((200, 201, 202))]
+    made += [_closed(f"1{i}", "uvicorn", "3.13.0", rps) for i, rps in
+             enumerate(newer_uvicorn)]
+    made += [_closed(f"2{i}", "sync", "3.12.1", rps) for i, rps in enumerate((50, 51))]
+    made += [_closed(f"3{i}", "sync", "3.13.0", rps, host=sync_host)
+             for i, rps in enumerate((50, 52))]
+    return _write(tmp_path / "runs", made)
+
+
+def test_filters_pair_each_stack_across_pythons(tmp_path):
+    runs = _pythons(tmp_path)
+    a, b = compare.select("python=3.12", runs), compare.select("python=3.13", runs)
+    rows, refused, unmatched = compare.compare(a, b)
+    found = {row.name.split()[1]: row for row in rows}
+    assert set(found) == {"uvicorn", "sync"} and not refused
+    assert found["uvicorn"].verdict == "faster"
+    assert found["uvicorn"].change == pytest.approx(301 / 201 - 1)  # of the medians
+    assert found["sync"].verdict == "no significant difference"
+    assert "py3" not in found["sync"].name  # the field compared is not in the name
+    assert unmatched == {"only in A": 0, "only in B": 0}
+
+
+def test_configurations_from_different_hosts_are_refused_in_one_line(tmp_path):
+    runs = _pythons(tmp_path, sync_host="other-host")
+    rows, refused, _ = compare.compare(compare.select("python=3.12", runs),
+                                       compare.select("python=3.13", runs))
+    assert [row.name.split()[1] for row in rows] == ["uvicorn"]
+    assert len(refused) == 1 and "different hosts" in refused[0]
+    assert "4a016e28f8a3" in refused[0] and "other-host" in refused[0]
+    assert "\n" not in refused[0]
+
+
+def test_failed_runs_are_left_out_and_counted(tmp_path):
+    made = [_closed("01", "sync", "3.12.1", 50), _closed("02", "sync", "3.12.1", 51),
+            _closed("03", "sync", "3.13.0", 70), _closed("04", "sync", "3.13.0", 71),
+            _closed("05", "sync", "3.13.0", 1e6, ok=False, metrics=None, error="died")]
+    runs = _write(tmp_path / "runs", made)
+    [row], _, _ = compare.compare(compare.select("python=3.12", runs),
+                                  compare.select("python=3.13", runs))
+    assert row.b == [70, 71] and row.failed == 1 and row.verdict == "faster"
+
+
+def test_directories_compare_the_same_python_and_a_package_filter_selects(tmp_path):
+    old = _write(tmp_path / "old", [_closed(f"0{i}", "uvicorn", "3.12.1", v)
+                                    for i, v in enumerate((200, 201))])
+    new = _write(tmp_path / "new", [
+        _closed(f"1{i}", "uvicorn", "3.12.1", v, packages={"uvicorn": "0.55.0"})
+        for i, v in enumerate((150, 151))])
+    [row], _, _ = compare.compare(compare.select(str(old), tmp_path),
+                                  compare.select(str(new), tmp_path))
+    assert row.verdict == "slower" and "py3.12.1" in row.name
+    chosen = compare.select("uvicorn=0.55.0", new)
+    assert len(chosen.records) == 2 and chosen.named == {"uvicorn"}
+
+
+def test_capacity_searches_compare_their_capacity(tmp_path):
+    made = [capacity_record("uvicorn", 25, rps, n, python=py) for n, (py, rps) in
+            enumerate([("3.12.1", 1000.0), ("3.12.1", 1010.0), ("3.13.0", 1200.0),
+                       ("3.13.0", 1210.0)])]
+    for n, item in enumerate(made):
+        item["id"] = f"cap-{n}"
+    runs = _write(tmp_path / "runs", made)
+    [row], _, _ = compare.compare(compare.select("python=3.12", runs),
+                                  compare.select("python=3.13", runs))
+    assert row.a == [1000.0, 1010.0] and row.verdict == "faster"
+    assert row.name.startswith("capacity uvicorn")
+
+
+@pytest.mark.parametrize("bad", ["pyton=3.12", "python", "python=", "nothing/here"])
+def test_a_bad_selector_is_one_line_naming_it(tmp_path, capsys, bad):
+    runs = _pythons(tmp_path)
+    assert _main([bad, "python=3.13", "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert bad in err and "python, stack" in err and err.count("\n") == 1
+
+
+def test_a_selector_matching_nothing_is_refused(tmp_path, capsys):
+    runs = _pythons(tmp_path)
+    assert _main(["python=3.9", "python=3.13", "--runs-dir", str(runs)]) == 2
+    assert "'python=3.9' matches no record" in capsys.readouterr().err
+
+
+def _main(argv):
+    try:
+        return compare.main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_the_gate_fails_on_a_significant_regression_beyond_its_threshold(tmp_path, capsys):
+    runs = _pythons(tmp_path, newer_uvicorn=(150, 151, 152))  # uvicorn 25% slower on 3.13
+    argv = ["python=3.12", "python=3.13", "--runs-dir", str(runs)]
+    assert _main(argv) == 0  # no gate asked for
+    assert _main([*argv, "--fail-slower", "30"]) == 0  # slower, but within 30%
+    capsys.readouterr()
+    assert _main([*argv, "--fail-slower", "20"]) == 1
+    out, err = capsys.readouterr()
+    assert "slower" in out and "-24.9%" in out
+    assert "1 configurations slower by more than 20%" in err and "uvicorn" in err
+
+
+def test_nothing_in_common_is_an_error(tmp_path, capsys):
+    old = _write(tmp_path / "old", [_closed("01", "uvicorn", "3.12.1", 200)])
+    new = _write(tmp_path / "new", [_closed("02", "uvicorn", "3.13.0", 300)])
+    assert _main([str(old), str(new)]) == 2  # directories name no field: Pythons differ
+    out, err = capsys.readouterr()
+    assert "1 configurations only in A, 1 configurations only in B" in out
+    assert "no configuration was measured in both" in err
