@@ -306,7 +306,48 @@ def render(records: list[dict]) -> str:
     for key, members, title in sections:
         parts.append(render_section(key, members, f"### Capacity, {title}",
                                     _machine_facts(members)))
+    parts.extend(_across_pythons(records))
     return "\n".join(parts)
+
+
+def _across_key(record: dict) -> tuple:
+    """A scenario's key with its Python left out (the view across Pythons)."""
+    if is_capacity(record):
+        key = section_key(record, machine_key(record))
+        return (*key[:4], "capacity", *key[5:], record["db_latency_ms"])
+    key = scenario_key(record)
+    return (*key[:4], "closed", *key[6:])
+
+
+def _across_heading(record: dict) -> str:
+    workers = f"{record['workers']} worker{'s' if record['workers'] != 1 else ''}"
+    if is_capacity(record):
+        key = section_key(record, machine_key(record))
+        return (f"### Capacity across Pythons, {workers}, {record['db_latency_ms']} ms DB "
+                f"latency, p99 goal {goal_text(key)}, {record['capacity']['step_s']} s steps"
+                + _workload_words(record))
+    label = from_record(record).label()
+    return (f"### Closed loop across Pythons, {workers}, {record['db_latency_ms']} ms DB "
+            f"latency, {record['vus']} VUs for {record['duration_s']} s"
+            + (", new connections every iteration"
+               if record.get("connections") == "per-iteration" else "")
+            + (f", workload {label}" if label != "mix" else ""))
+
+
+def _across_pythons(records: list[dict]) -> list[str]:
+    """The view per stack across Pythons, closed loop first, then capacity."""
+    from pyserverbench.across import INTRO as ACROSS_INTRO
+    from pyserverbench.across import capacity_cell, closed_cell, views
+
+    found = [*views([r for r in records if not is_capacity(r)], _across_key, closed_cell),
+             *views([r for r in records if is_capacity(r)], _across_key, capacity_cell)]
+    parts = [ACROSS_INTRO] if found else []
+    differs = _differences([key for key, _, _ in found])
+    for key, members, table in found:
+        named = f" ({', '.join(differs[key])})" if differs[key] else ""
+        parts.append("\n".join([_across_heading(members[0]) + named, "",
+                                *_machine_facts(members), "", table, ""]))
+    return parts
 
 
 def write_charts(records: list[dict], directory: Path) -> list[Path]:

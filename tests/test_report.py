@@ -14,6 +14,11 @@ DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+
+def scenarios(records: list[dict]) -> str:
+    """The report up to its view across Pythons: the per-scenario sections."""
+    return render(records).split("\n## Across Pythons")[0]
+
 def test_report_matches_the_saved_expected_output():
     records, _ = load_records(DATA / "runs")
     assert render(records) == (DATA / "expected_report.md").read_text()
@@ -34,7 +39,7 @@ def test_rendering_is_deterministic_whatever_the_record_order():
 
 def test_failed_runs_show_their_reason_and_no_numbers():
     records, _ = load_records(DATA / "runs")
-    [line] = [line for line in render(records).splitlines() if "gevent" in line]
+    [line] = [line for line in scenarios(records).splitlines() if "gevent" in line]
     assert "**failed**" in line
     assert "server exited with code -9" in line
     assert "worker \\| booted" in line  # a pipe in the reason does not break the table
@@ -43,7 +48,7 @@ def test_failed_runs_show_their_reason_and_no_numbers():
 
 def test_rows_are_sorted_by_requests_handled():
     records, _ = load_records(DATA / "runs")
-    section = render(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
+    section = scenarios(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "Mode" not in line]
     assert [row.split("|")[2].strip() for row in rows] == [
         "uvicorn", "gunicorn[gthread] (1 thread)", "gunicorn", "gunicorn[gevent]"]
@@ -155,7 +160,7 @@ def test_no_records_tell_how_to_make_some():
 def _row(name: str) -> str:
     """The row whose Server cell is name, in the 2-worker Python 3.12.1 section."""
     records, _ = load_records(DATA / "runs")
-    section = render(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
+    section = scenarios(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
     [line] = [line for line in section.splitlines()
               if line.startswith("| ") and line.split("|")[2].strip() == name]
     return line
@@ -184,7 +189,7 @@ def test_rows_without_usage_show_dashes_not_zeros():
 def test_runs_with_new_connections_per_iteration_get_their_own_section():
     records, _ = load_records(DATA / "runs")
     changed = [dict(r, connections="per-iteration", id=f"{r['id']}-pi") for r in records]
-    text = render(records + changed)
+    text = scenarios(records + changed)
     assert text.count("new connections every iteration") == len(
         {(r["python"], r["workers"]) for r in records})
 
@@ -210,11 +215,11 @@ def test_runs_from_another_machine_setup_never_share_a_section(change, named):
     other = copy.deepcopy(records[0])
     change(other)
     other["id"] += "-other"
-    text = render(records + [other])
+    text = scenarios(records + [other])
     headings = _headings(text)
     assert len(headings) == 2 and all(named.split()[0] in h for h in headings)
     assert any(named in h for h in headings)
-    assert len(_headings(render(records))) == 1
+    assert len(_headings(scenarios(records))) == 1
 
 
 def test_runs_with_other_package_versions_get_their_own_row_naming_the_difference():
@@ -222,7 +227,7 @@ def test_runs_with_other_package_versions_get_their_own_row_naming_the_differenc
     other = copy.deepcopy(records[0])
     other["packages"]["uvicorn"] = "0.53.0"
     other["id"] += "-older"
-    rows = [line for line in render(records + [other]).splitlines()
+    rows = [line for line in scenarios(records + [other]).splitlines()
             if line.startswith("| Async")]
     assert len(rows) == 2
     assert sum("with uvicorn 0.54.0" in row for row in rows) == 1
@@ -234,7 +239,7 @@ def test_a_dirty_tree_run_is_marked_and_kept_apart():
     dirty = copy.deepcopy(records[0])
     dirty["project"] = {"commit": "abc", "dirty": True}
     dirty["id"] += "-dirty"
-    rows = [line for line in render(records + [dirty]).splitlines()
+    rows = [line for line in scenarios(records + [dirty]).splitlines()
             if line.startswith("| Async")]
     assert len(rows) == 2
     assert [("from a dirty work tree" in row) for row in rows].count(True) == 1
@@ -247,7 +252,7 @@ def test_rows_show_the_loop_and_parser_the_probe_found(loop, parser):
     other["probe"].update(loop=loop, parser=parser, tcp_nodelay=False)
     other["id"] += "-other"
     rows = [[c.strip() for c in line.split("|")[1:-1]]
-            for line in render(records + [other]).splitlines() if line.startswith("| Async")]
+            for line in scenarios(records + [other]).splitlines() if line.startswith("| Async")]
     assert sorted((row[3], row[4]) for row in rows) == sorted([(loop, parser),
                                                                ("uvloop", "httptools")])
     assert ["TCP_NODELAY off" in row[-1] for row in rows].count(True) == 1
@@ -282,7 +287,7 @@ _BASE_RUN = json.loads((DATA / "runs" / "a-uvicorn.json").read_text())
 ])
 def test_runs_that_differ_in_any_scenario_or_machine_fact_never_share_a_section(key, value):
     other = {**copy.deepcopy(_BASE_RUN), key: value, "id": "zz"}
-    text = render([copy.deepcopy(_BASE_RUN), other])
+    text = scenarios([copy.deepcopy(_BASE_RUN), other])
     assert text.count("\n## ") == 2  # one section each, one run in each
     assert [line.split("|")[6].strip() for line in text.splitlines()
             if line.startswith("| Async")] == ["1", "1"]
@@ -295,7 +300,7 @@ def test_runs_that_differ_in_any_scenario_or_machine_fact_never_share_a_section(
 ])
 def test_runs_that_differ_in_any_row_fact_never_share_a_row(key, value):
     other = {**copy.deepcopy(_BASE_RUN), key: value, "id": "zz"}
-    rows = [line for line in render([copy.deepcopy(_BASE_RUN), other]).splitlines()
+    rows = [line for line in scenarios([copy.deepcopy(_BASE_RUN), other]).splitlines()
             if line.startswith("| Async")]
     assert len(rows) == 2
 
@@ -303,7 +308,7 @@ def test_runs_that_differ_in_any_row_fact_never_share_a_row(key, value):
 def test_a_release_candidate_is_not_the_release():
     final = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0"}
     candidate = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0rc1", "id": "zz"}
-    assert render([final, candidate]).count("\n## ") == 2
+    assert scenarios([final, candidate]).count("\n## ") == 2
 
 
 def test_a_section_says_when_and_from_which_commits_it_was_measured():
