@@ -7,7 +7,7 @@ from pyserverbench.cli import fail
 
 def main(argv: list[str]) -> int:
     commands = ("run", "capacity", "report", "asyncable", "interrupts", "calibrate", "mutants",
-                "compare")
+                "compare", "matrix")
     if not argv or argv[0] not in commands:
         given = repr(argv[0]) if argv else "nothing"
         fail(f"unknown command {given} (accepted: {', '.join(commands)})")
@@ -28,6 +28,10 @@ def main(argv: list[str]) -> int:
         from pyserverbench.compare import main as compare_main
 
         return compare_main(rest)
+    if command == "matrix":
+        from pyserverbench.matrix import main as matrix_main
+
+        return matrix_main(rest)
     if command == "calibrate":
         from pyserverbench.calibrate import main as calibrate_main
 
