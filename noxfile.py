@@ -169,6 +169,31 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
+def db_role(session: nox.Session) -> None:
+    """Separate hosts, the fake DB alone, until Ctrl-C: `-- --listen ADDRESS:PORT`."""
+    session.install(*pinned(*HARNESS_PACKAGES))
+    session.run("python", "-m", "pyserverbench", "db-role", *session.posargs,
+                interrupt_timeout=30, terminate_timeout=10)
+
+
+@nox.session(python=PYTHONS + FREE_THREADED, default=False)
+@nox.parametrize("server", list(STACKS))
+def server_role(session: nox.Session, server: str) -> None:
+    """Separate hosts, one stack alone, until Ctrl-C: `-- --listen ... --db ...`."""
+    _install_stack(session, server)
+    session.run("python", "-m", "pyserverbench", "server-role", "--stack", server,
+                *session.posargs, interrupt_timeout=30, terminate_timeout=10)
+
+
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
+def load_role(session: nox.Session) -> None:
+    """Separate hosts, k6 against the roles; writes records: `-- --server ... --db ...`."""
+    session.install(*pinned(*HARNESS_PACKAGES))
+    session.run("python", "-m", "pyserverbench", "load-role", *session.posargs,
+                interrupt_timeout=30, terminate_timeout=10)
+
+
+@nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def compare(session: nox.Session) -> None:
     """Compare two selections of records (`-- python=3.12 python=3.13`, or two directories)
     configuration by configuration; `--fail-slower PERCENT` gates on a regression."""

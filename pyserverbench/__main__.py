@@ -7,7 +7,7 @@ from pyserverbench.cli import fail
 
 def main(argv: list[str]) -> int:
     commands = ("run", "capacity", "report", "asyncable", "interrupts", "calibrate", "mutants",
-                "compare", "matrix")
+                "compare", "matrix", "db-role", "server-role", "load-role")
     if not argv or argv[0] not in commands:
         given = repr(argv[0]) if argv else "nothing"
         fail(f"unknown command {given} (accepted: {', '.join(commands)})")
@@ -28,6 +28,14 @@ def main(argv: list[str]) -> int:
         from pyserverbench.compare import main as compare_main
 
         return compare_main(rest)
+    if command in ("db-role", "server-role"):
+        from pyserverbench.roles import db_main, server_main
+
+        return (db_main if command == "db-role" else server_main)(rest)
+    if command == "load-role":
+        from pyserverbench.drive import main as load_main
+
+        return load_main(rest)
     if command == "matrix":
         from pyserverbench.matrix import main as matrix_main
 

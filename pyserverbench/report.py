@@ -171,6 +171,7 @@ def _heading(record: dict, differs: list[str]) -> str:
 
 
 MACHINE_FIELDS = ("host", "kernel", "placement", "k6")
+ROLE_NAMES = {"load": "k6", "server": "the server", "db": "the fake DB"}
 
 
 def _differences(keys: list[tuple]) -> dict[tuple, list[str]]:
@@ -191,6 +192,10 @@ def _short(field: int, value: str) -> str:
     if MACHINE_FIELDS[field] != "placement":
         return value
     placement = json.loads(value)
+    if placement.get("roles"):
+        roles = placement["roles"]
+        return "roles " + ", ".join(f"{name} {roles[name].split()[-1]}"
+                                    for name in ROLE_NAMES if name in roles)
     return ("shared cores" if placement.get("shared", True)
             else f"server on CPUs {placement['server_cpus']}")
 
@@ -245,6 +250,11 @@ def _when(records: list[dict]) -> str:
 
 def _placement(records: list[dict]) -> str:
     placed = {json.dumps(r.get("placement"), sort_keys=True) for r in records}
+    roles = (records[0].get("placement") or {}).get("roles")
+    if roles and len(placed) == 1:
+        return ("Separate roles: " + ", ".join(
+            f"{ROLE_NAMES[name]} on host {roles[name].replace(' ', ' at ')}"
+            for name in ROLE_NAMES if name in roles) + ".")
     if len(placed) == 1 and records[0].get("placement", {}).get("shared") is False:
         p = records[0]["placement"]
         return (f"Server pinned to CPUs {p['server_cpus']}, k6 and the fake DB to CPUs "

@@ -327,3 +327,16 @@ def test_a_section_says_when_and_from_which_commits_it_was_measured():
     assert _when(pooled) == ("- Measured 2026-11-24 10:00 to 2026-11-24 12:00 UTC, pooled from "
                              "commits 9876543 (waitress); abcdef0 (sync, uvicorn); "
                              "unknown (gevent).")
+
+
+def test_runs_of_separate_roles_name_each_host_and_get_their_own_section():
+    roles = {"load": "aaaa 10.0.0.1", "server": "bbbb 10.0.0.2:8000",
+             "db": "cccc 10.0.0.3:8100"}
+    split = {**copy.deepcopy(_BASE_RUN), "id": "zz", "placement": {"roles": roles,
+                                                                   "shared": None}}
+    text = scenarios([copy.deepcopy(_BASE_RUN), split])
+    assert ("Separate roles: k6 on host aaaa at 10.0.0.1, the server on host bbbb at "
+            "10.0.0.2:8000, the fake DB on host cccc at 10.0.0.3:8100.") in text
+    assert ("(placement roles load 10.0.0.1, server 10.0.0.2:8000, db 10.0.0.3:8100)"
+            in text)
+    assert text.count("\n## ") == 2
