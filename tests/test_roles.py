@@ -50,6 +50,7 @@ def test_the_placement_names_each_role_by_host_and_address():
                   "db": "id-db 10.0.0.2:80"}, "shared": None}
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("argv", [
     ["db-role", "--listen", "0.0.0.0:8100"],
     ["server-role", "--stack", "sync", "--listen", "127.0.0.1"],
@@ -62,6 +63,7 @@ def test_bad_role_addresses_fail_in_one_line(argv):
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "address" in done.stderr
 
 
+@pytest.mark.processes
 def test_the_load_role_without_roles_to_drive_fails_in_one_line(tmp_path):
     db_port, server_port = free_ports(2)
     done = subprocess.run([*PYTHON, "load-role", "--server", f"127.0.0.1:{server_port}",
@@ -114,6 +116,7 @@ def _check(record: dict, db_at: str, server_at: str) -> None:
     assert abs(counted - record["metrics"]["requests"]) <= record["vus"]
 
 
+@pytest.mark.processes
 def test_the_three_roles_on_loopback_make_one_record_naming_each(tmp_path):
     db_port, server_port = free_ports(2)  # and the next port of each, their control
     db_at, server_at = f"127.0.0.1:{db_port}", f"127.0.0.1:{server_port}"
@@ -164,6 +167,7 @@ def namespaces():
             _ip("netns", "del", ns)
 
 
+@pytest.mark.processes
 def test_the_three_roles_in_their_own_network_namespaces(tmp_path, namespaces):
     db_at, server_at = f"{namespaces['db'][1]}:8100", f"{namespaces['server'][1]}:8000"
 

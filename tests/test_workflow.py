@@ -1,6 +1,7 @@
 """The CI fan-out: the workflow passes actionlint, and its session-listing step, run here
 as GitHub runs it, lists exactly the chosen sessions from the real noxfile."""
 
+import io
 import json
 import os
 import shutil
@@ -27,11 +28,13 @@ def _actionlint(path: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=60, check=False)
 
 
+@pytest.mark.processes
 def test_the_workflow_passes_actionlint():
     found = _actionlint(WORKFLOW)
     assert found.returncode == 0, found.stdout + found.stderr
 
 
+@pytest.mark.processes
 def test_actionlint_catches_a_broken_workflow(tmp_path):
     broken = tmp_path / ".github" / "workflows" / "matrix.yml"
     broken.parent.mkdir(parents=True)
@@ -64,6 +67,7 @@ def _run_list_step(tmp_path: Path, **inputs: str) -> tuple[int, str, str]:
     return done.returncode, output.read_text(), done.stderr
 
 
+@pytest.mark.processes
 def test_the_listing_step_lists_the_chosen_sessions(tmp_path):
     code, output, err = _run_list_step(tmp_path, STACKS="sync,uvicorn", PYTHONS="3.12,3.13",
                                        OPTIONS="--duration 15s --repeat 2")
@@ -77,6 +81,7 @@ def test_the_listing_step_lists_the_chosen_sessions(tmp_path):
     assert {e["python"] for e in entries} == {"3.12", "3.13"}
 
 
+@pytest.mark.processes
 def test_the_listing_step_lists_capacity_sessions_for_every_python(tmp_path):
     code, output, err = _run_list_step(tmp_path, KIND="capacity_on", STACKS="waitress",
                                        WORKERS="1,2")
@@ -85,6 +90,7 @@ def test_the_listing_step_lists_capacity_sessions_for_every_python(tmp_path):
     assert len(entries) == 8 and {e["workers"] for e in entries} == {1, 2}
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(("inputs", "named"), [
     ({"STACKS": "sync,nginx"}, "nginx"), ({"PYTHONS": "2.7"}, "2.7"),
     ({"OPTIONS": "--duration forever"}, "forever"), ({"WORKERS": "3"}, "'3'"),
@@ -112,3 +118,40 @@ def test_choose_keeps_only_what_every_choice_allows():
     assert matrix.choose(SESSIONS, "bench_on", ["sync"], ["3.12"], ["2"]) == [
         {"session": "bench_on-3.12(server='sync', workers=2)", "python": "3.12",
          "stack": "sync", "workers": 2}]
+
+
+def _matrix(monkeypatch, argv, sessions=SESSIONS):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(sessions)))
+    try:
+        return matrix.main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_the_matrix_command_prints_the_chosen_entries(monkeypatch, capsys):
+    assert _matrix(monkeypatch, ["--kind", "bench_on", "--stacks", "gevent", "--pythons",
+                                 "all", "--workers", "1", "--options", "--repeat 3"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["session"] for e in entries] == ["bench_on-3.12(server='gevent', workers=1)",
+                                               "bench_on-3.13(server='gevent', workers=1)"]
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--workers", "3"], "'3': 3 is not accepted (accepted: all, or a comma-separated "
+                         "list of 1, 2)"),
+    (["--pythons", "3.12,"], None), (["--stacks", ","], "nothing is not accepted"),
+    (["--kind", "capacity_on", "--options", "--goal-ms 0"], "--goal-ms"),
+    (["--options", "--threads 4"], "--threads"),
+])
+def test_the_matrix_command_refuses_bad_choices_in_one_line(monkeypatch, capsys, argv, named):
+    code = _matrix(monkeypatch, ["--kind", "bench_on", "--stacks", "sync", *argv])
+    err = capsys.readouterr().err
+    if named is None:  # a trailing comma is not a choice of its own
+        assert code == 0
+        return
+    assert code == 2 and named in err and err.count("\n") == 1
+
+
+def test_the_matrix_command_needs_the_listing_on_stdin(monkeypatch, capsys):
+    assert _matrix(monkeypatch, ["--kind", "bench_on"], sessions=[]) == 2
+    assert "stdin lists no bench_on session" in capsys.readouterr().err
