@@ -92,26 +92,32 @@ def cpu_list(text: str) -> frozenset[int]:
     return frozenset(cpus)
 
 
-def add_load_options(parser: argparse.ArgumentParser) -> None:
-    """Options a user may pass after `--` to the bench sessions."""
+def add_k6_options(parser: argparse.ArgumentParser) -> None:
+    """What k6 does in a closed-loop run: duration, users, repeats, connections and the
+    workload (the bench sessions and the load role)."""
     parser.add_argument("--duration", type=k6_duration, default=60,
                         help="load duration, k6 style: 15s, 1m, 1m30s (default 60s)")
-    parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
-                        help="fake DB latency per request in ms (0 to 10000, default 25)")
     parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
                         help="k6 virtual users (1 to 1000, default 10)")
-    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
-                        help=threads_help())
     parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
                         help="run the configuration this many times, fresh processes each "
                              "(1 to 100, default 1)")
     parser.add_argument("--connections", choices=CONNECTIONS, default="kept",
                         help="kept: each virtual user keeps its connections for the whole "
                              "run (default); per-iteration: it opens new ones every iteration")
+    add_workload_options(parser)
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """Options a user may pass after `--` to the bench sessions."""
+    add_k6_options(parser)
+    parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
+                        help="fake DB latency per request in ms (0 to 10000, default 25)")
+    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
+                        help=threads_help())
     parser.add_argument("--server-cpus", type=cpu_list, default=None,
                         help="pin the server to these CPUs (like 0 or 0-1) and k6 and the "
                              "fake DB to the others (default: no pinning, cores shared)")
-    add_workload_options(parser)
 
 
 class _RaisingParser(argparse.ArgumentParser):

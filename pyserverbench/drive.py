@@ -17,20 +17,19 @@ import httpx
 
 from pyserverbench import signals
 from pyserverbench.checks import CheckError, check_app
-from pyserverbench.cli import CONNECTIONS, OneLineParser, bounded_int, k6_duration
+from pyserverbench.cli import OneLineParser, add_k6_options
 from pyserverbench.k6 import K6Error, find_k6, k6_argv, k6_version, run_k6
 from pyserverbench.metadata import host_facts
 from pyserverbench.probe import judge, probe_facts
 from pyserverbench.procs import ProcessError, die_with_parent
 from pyserverbench.record import FORMAT, record_id, write_record
-from pyserverbench.roles import address, url
+from pyserverbench.roles import address, address_arg, url
 from pyserverbench.run import LOAD_SCRIPT, guarded, read_results, verdict
 from pyserverbench.scenario import ceiling_facts
 from pyserverbench.stacks import STACKS
 from pyserverbench.usage import split_facts
 from pyserverbench.workloads import (
     Workload,
-    add_workload_options,
     from_record,
     workload_from,
     workload_problem,
@@ -143,29 +142,21 @@ def measure(record: dict, server_base: str, db_base: str, k6: str, logs: Path) -
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m pyserverbench load-role",
                            description="Drive a server role with k6 and write the record.")
-    parser.add_argument("--server", default="127.0.0.1:8000", metavar="ADDRESS:PORT",
+    parser.add_argument("--server", type=address_arg, default="127.0.0.1:8000",
+                        metavar="ADDRESS:PORT",
                         help="where the server role listens (default 127.0.0.1:8000)")
-    parser.add_argument("--db", default="127.0.0.1:8100", metavar="ADDRESS:PORT",
+    parser.add_argument("--db", type=address_arg, default="127.0.0.1:8100",
+                        metavar="ADDRESS:PORT",
                         help="where the db role listens (default 127.0.0.1:8100)")
-    parser.add_argument("--duration", type=k6_duration, default=60,
-                        help="load duration, k6 style: 15s, 1m (default 60s)")
-    parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
-                        help="k6 virtual users (1 to 1000, default 10)")
-    parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
-                        help="runs one after another against the same roles (default 1)")
-    parser.add_argument("--connections", choices=CONNECTIONS, default="kept")
+    add_k6_options(parser)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "runs")
-    add_workload_options(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        server_at, db_at = address(args.server), address(args.db)
-    except ValueError as exc:
-        parser.error(str(exc))
+    server_at, db_at = args.server, args.db
     wrong = workload_problem(args)
     if wrong:
         parser.error(wrong)

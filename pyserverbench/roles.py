@@ -4,6 +4,7 @@ load role asks for the role's facts and for its usage during the load."""
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import json
 import sys
@@ -46,6 +47,14 @@ def address(text: str) -> tuple[str, int]:
         raise ValueError(f"{text!r} listens on every address: name the one to listen on "
                          f"({accepted})")
     return str(ip), number
+
+
+def address_arg(text: str) -> tuple[str, int]:
+    """`address` as an argparse type."""
+    try:
+        return address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def url(host: str, port: int) -> str:
@@ -162,7 +171,7 @@ def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], hos
             print(f"error: {role} role: {exc}", file=sys.stderr)
             return 1
         except signals.Interrupted as exc:
-            print(f"{role} role stopped by {exc}", flush=True)
+            print(f"{role} role stopped ({exc})", flush=True)
             return 0
 
     return guarded(body, role)
@@ -191,7 +200,7 @@ def _until_stopped(role: str, start: Callable[[Path], tuple[Process, Window, dic
 def _parser(role: str, default: str) -> OneLineParser:
     parser = OneLineParser(prog=f"python -m pyserverbench {role}-role",
                            description=f"Run the {role} role until Ctrl-C or SIGTERM.")
-    parser.add_argument("--listen", default=default, metavar="ADDRESS:PORT",
+    parser.add_argument("--listen", type=address_arg, default=default, metavar="ADDRESS:PORT",
                         help=f"where to listen (default {default}: loopback only; any other "
                              f"address is your choice, named here); control on PORT + 1")
     return parser
@@ -202,10 +211,7 @@ def db_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
                         help="fake DB latency per request in ms (0 to 10000, default 25)")
     args = parser.parse_args(argv)
-    try:
-        host, port = address(args.listen)
-    except ValueError as exc:
-        parser.error(f"argument --listen: {exc}")
+    host, port = args.listen
     argv_db = [sys.executable, "-m", "fakedb", "--host", host, "--port", str(port),
                "--sleep", str(args.db_latency)]
 
@@ -229,17 +235,12 @@ def server_main(argv: list[str] | None = None) -> int:
                         help="server worker processes (1 to 64, default 2)")
     parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
                         help=threads_help())
-    parser.add_argument("--db", default="127.0.0.1:8100", metavar="ADDRESS:PORT",
+    parser.add_argument("--db", type=address_arg, default="127.0.0.1:8100",
+                        metavar="ADDRESS:PORT",
                         help="where the db role listens (default 127.0.0.1:8100)")
     args = parser.parse_args(argv)
-    try:
-        host, port = address(args.listen)
-    except ValueError as exc:
-        parser.error(f"argument --listen: {exc}")
-    try:
-        db_url = url(*address(args.db)) + "/"
-    except ValueError as exc:
-        parser.error(f"argument --db: {exc}")
+    host, port = args.listen
+    db_url = url(*args.db) + "/"
     stack = STACKS[args.stack]
     wrong = threads_error(stack.name, args.threads)
     if wrong:

@@ -3,16 +3,19 @@ with each role in its own Linux network namespace joined by veth links to a brid
 
 import contextlib
 import json
+import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from pyserverbench.drive import placement
-from pyserverbench.procs import Process, free_ports
+from pyserverbench.procs import Process, free_ports, port_is_free
 from pyserverbench.roles import address, url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +93,7 @@ def _roles(tmp_path, db_at, server_at, wrap=lambda role: []):
         _ready(db)
         with server:
             _ready(server)
-            yield
+            yield db, server
 
 
 def _drive(tmp_path, db_at, server_at, wrap=lambda role: []) -> dict:
@@ -182,3 +185,21 @@ def test_the_three_roles_in_their_own_network_namespaces(tmp_path, namespaces):
     _check(record, db_at, server_at)
     assert record["roles"]["load"]["listen"] == namespaces["load"][1]
     assert record["placement"]["roles"]["db"].endswith(db_at)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(("role", "signum"), [("server", signal.SIGTERM),
+                                              ("db", signal.SIGINT)])
+def test_a_role_stopped_by_a_signal_stops_what_it_started(tmp_path, role, signum):
+    db_port, server_port = free_ports(2)
+    ports = {"db": db_port, "server": server_port}
+    with _roles(tmp_path, f"127.0.0.1:{db_port}", f"127.0.0.1:{server_port}") as procs:
+        proc = dict(zip(("db", "server"), procs, strict=True))[role]
+        started = psutil.Process(proc.pid).children(recursive=True)
+        assert started  # the fake DB, or the server and its workers
+        os.kill(proc.pid, signum)  # the role alone, as Ctrl-C or a service manager would
+        assert proc.popen.wait(timeout=30) == 0
+        _, alive = psutil.wait_procs(started, timeout=10)
+        assert alive == []
+        assert f"{role} role stopped (interrupted by SIG" in proc.log_path.read_text()
+        assert port_is_free(ports[role]) and port_is_free(ports[role] + 1)
