@@ -12,7 +12,8 @@ from tabulate import tabulate
 INTRO = """\
 ## Across Pythons
 
-The same scenarios on each Python, one table per scenario and host, one row per stack
+The same scenarios on each Python, one table per scenario, host and commit (so that a
+table never pools sittings of different commits), one row per stack
 (with its threads), one column per Python. A closed-loop cell is the median of requests
 handled, its min-max, and the median server CPU milliseconds per request; a capacity
 cell is the median capacity (req/s) and its min-max. Only scenarios measured on two or

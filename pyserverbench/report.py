@@ -321,12 +321,14 @@ def render(records: list[dict]) -> str:
 
 
 def _across_key(record: dict) -> tuple:
-    """A scenario's key with its Python left out (the view across Pythons)."""
+    """A scenario's key with its Python left out and its commit in (the view across
+    Pythons): a table of Pythons never pools sittings of other commits."""
+    commit = str((record.get("project") or {}).get("commit"))
     if is_capacity(record):
         key = section_key(record, machine_key(record))
-        return (*key[:4], "capacity", *key[5:], record["db_latency_ms"])
+        return (*key[:4], "capacity", *key[5:], record["db_latency_ms"], commit)
     key = scenario_key(record)
-    return (*key[:4], "closed", *key[6:])
+    return (*key[:4], "closed", *key[6:], commit)
 
 
 def _across_heading(record: dict) -> str:

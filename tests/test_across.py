@@ -61,3 +61,12 @@ def test_capacity_searches_get_their_own_view_per_latency():
                "latency + 50 ms, 5 s steps")
     assert _view(text, heading) == [["uvicorn", "950.0 (900.0-1,000.0)", "1,200.0"]]
     assert "Capacity across Pythons, 2 workers, 0 ms" not in text  # one Python only
+
+
+def test_pythons_measured_at_other_commits_are_not_one_table():
+    older = _closed("02", "uvicorn", "3.13.0", 12000)
+    older["project"] = {"commit": "0123456789", "dirty": False}
+    text = render([_closed("01", "uvicorn", "3.12.1", 10000), older])
+    assert "Across Pythons" not in text
+    newer = _closed("03", "uvicorn", "3.13.0", 12000)
+    assert "Across Pythons" in render([_closed("01", "uvicorn", "3.12.1", 10000), newer])
