@@ -1,5 +1,5 @@
 """Compare two selections of records, configuration by configuration: both medians, the
-change, and a verdict that weighs the spread (Welch's t-test at 95%, as pyperf does)."""
+change, and a verdict that weighs the spread (Welch's t-test at 95%, after pyperf compare_to)."""
 
 from __future__ import annotations
 
@@ -94,12 +94,27 @@ def configuration(record: dict, named: frozenset[str]) -> tuple[tuple[str, str],
     return tuple((k, v) for k, v in fields.items() if k not in named)
 
 
-def value(record: dict) -> float:
-    """The figure compared, higher is better: capacity in req/s, or closed-loop req/s."""
-    return record["capacity"]["rps"] if is_capacity(record) else record["metrics"]["rps"]
+UNITS = {"rps": "Req/s, higher is better",
+         "cpu": "Server CPU ms per request, lower is better"}
+METRICS = tuple(UNITS)  # req/s (higher is better); server CPU ms per request (lower)
 
 
-def verdict(a: list[float], b: list[float], resolution: float = 0.0) -> str:
+def value(record: dict, metric: str = "rps") -> float | None:
+    """The figure compared: capacity or closed-loop req/s, or the server's CPU ms per
+    request (None where a record did not measure it)."""
+    if is_capacity(record):
+        found = record["capacity"]["rps" if metric == "rps" else "cpu_s_per_1000"]
+    elif metric == "rps":
+        found = record["metrics"]["rps"]
+    else:
+        cpu = (record.get("usage") or {}).get("server", {}).get("cpu_s")
+        requests = record["metrics"]["requests"]
+        found = 1000 * cpu / requests if cpu and requests else None
+    return found
+
+
+def verdict(a: list[float], b: list[float], resolution: float = 0.0,
+            lower_is_better: bool = False) -> str:
     """B against A: faster, slower, no significant difference, or too few runs. A change
     within `resolution` (a capacity search's own step, as a fraction) is no difference."""
     if len(a) < 2 or len(b) < 2:
@@ -107,7 +122,7 @@ def verdict(a: list[float], b: list[float], resolution: float = 0.0) -> str:
     change = statistics.median(b) / statistics.median(a) - 1
     if abs(change) <= resolution or not significant(a, b):
         return SAME
-    return FASTER if change > 0 else SLOWER
+    return FASTER if (change < 0 if lower_is_better else change > 0) else SLOWER
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,7 @@ class Row:
     b: list[float]
     failed: int
     verdict: str
+    pooled: list[str]  # `B pools 2 commits`: runs of several sittings share a side
 
     @property
     def change(self) -> float:
@@ -147,7 +163,8 @@ def _groups(selection: Selection, named: frozenset[str]) -> dict[tuple, dict[str
     return groups
 
 
-def compare(a: Selection, b: Selection) -> tuple[list[Row], list[str], dict[str, int]]:
+def compare(a: Selection, b: Selection,
+            metric: str = "rps") -> tuple[list[Row], list[str], dict[str, int]]:
     """Rows for the configurations both selections measured on a common host; one line
     for each one measured only on different hosts; counts of the unmatched."""
     named = a.named | b.named
@@ -161,40 +178,49 @@ def compare(a: Selection, b: Selection) -> tuple[list[Row], list[str], dict[str,
                            f"{', '.join(sorted(right[config]))}): {_name(config)}")
         for host in common:
             runs_a, runs_b = left[config][host], right[config][host]
-            good_a = [value(r) for r in runs_a if r["ok"]]
-            good_b = [value(r) for r in runs_b if r["ok"]]
+            good_a = [v for r in runs_a if r["ok"] and (v := value(r, metric)) is not None]
+            good_b = [v for r in runs_b if r["ok"] and (v := value(r, metric)) is not None]
             failed = sum(not r["ok"] for r in runs_a + runs_b)
             if not good_a or not good_b:
                 refused.append(f"not compared, no successful run in "
                                f"{'A' if not good_a else 'B'}: {_name(config)}")
                 continue
             step = max((r["capacity"]["resolution"] for r in runs_a + runs_b
-                        if is_capacity(r)), default=0.0)
+                        if is_capacity(r) and metric == "rps"), default=0.0)
+            pooled = [f"{side} pools {n} commits" for side, runs in (("A", runs_a),
+                                                                     ("B", runs_b))
+                      if (n := len({FIELDS["commit"](r) for r in runs})) > 1]
             rows.append(Row(_name(config), host, good_a, good_b, failed,
-                            verdict(good_a, good_b, step)))
+                            verdict(good_a, good_b, step, metric == "cpu"), pooled))
     unmatched = {"only in A": len(set(left) - set(right)),
                  "only in B": len(set(right) - set(left))}
     return rows, refused, unmatched
 
 
+def _number(value: float) -> str:
+    return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3f}"
+
+
 def _cell(values: list[float]) -> str:
-    median = statistics.median(values)
+    median = _number(statistics.median(values))
     if len(values) == 1:
-        return f"{median:,.1f} (1 run)"
-    return f"{median:,.1f} ({len(values)} runs, {min(values):,.1f}-{max(values):,.1f})"
+        return f"{median} (1 run)"
+    return f"{median} ({len(values)} runs, {_number(min(values))}-{_number(max(values))})"
 
 
 def render(a: Selection, b: Selection, rows: list[Row], refused: list[str],
-           unmatched: dict[str, int]) -> str:
+           unmatched: dict[str, int], metric: str = "rps") -> str:
     """The comparison as text: a table, then the refusals and the tally."""
     from tabulate import tabulate
 
     table = [[row.name, row.host, _cell(row.a), _cell(row.b), f"{row.change:+.1%}",
-              row.verdict + (f" ({row.failed} failed runs left out)" if row.failed else "")]
+              "; ".join([row.verdict, *row.pooled] + ([f"{row.failed} failed runs left out"]
+                                                       if row.failed else []))]
              for row in rows]
     lines = [f"A: {a.label} ({len(a.records)} records); B: {b.label} ({len(b.records)} "
-             f"records). Req/s, higher is better; change is B against A; verdict by "
-             f"Welch's t-test at 95%.", ""]
+             f"records). {UNITS[metric]}; change is B against A; verdict by "
+             f"Welch's t-test at 95%. A side that pools commits may pool sittings: add "
+             f"commit=... to a side to keep one.", ""]
     if table:
         lines += [tabulate(table, headers=["configuration", "host", "A", "B", "change",
                                            "verdict"], tablefmt="simple",
@@ -211,7 +237,7 @@ def render(a: Selection, b: Selection, rows: list[Row], refused: list[str],
 
 def regressions(rows: list[Row], threshold: float) -> list[Row]:
     """Rows significantly slower by more than threshold (a fraction)."""
-    return [row for row in rows if row.verdict == SLOWER and -row.change > threshold]
+    return [row for row in rows if row.verdict == SLOWER and abs(row.change) > threshold]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,13 +252,15 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="PERCENT",
                         help="exit 1 if any configuration is significantly slower in B "
                              "by more than PERCENT (0 to 100)")
+    parser.add_argument("--metric", choices=METRICS, default="rps",
+                        help="rps: req/s (default); cpu: the server's CPU ms per request")
     args = parser.parse_args(argv)
     try:
         a, b = select(args.a, args.runs_dir), select(args.b, args.runs_dir)
     except ValueError as exc:
         parser.error(str(exc))
-    rows, refused, unmatched = compare(a, b)
-    print(render(a, b, rows, refused, unmatched))
+    rows, refused, unmatched = compare(a, b, args.metric)
+    print(render(a, b, rows, refused, unmatched, args.metric))
     if not rows:
         print("error: no configuration was measured in both A and B on the same host",
               file=sys.stderr)

@@ -168,3 +168,38 @@ def test_nothing_in_common_is_an_error(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "1 configurations only in A, 1 configurations only in B" in out
     assert "no configuration was measured in both" in err
+
+
+def test_a_side_that_pools_commits_says_so(tmp_path):
+    made = [_closed("01", "sync", "3.12.1", 50), _closed("02", "sync", "3.12.1", 51),
+            _closed("03", "sync", "3.13.0", 70, project={"commit": "aaa", "dirty": False}),
+            _closed("04", "sync", "3.13.0", 71, project={"commit": "bbb", "dirty": False})]
+    runs = _write(tmp_path / "runs", made)
+    a, b = compare.select("python=3.12", runs), compare.select("python=3.13", runs)
+    [row], _, _ = compare.compare(a, b)
+    assert row.pooled == ["B pools 2 commits"]
+    assert "faster; B pools 2 commits" in compare.render(a, b, [row], [], {})
+    [row], _, _ = compare.compare(a, compare.select("python=3.13,commit=aaa", runs))
+    assert row.pooled == [] and row.b == [70]
+
+
+def test_cpu_per_request_is_compared_lower_is_better(tmp_path, capsys):
+    made = [_closed(f"0{i}", "sync", "3.12.1", 50) for i in range(2)]
+    made += [_closed(f"1{i}", "sync", "3.13.0", 40) for i in range(2)]
+    for item, cpu in zip(made, (4.0, 4.1, 3.0, 3.1), strict=True):
+        item["usage"]["server"]["cpu_s"] = cpu
+        item["metrics"]["requests"] = 10000
+    runs = _write(tmp_path / "runs", made)
+    argv = ["python=3.12", "python=3.13", "--runs-dir", str(runs)]
+    assert _main([*argv, "--fail-slower", "10"]) == 1  # 20% fewer req/s
+    capsys.readouterr()
+    assert _main([*argv, "--metric", "cpu", "--fail-slower", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "CPU ms per request, lower is better" in out
+    assert "0.405 (2 runs, 0.400-0.410)" in out and "faster" in out and "-24.7%" in out
+    assert compare.verdict([3.0, 3.1], [4.0, 4.1], lower_is_better=True) == compare.SLOWER
+
+
+def test_capacity_cpu_is_its_cost_per_1000_requests():
+    made = capacity_record("uvicorn", 25, 1000.0)
+    assert compare.value(made, "cpu") == 0.5 and compare.value(made) == 1000.0
