@@ -183,7 +183,10 @@ def _until_stopped(role: str, start: Callable[[Path], tuple[Process, Window, dic
     """Serve the role until its process dies (an error) or a signal arrives."""
     with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
         proc, window, facts = start(Path(logs))  # stop_all stops it, whatever happens
-        control = control_server(host, port + 1, facts, window)
+        try:
+            control = control_server(host, port + 1, facts, window)
+        except OSError as exc:
+            raise ProcessError(f"control port {port + 1} on {host}: {exc.strerror}") from None
         threading.Thread(target=control.serve_forever, daemon=True).start()
         print(f"{role} role ready: {url(host, port)} (control {url(host, port + 1)}); "
               f"Ctrl-C or SIGTERM stops it", flush=True)

@@ -4,6 +4,7 @@ with each role in its own Linux network namespace joined by veth links to a brid
 import contextlib
 import json
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import psutil
 import pytest
 
 from pyserverbench.drive import placement
-from pyserverbench.procs import Process, free_ports, port_is_free
+from pyserverbench.procs import Process, port_is_free
 from pyserverbench.roles import address, url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,12 +69,24 @@ def test_bad_role_addresses_fail_in_one_line(argv):
 
 @pytest.mark.processes
 def test_the_load_role_without_roles_to_drive_fails_in_one_line(tmp_path):
-    db_port, server_port = free_ports(2)
+    db_port, server_port = _role_ports()
     done = subprocess.run([*PYTHON, "load-role", "--server", f"127.0.0.1:{server_port}",
                            "--db", f"127.0.0.1:{db_port}", "--results-dir", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "a role does not answer" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def _role_ports() -> tuple[int, int]:
+    """Two ports for the db and server roles, each with its next port (the role's control)
+    free too; below Linux's ephemeral range (32768 up), where no client's own end of a
+    connection can hold one."""
+    rng = random.Random()
+    while True:
+        db, server = rng.randrange(20000, 32000, 2), rng.randrange(20000, 32000, 2)
+        wanted = {db, db + 1, server, server + 1}
+        if len(wanted) == 4 and all(port_is_free(port) for port in wanted):
+            return db, server
 
 
 def _ready(proc: Process, deadline_s: float = 60.0) -> None:
@@ -121,7 +134,7 @@ def _check(record: dict, db_at: str, server_at: str) -> None:
 
 @pytest.mark.processes
 def test_the_three_roles_on_loopback_make_one_record_naming_each(tmp_path):
-    db_port, server_port = free_ports(2)  # and the next port of each, their control
+    db_port, server_port = _role_ports()
     db_at, server_at = f"127.0.0.1:{db_port}", f"127.0.0.1:{server_port}"
     with _roles(tmp_path, db_at, server_at):
         record = _drive(tmp_path, db_at, server_at)
@@ -191,7 +204,7 @@ def test_the_three_roles_in_their_own_network_namespaces(tmp_path, namespaces):
 @pytest.mark.parametrize(("role", "signum"), [("server", signal.SIGTERM),
                                               ("db", signal.SIGINT)])
 def test_a_role_stopped_by_a_signal_stops_what_it_started(tmp_path, role, signum):
-    db_port, server_port = free_ports(2)
+    db_port, server_port = _role_ports()
     ports = {"db": db_port, "server": server_port}
     with _roles(tmp_path, f"127.0.0.1:{db_port}", f"127.0.0.1:{server_port}") as procs:
         proc = dict(zip(("db", "server"), procs, strict=True))[role]
