@@ -27,7 +27,7 @@ from pyserverbench.roles import address, address_arg, url
 from pyserverbench.run import LOAD_SCRIPT, guarded, read_results, verdict
 from pyserverbench.scenario import ceiling_facts
 from pyserverbench.stacks import STACKS
-from pyserverbench.usage import split_facts
+from pyserverbench.usage import _cpu, split_facts
 from pyserverbench.workloads import (
     Workload,
     from_record,
@@ -116,13 +116,11 @@ def measure(record: dict, server_base: str, db_base: str, k6: str, logs: Path) -
     check_app(base_url)
     for base in (server_base, db_base):
         ask("POST", base, "/start")
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_before = _cpu(resource.RUSAGE_CHILDREN)  # k6 is the only child reaped here
     started = time.monotonic()
     code, abort = run_k6(argv, logs / "k6.log", record["duration_s"] + 120.0, [])
     wall = time.monotonic() - started
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    k6_cpu = (children.ru_utime + children.ru_stime - children_before.ru_utime
-              - children_before.ru_stime)
+    k6_cpu = _cpu(resource.RUSAGE_CHILDREN) - children_before
     served, fed = ask("POST", server_base, "/stop"), ask("POST", db_base, "/stop")
     summary_data, metrics = read_results(summary, abort)
     probe = probe_facts(server["processes"], _ints(served["before"]), _ints(served["after"]),

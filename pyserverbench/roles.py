@@ -16,12 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pyserverbench import signals
-from pyserverbench.checks import CheckError, answers, check_app, check_db
+from pyserverbench.checks import CheckError, check_app, check_db
 from pyserverbench.cleanroom import environment, make_room
 from pyserverbench.cli import OneLineParser, bounded_int
 from pyserverbench.metadata import git_facts, host_facts, installed_packages, python_facts
 from pyserverbench.probe import NodelayReader, read_workers, running
 from pyserverbench.procs import Process, ProcessError, die_with_parent
+from pyserverbench.run import _serving, guarded
 from pyserverbench.stacks import STACKS, threads_error, threads_help
 from pyserverbench.usage import TreeUsage
 
@@ -159,8 +160,6 @@ def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], hos
            port: int) -> int:
     """Start the role's process, answer on the control port, until a signal stops it."""
     # pragma: no mutate block  (drives real processes: see README, Mutation testing)
-    from pyserverbench.run import guarded
-
     signals.install()
     die_with_parent()
 
@@ -223,7 +222,8 @@ def db_main(argv: list[str] | None = None) -> int:
         proc = Process("fake DB", argv_db, logs / "fakedb.log",
                        env=environment(room, ROOT), cwd=room)
         proc.start()
-        proc.wait_until(lambda: answers(url(host, port) + "/"), START_DEADLINE_S, "answering")
+        proc.wait_until(lambda: _serving(proc, port, url(host, port) + "/"), START_DEADLINE_S,
+                        "answering")
         check_db(url(host, port) + "/")
         return proc, Window(proc.pid), _facts("db", f"{host}:{port}", argv_db,
                                               db_latency_ms=args.db_latency)
@@ -259,7 +259,7 @@ def server_main(argv: list[str] | None = None) -> int:
         proc = Process("server", command, logs / "server.log", env=env, cwd=room)
         proc.start()
         base = url(host, port)
-        proc.wait_until(lambda: answers(base + "/"), START_DEADLINE_S, "answering")
+        proc.wait_until(lambda: _serving(proc, port, base + "/"), START_DEADLINE_S, "answering")
         proc.wait_until(lambda: len(running(read_workers(probe_dir),
                                             {p.pid for p in proc.tree()})) >= processes,
                         START_DEADLINE_S, f"running {processes} worker processes")
