@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nox
@@ -18,9 +21,11 @@ from pyserverbench.stacks import (  # noqa: E402
     HARNESS_PACKAGES,
     STACKS,
     STUDY_RUNS,
+    app_stacks,
     pinned,
     suite_requirements,
 )
+from pyserverbench.userapp import ENV_VARIABLE, plan, requirements_of  # noqa: E402
 
 PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 WORKERS = (1, 2)
@@ -41,6 +46,22 @@ def _bench_name(python: str, server: str, workers: int) -> str:
     return f"bench_on-{python}(server='{server}', workers={workers})"
 
 
+class _Plan:
+    """A session that queues several: each gets `--progress K/N@START` (for the time
+    left), and the report then prints the sections they added to."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.began = time.time()
+        self.since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def progress(self, number: int) -> list[str]:
+        return ["--progress", f"{number}/{self.total}@{self.began:.0f}"]
+
+    def report(self, session: nox.Session, *where: str) -> None:
+        session.notify("report", posargs=[*where, "--show-since", self.since])
+
+
 def _check_options(session: nox.Session, options: list[str], stack: str | None) -> None:
     problem = load_options_error(options, stack)
     if problem:
@@ -55,8 +76,11 @@ def bench(session: nox.Session, server: str, workers: int) -> None:
     found = _pythons_for(session, server)
     session.log(f"Python found: {', '.join(found)}; missing: "
                 f"{', '.join(sorted(set(PYTHONS) - set(found))) or 'none'}")
-    for python in found:
-        session.notify(_bench_name(python, server, workers), posargs=session.posargs)
+    queued = _Plan(len(found))
+    for number, python in enumerate(found, start=1):
+        session.notify(_bench_name(python, server, workers),
+                       posargs=[*session.posargs, *queued.progress(number)])
+    queued.report(session)
 
 
 def _pythons_for(session: nox.Session, server: str) -> list[str]:
@@ -102,8 +126,12 @@ def capacity(session: nox.Session, server: str, workers: int) -> None:
     problem = options_error(server, workers, session.posargs)
     if problem:
         session.error(f"bad option after --: {problem}")
-    for python in _pythons_for(session, server):
-        session.notify(_capacity_name(python, server, workers), posargs=session.posargs)
+    found = _pythons_for(session, server)
+    queued = _Plan(len(found))
+    for number, python in enumerate(found, start=1):
+        session.notify(_capacity_name(python, server, workers),
+                       posargs=[*session.posargs, *queued.progress(number)])
+    queued.report(session)
 
 
 @nox.session(python=PYTHONS + FREE_THREADED, default=False)
@@ -126,11 +154,11 @@ def capacity_map(session: nox.Session) -> None:
         session.error(f"bad option after --: {problem}")
     if NEWEST is None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    queued = _Plan(len(STACKS))
     for number, server in enumerate(STACKS, start=1):
-        label = f"[stack {number} of {len(STACKS)}]"
         session.notify(_capacity_name(NEWEST, server, 2),
-                       posargs=["--progress-label", label, *options])
-    session.notify("report", posargs=[])
+                       posargs=[*options, *queued.progress(number)])
+    queued.report(session)
 
 
 @nox.session(python=False)
@@ -140,9 +168,11 @@ def tour(session: nox.Session) -> None:
     _check_options(session, options, stack=None)
     if NEWEST is None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
-    for server in STACKS:
-        session.notify(_bench_name(NEWEST, server, 2), posargs=options)
-    session.notify("report", posargs=[])  # not the run options: report takes none
+    queued = _Plan(len(STACKS))
+    for number, server in enumerate(STACKS, start=1):
+        session.notify(_bench_name(NEWEST, server, 2),
+                       posargs=[*options, *queued.progress(number)])
+    queued.report(session)  # not the run options: report takes none
 
 
 @nox.session(python=False)
@@ -153,12 +183,48 @@ def study(session: nox.Session) -> None:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
     # nox queues a session name once only, and the study runs some stacks at two
     # latencies, so each run is its own nox call rather than a notify.
-    for server, workers, latency in STUDY_RUNS:
+    queued = _Plan(len(STUDY_RUNS))
+    for number, (server, workers, latency) in enumerate(STUDY_RUNS, start=1):
         session.run(sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
                     "-s", _bench_name(NEWEST, server, workers), "--",
                     "--db-latency", str(latency), *session.posargs,
+                    *queued.progress(number),
                     external=True, interrupt_timeout=40, terminate_timeout=15)
-    session.notify("report", posargs=[])  # not the run options: report takes none
+    queued.report(session)  # not the run options: report takes none
+
+
+@nox.session(python=False)
+def app(session: nox.Session) -> None:
+    """Your own app under every stack that serves it: `-- --wsgi mysite.wsgi:application
+    --asgi mysite.asgi:application --app-dir PATH` (see the README); then its report."""
+    try:
+        chosen = plan(session.posargs, available(PYTHONS), Path(session.invoked_from))
+    except ValueError as exc:
+        session.error(f"bad option after --: {exc}")
+    os.environ[ENV_VARIABLE] = json.dumps(chosen.env)  # off the command lines nox prints
+    (chosen.results_dir / "runs").mkdir(parents=True, exist_ok=True)
+    queued = _Plan(len(chosen.runs))
+    for number, (server, arguments) in enumerate(chosen.runs, start=1):
+        session.notify(f"app_on-{chosen.python}(server='{server}')",
+                       posargs=[*arguments, *queued.progress(number)])
+    queued.report(session, "--runs-dir", str(chosen.results_dir / "runs"),
+                  "--output", str(chosen.results_dir / "README.md"))
+
+
+@nox.session(python=PYTHONS, default=False)
+@nox.parametrize("server", app_stacks("wsgi") + app_stacks("asgi"))
+def app_on(session: nox.Session, server: str) -> None:
+    """Your app under one stack: the stack's server pins, the harness and your
+    requirements in one environment (`nox -s app` passes the options)."""
+    wanted = requirements_of(session.posargs)
+    try:
+        session.install(*STACKS[server].server_requirements(),
+                        *(["-r", str(wanted)] if wanted else []))
+    except nox.command.CommandFailed:
+        session.error(f"{wanted} does not install beside stack {server}'s pins (pip's "
+                      f"error is above)")
+    session.run("python", "-m", "pyserverbench", "app", *session.posargs,
+                interrupt_timeout=30, terminate_timeout=10)
 
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)

@@ -7,7 +7,7 @@ from pyserverbench.cli import fail
 
 def main(argv: list[str]) -> int:
     commands = ("run", "capacity", "report", "asyncable", "interrupts", "calibrate", "mutants",
-                "compare", "matrix", "db-role", "server-role", "load-role")
+                "compare", "matrix", "db-role", "server-role", "load-role", "app")
     if not argv or argv[0] not in commands:
         given = repr(argv[0]) if argv else "nothing"
         fail(f"unknown command {given} (accepted: {', '.join(commands)})")
@@ -16,6 +16,10 @@ def main(argv: list[str]) -> int:
         from pyserverbench.run import main as run_main
 
         return run_main(rest)
+    if command == "app":
+        from pyserverbench.app_run import main as app_main
+
+        return app_main(rest)
     if command == "capacity":
         from pyserverbench.capacity_run import main as capacity_main
 

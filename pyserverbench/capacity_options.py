@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pyserverbench.cli import OneLineParser, bounded_float, bounded_int, cpu_list, k6_duration
+from pyserverbench.progress import add_progress_option
 from pyserverbench.stacks import STACKS, threads_error, threads_help
 from pyserverbench.workloads import STUDY_MIX, add_workload_options, workload_problem
 
@@ -96,6 +97,7 @@ def build_parser(prog: str = "python -m pyserverbench capacity") -> OneLineParse
                         help="where to write the records (default results/runs)")
     parser.add_argument("--progress-label", default="",
                         help="text put before every progress line (the map uses it)")
+    add_progress_option(parser)
     return parser
 
 

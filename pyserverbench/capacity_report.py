@@ -48,7 +48,12 @@ def section_key(record: dict, machine: tuple) -> tuple:
     calls = most_calls(parse_mix(c["mix"]))
     margin = round(c["goal_ms"] - calls * record["db_latency_ms"], 3)
     return (*machine, record["python"], record["workers"], c["mix"], margin, c["step_s"],
-            c["warmup_s"], c["resolution"])
+            c["warmup_s"], c["resolution"], user_key(record))
+
+
+def user_key(record: dict) -> str:
+    """A user's app (`nox -s app`) and how it was loaded; empty for our own apps."""
+    return (record.get("user_app") or {}).get("key", "")
 
 
 def _median_record(runs: list[dict]) -> dict:
@@ -121,7 +126,8 @@ def latency_rows(records: list[dict]) -> list[list[str]]:
 
 def chart_names(key: tuple, latencies: list[int]) -> dict:
     """File names of a section's charts, stable for the same section."""
-    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:10]
+    named = key if key[-1] else key[:-1]  # our own apps' names as before user apps came
+    digest = hashlib.sha256(repr(named).encode()).hexdigest()[:10]
     return {"map": f"capacity-{digest}.svg",
             **{latency: f"p99-{digest}-{latency}ms.svg" for latency in latencies}}
 
@@ -150,12 +156,12 @@ def render_section(key: tuple, records: list[dict], heading: str, facts: list[st
 
 def key_margin(key: tuple) -> float:
     """The goal's margin over the DB time, from a section key."""
-    return key[-4]
+    return key[-5]
 
 
 def goal_text(key: tuple) -> str:
     """The goal in words: `DB latency + 50 ms`, `3 × DB latency + 50 ms`, `50 ms`."""
-    calls = most_calls(parse_mix(key[-5]))
+    calls = most_calls(parse_mix(key[-6]))
     if calls == 0:
         return f"{key_margin(key):g} ms"
     return f"{f'{calls} × ' if calls > 1 else ''}DB latency + {key_margin(key):g} ms"

@@ -41,6 +41,7 @@ from pyserverbench.k6 import K6Error, find_k6, k6_version, read_summary, run_k6
 from pyserverbench.metadata import free_threaded_build
 from pyserverbench.probe import NodelayReader, judge, probe_facts, read_workers, running
 from pyserverbench.procs import Process, ProcessError, die_with_parent, log_tail
+from pyserverbench.progress import Progress
 from pyserverbench.record import write_record
 from pyserverbench.run import RunConfig, _tree_pids, base_record, guarded, services
 from pyserverbench.stacks import STACKS
@@ -69,6 +70,12 @@ class CapacityConfig:
 
 def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int, str]:
     """The searches to run (one per latency), the repeat count and the progress label."""
+    return parse(argv)[:3]
+
+
+def parse(argv: list[str] | None = None
+          ) -> tuple[list[CapacityConfig], int, str, Progress | None]:
+    """parse_args, and the session's place in a longer plan if one was passed."""
     parser = build_parser()
     args = parser.parse_args(argv)
     wrong = problem(args)
@@ -87,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int
         goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
         warmup_s=args.warmup, resolution=args.resolution, start_rps=args.start_rps,
         max_rps=args.max_rps, mix=mix) for latency in args.db_latency]
-    return configs, args.repeat, args.progress_label
+    return configs, args.repeat, args.progress_label, args.progress
 
 
 def settings(config: CapacityConfig) -> dict:
@@ -251,7 +258,13 @@ def result_line(prefix: str, record: dict, path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    configs, repeat, label = parse_args(argv)
+    configs, repeat, label, progress = parse(argv)
+    return search_main(configs, repeat, label, progress)
+
+
+def search_main(configs: list[CapacityConfig], repeat: int, label: str,
+                progress: Progress | None) -> int:
+    """Run the searches, one line per step and per search, with the time left."""
     if not sys.platform.startswith("linux"):
         print(f"error: capacity searches need Linux; this is {sys.platform}", file=sys.stderr)
         return 2
@@ -265,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     if load_cpus:  # the harness samples and waits on the load side, off the server's CPUs
         os.sched_setaffinity(0, load_cpus)
 
+    plan = progress or Progress.starting()
+
     def searches() -> int:
         total, done, failed = len(configs) * repeat, 0, 0
         began = time.monotonic()
@@ -274,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                 run = config.run
                 prefix = (f"{label + ' ' if label else ''}{run.stack.name} x{run.workers}, "
                           f"{run.db_latency_ms} ms DB, search {done + 1} of {total}")
+                print(f"{label + ' ' if label else ''}{run.stack.name} x{run.workers}: "
+                      f"{plan.line(done, total, 'search')}", flush=True)
                 steps = [0]
 
                 def say(step: dict, prefix: str = prefix, steps: list[int] = steps) -> None:

@@ -5,7 +5,14 @@ reach the process on 127.0.0.1 that we started, nothing else."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import httpx
+
+from pyserverbench.procs import log_tail
+
+LOG_LINES = 6  # lines of the server's log shown with a path that did not answer 2xx
 
 PAGE_MARKERS = ("<h1>pyserverbench</h1>", "Servers &lt;compared&gt; &amp; measured")
 
@@ -51,6 +58,39 @@ def check_app(base_url: str) -> None:
                 and all(isinstance(n, int) for n in numbers)):
             raise CheckError(f"GET /fanout?calls=2 answered {fanout.text[:80]!r}, not 2 numbers")
         _get(client, "/no-such-page", 404, None)
+
+
+def check_paths(base_url: str, paths: list[str], log: Path) -> None:
+    """Check that every path of a user's app answers 2xx; on the first that does not,
+    raise CheckError with its status and the lines the server logged for it."""
+    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
+        for path in paths:
+            offset = log.stat().st_size if log.exists() else 0
+            try:
+                answer = client.get(path)
+            except httpx.HTTPError as exc:
+                raise CheckError(f"GET {path} failed: {exc!r}; server log: "
+                                 f"{logged_since(log, offset)}") from None
+            if not 200 <= answer.status_code < 300:
+                raise CheckError(f"GET {path} answered {answer.status_code}, not 2xx; "
+                                 f"server log: {logged_since(log, offset)}")
+
+
+def logged_since(log: Path, offset: int, settle_s: float = 0.3) -> str:
+    """The first lines the server logged after `offset` (after a moment for it to
+    write them), joined to fit one line; else the log's last lines."""
+    time.sleep(settle_s)
+    try:
+        with open(log, errors="replace") as text:
+            text.seek(offset)
+            lines = [line.strip() for line in text if line.strip()]
+    except OSError:
+        lines = []
+    if len(lines) > LOG_LINES:  # a traceback: where it starts, and how it ends
+        lines = [*lines[:LOG_LINES - 2], "...", *lines[-2:]]
+    if lines:
+        return " | ".join(lines)
+    return f"nothing new; its last lines: {log_tail(log, LOG_LINES) or '(empty)'}"
 
 
 def check_db(url: str) -> None:

@@ -103,7 +103,8 @@ def ok_row(runs: list[dict], extra: list[str] | None = None) -> list[str]:
     first = runs[0]
     handled = [r["metrics"]["requests"] for r in runs]
     spread_text, spread = _spread(handled)
-    fractions = [ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
+    fractions = [None if r.get("user_app") else  # no ceiling is known for a user's app
+                 ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
                                r["db_latency_ms"], from_record(r), r["app"])["fraction"]
                  for r in runs]
     fraction = None if None in fractions else _median(fractions)

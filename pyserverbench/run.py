@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -17,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from pyserverbench import signals
-from pyserverbench.checks import CheckError, answers, check_app, check_db
+from pyserverbench.checks import CheckError, answers, check_app, check_db, check_paths
 from pyserverbench.cleanroom import environment, make_room
 from pyserverbench.cli import OneLineParser, add_load_options, bounded_int
 from pyserverbench.k6 import (
@@ -29,6 +30,7 @@ from pyserverbench.k6 import (
     metrics_from_summary,
     read_summary,
     run_k6,
+    script_argv,
 )
 from pyserverbench.metadata import (
     free_threaded_build,
@@ -47,10 +49,12 @@ from pyserverbench.procs import (
     port_is_free,
     stop_all,
 )
+from pyserverbench.progress import Progress, add_progress_option
 from pyserverbench.record import FORMAT, record_id, write_record
 from pyserverbench.scenario import ceiling_facts
 from pyserverbench.stacks import STACKS, Stack, threads_error
 from pyserverbench.usage import LoadMonitor
+from pyserverbench.userapp import UserApp, masked
 from pyserverbench.workloads import Workload, workload_from, workload_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +78,7 @@ class RunConfig:
     server_cpus: frozenset[int] | None = None
     connections: str = "kept"
     workload: Workload = Workload()
+    app: UserApp | None = None  # a user's own app instead of the stack's (`nox -s app`)
 
     @property
     def processes(self) -> int:
@@ -97,10 +102,16 @@ def build_parser(prog: str = "python -m pyserverbench run") -> OneLineParser:
     add_load_options(parser)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "runs",
                         help="where to write the record (default results/runs)")
+    add_progress_option(parser)
     return parser
 
 
 def parse_args(argv: list[str] | None = None) -> RunConfig:
+    return parse(argv)[0]
+
+
+def parse(argv: list[str] | None = None) -> tuple[RunConfig, Progress | None]:
+    """The run's config, and its place in a longer plan if one was passed."""
     parser = build_parser()
     args = parser.parse_args(argv)
     stack = STACKS[args.stack]
@@ -111,7 +122,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
                      duration_s=args.duration, db_latency_ms=args.db_latency, vus=args.vus,
                      results_dir=args.results_dir, repeat=args.repeat,
                      server_cpus=args.server_cpus, connections=args.connections,
-                     workload=workload_from(args))
+                     workload=workload_from(args)), args.progress
 
 
 def effective_threads(config: RunConfig) -> int | None:
@@ -185,17 +196,24 @@ def services(config: RunConfig, logs: Path, record: dict,
     base_url = f"http://{HOST}:{server_port}"
     db_argv = [sys.executable, "-m", "fakedb", "--host", HOST, "--port", str(db_port),
                "--sleep", str(config.db_latency_ms)]
+    app = config.app
     server_argv = config.stack.argv(sys.executable, HOST, server_port, config.workers,
-                                    config.threads)
+                                    config.threads, app.shim_target if app else None)
     room, probe_dir = make_room(logs), logs / "probe"
     probe_dir.mkdir()
     envs = {"fakedb": environment(room, ROOT),
             "server": environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url,
                                   PYSERVERBENCH_PROBE_DIR=str(probe_dir)),
             "k6": environment(room, None)}
+    server_cwd = room
+    if app is not None:
+        envs["server"].update(app.server_env(), PYTHONPATH=app.python_path())
+        server_cwd = app.app_dir if app.chdir and app.app_dir else room
     record["commands"] = {"fakedb": db_argv, "server": server_argv,
                           **load_commands(base_url)}
-    record["environment"] = {**envs, "cwd": "an empty directory made for the run"}
+    record["environment"] = {**envs, "server": masked(envs["server"]),
+                             "cwd": str(server_cwd) if server_cwd != room
+                             else "an empty directory made for the run"}
     record["placement"] = intended_placement(config)
     for port in (db_port, server_port):
         if not port_is_free(port, HOST):
@@ -207,14 +225,17 @@ def services(config: RunConfig, logs: Path, record: dict,
         db.wait_until(lambda: _serving(db, db_port, db_url), START_DEADLINE_S, "answering")
         check_db(db_url)
         server = running_now.enter_context(Process(
-            "server", server_argv, logs / "server.log", env=envs["server"], cwd=room,
+            "server", server_argv, logs / "server.log", env=envs["server"], cwd=server_cwd,
             cpus=config.server_cpus))
         server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
                           START_DEADLINE_S, "answering")
         server.wait_until(
             lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= config.processes,
             START_DEADLINE_S, f"running {config.processes} worker processes")
-        check_app(base_url)
+        if app is None:
+            check_app(base_url)
+        else:
+            check_paths(base_url, [path for path, _ in app.paths], logs / "server.log")
         record["placement"] = placement(server, db)
         yield Services(db, server, server_port, base_url, probe_dir, room, envs)
 
@@ -225,9 +246,7 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
     summary_path = logs / "k6-summary.json"
 
     def load_commands(base_url: str) -> dict[str, list[str]]:
-        return {"k6": k6_argv(k6, LOAD_SCRIPT, summary_path, base_url, config.vus,
-                              config.duration_s, config.connections == "per-iteration",
-                              config.workload.request())}
+        return {"k6": k6_command(config, k6, summary_path, base_url)}
 
     with services(config, logs, record, load_commands) as up:
         load_argv = record["commands"]["k6"]
@@ -258,8 +277,27 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
                                     free_threaded_build())
     return {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,
             "metrics": metrics, "usage": usage, "probe": probe,
-            "ceiling": ceiling_facts(metrics["requests"], config.vus, config.duration_s,
-                                     config.db_latency_ms, config.workload, config.stack.app)}
+            "ceiling": None if config.app else ceiling_facts(
+                metrics["requests"], config.vus, config.duration_s, config.db_latency_ms,
+                config.workload, config.stack.app)}
+
+
+def k6_command(config: RunConfig, k6: str, summary: Path, base_url: str) -> list[str]:
+    """k6's command line: load.js with the workload, or a user's app's paths or script."""
+    reconnect = config.connections == "per-iteration"
+    app = config.app
+    if app is None:
+        return k6_argv(k6, LOAD_SCRIPT, summary, base_url, config.vus, config.duration_s,
+                       reconnect, config.workload.request())
+    options = ["--no-vu-connection-reuse"] if reconnect else []
+    if app.k6_script is not None:  # the user's scenario, run as our closed loop
+        return script_argv(k6, app.k6_script, summary, {"BASE_URL": base_url},
+                           "--vus", str(config.vus), "--duration", f"{config.duration_s}s",
+                           *options)
+    return script_argv(k6, LOAD_SCRIPT, summary, {
+        "BASE_URL": base_url, "VUS": config.vus, "DURATION": f"{config.duration_s}s",
+        "PATHS": json.dumps([list(pair) for pair in app.paths], separators=(",", ":"))},
+        *options)
 
 
 def read_results(summary_path: Path, abort: str | None) -> tuple[dict, dict]:
@@ -306,7 +344,8 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
         "mode": config.stack.mode,
         "server": config.stack.server,
         "worker_class": config.stack.worker_class,
-        "app": config.stack.app,
+        "app": (f"{config.app.interface.upper()} {config.app.target}" if config.app
+                else config.stack.app),
         "workers": config.workers,
         "threads": effective_threads(config),
         **python,
@@ -320,6 +359,7 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
         "k6_version": k6_line,
         "host": host_facts(),
         "project": git_facts(ROOT),
+        **({"user_app": config.app.facts()} if config.app else {}),
     }
 
 
@@ -375,7 +415,12 @@ def guarded(body: Callable[[], int], unit: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_args(argv)
+    config, progress = parse(argv)
+    return run_main(config, progress)
+
+
+def run_main(config: RunConfig, progress: Progress | None) -> int:
+    """Run config's repeats, one line each with the progress and the time left."""
     if not sys.platform.startswith("linux"):
         print(f"error: benchmark runs need Linux (process groups, pidfd, CPU affinity); "
               f"this is {sys.platform}. `report` works anywhere.", file=sys.stderr)
@@ -387,9 +432,13 @@ def main(argv: list[str] | None = None) -> int:
     signals.install()
     die_with_parent()  # if nox is killed, SIGTERM reaches us and we clean up
     group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    plan = progress or Progress.starting()
+
     def runs() -> int:
         failed = 0
         for index in range(1, config.repeat + 1):
+            print(f"{config.stack.name} x{config.workers}: "
+                  f"{plan.line(index - 1, config.repeat, 'run')}", flush=True)
             record, path = run(config, {"group": group, "index": index, "of": config.repeat})
             _say(config, record, path)
             failed += not record["ok"]

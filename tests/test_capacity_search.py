@@ -114,6 +114,8 @@ def test_a_server_that_dies_mid_search_fails_the_search_and_keeps_the_steps_so_f
          "--results-dir", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        started = harness.stdout.readline()  # which search, and the time left
+        assert "search 1 of 1: the time left is estimated after the first search" in started
         first = harness.stdout.readline()  # the first step's progress line
         assert "step 1: 20.0/s offered" in first
         [server] = [c for c in psutil.Process(harness.pid).children()

@@ -8,9 +8,9 @@ LOAD_JS = (Path(__file__).resolve().parent.parent / "load.js").read_text()
 
 def test_the_constants_match_load_js():
     body = LOAD_JS.split("export default function")[1]
-    mix = body.split("return;")[1]  # after the one-request branch of other workloads
+    mix = body.split("return;")[-1]  # after the branches of other workloads and user apps
     assert len(re.findall(r"http\.get\(", mix)) == REQUESTS_PER_ITERATION
-    assert "if (REQUEST)" in body.split("return;")[0]
+    assert "if (REQUEST)" in body.split("return;")[-2]  # the branch just before the mix
     assert f"sleep({THINK_TIME_S})" in body
 
 
