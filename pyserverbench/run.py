@@ -314,11 +314,21 @@ def read_results(summary_path: Path, abort: str | None) -> tuple[dict, dict]:
         raise
 
 
+def failed_checks(summary: dict) -> str:
+    """`: GET /api/stock status 2xx failed 13,326 of 13,620`: which checks failed, so a
+    user sees which path of their app broke under load."""
+    checks = (summary.get("root_group") or {}).get("checks") or {}
+    failed = [f"{name} failed {c['fails']:,} of {c['passes'] + c['fails']:,}"
+              for name, c in sorted(checks.items()) if c.get("fails")]
+    return f": {'; '.join(failed)}" if failed else ""
+
+
 def verdict(result: dict) -> str | None:
     """Why a finished run does not count, or None if it does."""
     m = result["metrics"]
     failures = (f"{m['failed_requests']} of {m['requests']} requests failed "
-                f"({m['failed_rate']:.2%}), {m['checks_failed']} checks failed")
+                f"({m['failed_rate']:.2%}), {m['checks_failed']} checks failed"
+                + failed_checks(result.get("k6_summary") or {}))
     if result.get("abort"):
         return f"{result['abort']}; before that, {failures}"
     if m["failed_requests"] or m["checks_failed"]:

@@ -39,6 +39,17 @@ def test_a_run_that_does_not_count_says_why(changes, reason):
     assert verdict(_result(**changes)) == reason
 
 
+def test_a_failed_check_is_named_with_its_count_so_the_broken_path_shows():
+    summary = {"root_group": {"checks": {
+        "GET / status 2xx": {"passes": 27240, "fails": 0},
+        "GET /api/stock status 2xx": {"passes": 294, "fails": 13326}}}}
+    reason = verdict(_result(metrics={"failed_requests": 13326, "checks_failed": 13326},
+                             k6_summary=summary))
+    assert reason.endswith("13326 checks failed: GET /api/stock status 2xx failed 13,326 of "
+                           "13,620")
+    assert "GET / status" not in reason
+
+
 def test_failures_come_before_contradictions_and_k6s_code():
     both = _result(metrics={"failed_requests": 1}, k6_exit_code=99,
                    probe={"contradictions": ["loop asyncio"]})
