@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -76,6 +77,23 @@ def log_tail(path: Path, lines: int = 5) -> str:
     return " | ".join(tail)
 
 
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): ")
+
+
+def log_excerpt(path: Path, lines: int = 5) -> str:
+    """The log's last lines, led by the first exception it names if the tail does not
+    show it (a worker that failed to import an app logs why, then the master's exit)."""
+    tail = log_tail(path, lines)
+    try:
+        with open(path, errors="replace") as log:
+            raised = next((line.strip() for line in log if _RAISED.match(line.strip())), None)
+    except OSError:
+        return tail
+    if raised is None or raised in tail:
+        return tail
+    return f"{raised} | ... | {tail}"
+
+
 class Process:
     """A child process in its own process group, with output to a log file.
 
@@ -135,7 +153,7 @@ class Process:
         code = self.exited()
         if code is not None:
             raise ProcessError(
-                f"{self.name} exited with code {code}; log: {log_tail(self.log_path)}"
+                f"{self.name} exited with code {code}; log: {log_excerpt(self.log_path)}"
             )
 
     def wait_until(self, ready: Callable[[], bool], deadline_s: float, what: str) -> None:
@@ -148,7 +166,8 @@ class Process:
                 return
             if time.monotonic() > end:
                 raise ProcessError(
-                    f"{self.name} not {what} after {deadline_s:g} s; log: {log_tail(self.log_path)}"
+                    f"{self.name} not {what} after {deadline_s:g} s; log: "
+                    f"{log_excerpt(self.log_path)}"
                 )
             time.sleep(0.05)
 

@@ -250,8 +250,10 @@ def _app_facts(records: list[dict]) -> list[str]:
     where = (f" from `{first['app_dir']}`" if first["app_dir"] else "") + (
         " (the server started in it)" if first["chdir"] else "")
     env = ", ".join(f"{name}={value}" for name, value in sorted(first["env"].items()))
-    lines = [f"- Your app: {', '.join(targets)}{where}; load: {first['load']}, closed loop"
-             f" with no think time" + (f"; environment: {env}" if env else "") + "."]
+    how = ("open loop at rising rates" if is_capacity(records[0])
+           else "closed loop with no think time")
+    lines = [f"- Your app: {', '.join(targets)}{where}; load: {first['load']}, {how}"
+             + (f"; environment: {env}" if env else "") + "."]
     wanted = first.get("requirements")
     if wanted:
         versions = []

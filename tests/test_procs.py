@@ -11,6 +11,7 @@ from pyserverbench.procs import (
     ProcessError,
     free_port,
     free_ports,
+    log_excerpt,
     port_is_free,
     stop_all,
 )
@@ -120,3 +121,18 @@ def test_free_ports_are_different_and_free():
     ports = free_ports(50)
     assert len(set(ports)) == 50
     assert all(port_is_free(port) for port in ports)
+
+
+def test_an_excerpt_of_a_log_leads_with_the_first_exception_the_tail_hides(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text("booting\nTraceback (most recent call last):\n  File x\n"
+                   "ModuleNotFoundError: No module named 'flask'\n"
+                   + "".join(f"master line {n}\n" for n in range(8)))
+    excerpt = log_excerpt(log)
+    assert excerpt.startswith("ModuleNotFoundError: No module named 'flask' | ... | ")
+    assert excerpt.endswith("master line 7") and "master line 2" not in excerpt
+    log.write_text("a\nValueError: shown already\n")
+    assert log_excerpt(log) == "a | ValueError: shown already"
+    log.write_text("nothing raised\n")
+    assert log_excerpt(log) == "nothing raised"
+    assert log_excerpt(tmp_path / "missing.log") == ""

@@ -83,12 +83,18 @@ def test_a_path_that_does_not_answer_2xx_fails_the_stack_before_any_load(tmp_pat
     assert "GET /broken answered 500" in line
 
 
-def test_an_app_that_does_not_import_is_a_failed_run_naming_why(tmp_path):
+@pytest.mark.parametrize(("stack", "target", "named"), [
+    ("waitress", "hello:no_such_app", "no_such_app"),
+    # gunicorn logs the worker's error, then many lines of its master's exit
+    ("sync", "no_such_module:app", "ModuleNotFoundError: No module named 'no_such_module'"),
+])
+def test_an_app_that_does_not_import_is_a_failed_run_naming_why(stack, target, named,
+                                                                tmp_path):
     app_dir = _copy("flask_app", tmp_path)
-    done = _app("waitress", "wsgi", "hello:no_such_app", app_dir, tmp_path / "runs")
+    done = _app(stack, "wsgi", target, app_dir, tmp_path / "runs")
     assert done.returncode == 1
     [record] = _records(tmp_path / "runs")
-    assert not record["ok"] and "no_such_app" in record["error"]
+    assert not record["ok"] and named in record["error"]
 
 
 def test_a_django_project_under_wsgi_and_asgi_shares_one_table(tmp_path):
