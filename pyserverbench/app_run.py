@@ -21,6 +21,7 @@ from pyserverbench.userapp import (
     env_pair,
     problem,
     target,
+    thread_stacks,
 )
 
 CAPACITY_STEP_S = 5
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
     args = parser.parse_args(argv)
     args.env = env_from_environment() + args.env
     wrong = problem(args)
+    if wrong is None and args.threads is not None and not STACKS[args.stack].uses_threads:
+        wrong = (f"argument --threads: stack {args.stack!r} has no threads (accepted with: "
+                 f"{', '.join(thread_stacks())})")
     if wrong is None and STACKS[args.stack].interface != args.interface:
         wrong = (f"argument --stack: {args.stack!r} serves {STACKS[args.stack].interface} "
                  f"apps, not {args.interface} (accepted: "
@@ -71,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
     if args.capacity:
         capacity = {"goal_ms": args.goal_ms or DEFAULT_GOAL_MS}
         cpus = default_server_cpus(os.sched_getaffinity(0))
-    config = RunConfig(stack=STACKS[args.stack], workers=args.workers, threads=None,
+    config = RunConfig(stack=STACKS[args.stack], workers=args.workers, threads=args.threads,
                        duration_s=CAPACITY_STEP_S if args.capacity else args.duration,
                        db_latency_ms=0, vus=0 if args.capacity else args.vus,
                        results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,

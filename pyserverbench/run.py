@@ -59,6 +59,7 @@ from pyserverbench.workloads import Workload, workload_from, workload_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 LOAD_SCRIPT = ROOT / "load.js"
+TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"  # as load.js's summaryTrendStats
 HOST = "127.0.0.1"
 START_DEADLINE_S = 60.0
 
@@ -293,7 +294,8 @@ def k6_command(config: RunConfig, k6: str, summary: Path, base_url: str) -> list
     if app.k6_script is not None:  # the user's scenario, run as our closed loop
         return script_argv(k6, app.k6_script, summary, {"BASE_URL": base_url},
                            "--vus", str(config.vus), "--duration", f"{config.duration_s}s",
-                           *options)
+                           # the percentiles our metrics read, whatever the script asks
+                           "--summary-trend-stats", TREND_STATS, *options)
     return script_argv(k6, LOAD_SCRIPT, summary, {
         "BASE_URL": base_url, "VUS": config.vus, "DURATION": f"{config.duration_s}s",
         "PATHS": json.dumps([list(pair) for pair in app.paths], separators=(",", ":"))},

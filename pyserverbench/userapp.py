@@ -246,6 +246,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="what the report calls your app (default: the target's package)")
     parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
                         help="server worker processes (1 to 64, default 2)")
+    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
+                        help=f"request threads per worker for {', '.join(thread_stacks())} "
+                             f"(1 to 256; default each server's own); other stacks run as "
+                             f"they are")
     parser.add_argument("--duration", type=k6_duration, default=30,
                         help="closed loop: load duration, k6 style (default 30s)")
     parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
@@ -302,6 +306,12 @@ def problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def thread_stacks() -> list[str]:
+    """The stacks of user apps that take --threads."""
+    return [name for name in app_stacks("wsgi") + app_stacks("asgi")
+            if STACKS[name].uses_threads]
+
+
 def chosen_stacks(args: argparse.Namespace) -> tuple[list[tuple[str, str, str]], str | None]:
     """(stack, interface, target) for each run, or a one-line problem."""
     targets = {"wsgi": args.wsgi, "asgi": args.asgi}
@@ -310,14 +320,23 @@ def chosen_stacks(args: argparse.Namespace) -> tuple[list[tuple[str, str, str]],
     offered = [(stack, kind, app) for kind, app in targets.items() if app
                for stack in app_stacks(kind)]
     if args.stacks is None:
-        return offered, None
+        return offered, threads_problem(args, offered)
     wanted = args.stacks.split(",")
     usable = [stack for stack, _, _ in offered]
     for name in wanted:
         if name not in usable:
             return [], (f"argument --stacks: {name!r} does not serve the app(s) given "
                         f"(accepted: {', '.join(usable)})")
-    return [entry for entry in offered if entry[0] in wanted], None
+    chosen = [entry for entry in offered if entry[0] in wanted]
+    return chosen, threads_problem(args, chosen)
+
+
+def threads_problem(args: argparse.Namespace, chosen: list[tuple[str, str, str]]) -> str | None:
+    """--threads given when none of the chosen stacks takes it, in one line."""
+    if args.threads is None or any(stack in thread_stacks() for stack, _, _ in chosen):
+        return None
+    return (f"argument --threads: none of the chosen stacks takes it (accepted with: "
+            f"{', '.join(thread_stacks())})")
 
 
 def default_name(args: argparse.Namespace) -> str:
@@ -351,6 +370,8 @@ def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str
             argv += [flag, str(value)]
     if args.chdir:
         argv.append("--chdir")
+    if args.threads is not None and STACKS[stack].uses_threads:
+        argv += ["--threads", str(args.threads)]
     if args.capacity:
         argv += ["--capacity", "--goal-ms", f"{args.goal_ms or DEFAULT_GOAL_MS:g}"]
     return argv

@@ -130,6 +130,18 @@ def test_bad_options_are_one_line_naming_the_value(argv, named, tmp_path):
     assert named in str(raised.value) and "\n" not in str(raised.value)
 
 
+def test_threads_reach_only_the_stacks_that_take_them(tmp_path):
+    chosen = plan(["--wsgi", "a:b", "--asgi", "c:d", "--threads", "8"], FOUND, tmp_path)
+    given = {stack: argv[argv.index("--threads") + 1] for stack, argv in chosen.runs
+             if "--threads" in argv}
+    assert given == {"gthread": "8", "granian-wsgi": "8"}
+    with pytest.raises(ValueError, match="--threads: none of the chosen stacks takes it"):
+        plan(["--asgi", "c:d", "--threads", "8"], FOUND, tmp_path)
+    with pytest.raises(SystemExit):
+        app_run.parse_args(["--stack", "sync", "--interface", "wsgi", "--target", "a:b",
+                            "--threads", "4"])
+
+
 def test_no_python_found_is_one_line(tmp_path):
     with pytest.raises(ValueError, match="no supported Python"):
         plan(["--wsgi", "a:b"], [], tmp_path)
@@ -284,3 +296,11 @@ def test_the_time_left_scales_the_time_so_far_by_what_is_left():
 def test_a_bad_progress_is_refused(text):
     with pytest.raises(argparse.ArgumentTypeError, match="not K/N@EPOCH"):
         Progress.parse(text)
+
+
+def test_a_users_script_is_asked_for_the_percentiles_load_js_asks_for():
+    from pyserverbench.run import TREND_STATS
+
+    load_js = (ROOT / "load.js").read_text()
+    listed = load_js.split("summaryTrendStats: [")[1].split("]")[0]
+    assert [part.strip(" '") for part in listed.split(",")] == TREND_STATS.split(",")

@@ -101,15 +101,18 @@ def test_a_django_project_under_wsgi_and_asgi_shares_one_table(tmp_path):
     app_dir = _copy("django_site", tmp_path)
     paths = ["--path", "/", "--path", "/api/items", "--path", "/api/stock"]
     secret = {"DJANGO_SECRET_KEY": "not-for-the-record"}
-    for stack, interface in (("gthread", "wsgi"), ("uvicorn", "asgi")):
+    for stack, interface, threads in (("gthread", "wsgi", ["--threads", "4"]),
+                                      ("uvicorn", "asgi", [])):
         done = _app(stack, interface, f"mysite.{interface}:application", app_dir,
-                    tmp_path / "runs", *paths, env=secret)
+                    tmp_path / "runs", *paths, *threads, env=secret)
         assert done.returncode == 0, done.stderr
     records = _records(tmp_path / "runs")
     assert all(r["ok"] for r in records), [r["error"] for r in records]
     by_stack = {r["stack"]: r for r in records}
     assert by_stack["uvicorn"]["probe"]["loop"] == "uvloop"
     assert by_stack["gthread"]["probe"]["loop"] == "none"
+    assert by_stack["gthread"]["threads"] == 4
+    assert by_stack["gthread"]["commands"]["server"][-3:-1] == ["--threads", "4"]
     for record in records:
         assert _checks(record)["GET /api/stock status 2xx"] > 0  # Django's async view
         assert record["packages"]["django"] == "5.2.19"
@@ -148,3 +151,24 @@ def test_the_app_session_installs_the_requirements_runs_each_stack_and_prints_th
     assert all(r["ok"] and r["packages"]["flask"] == "3.1.3" for r in records)
     assert all(r["python"].startswith(PYTHON + ".") for r in records)
     assert "werkzeug" in records[0]["packages"] and "starlette" not in records[0]["packages"]
+
+
+def test_a_users_own_k6_script_is_the_load_after_the_paths_are_checked(tmp_path):
+    app_dir = _copy("flask_app", tmp_path)
+    script = tmp_path / "mine.js"
+    script.write_text(
+        "import http from 'k6/http';\nimport { check } from 'k6';\n"
+        "export default function () {\n"
+        "  const r = http.get(`${__ENV.BASE_URL}/api/items`);\n"
+        "  check(r, { 'twenty items': (x) => x.status === 200 && x.json().items.length === 20 });\n"
+        "}\n")
+    done = _app("sync", "wsgi", "hello:app", app_dir, tmp_path / "runs", "--k6-script",
+                str(script), "--path", "/api/items")
+    assert done.returncode == 0, done.stderr
+    [record] = _records(tmp_path / "runs")
+    assert record["ok"], record["error"]
+    assert _checks(record) == {"twenty items": record["metrics"]["requests"]}
+    assert record["user_app"]["load"] == "k6 script mine.js"
+    assert len(record["user_app"]["k6_script"]["sha256"]) == 64
+    k6 = record["commands"]["k6"]
+    assert k6[-1] == str(script) and k6[k6.index("--vus") + 1] == "4"
