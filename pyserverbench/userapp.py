@@ -204,24 +204,25 @@ def conflict(path: Path, stacks: list[str]) -> str | None:
     one line naming both; None if none does (pip still checks what this cannot see)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
-    pins: dict[str, dict[str, str]] = {}
+    pins: dict[str, dict[str, str]] = {}  # package -> stack -> its pin, `name==version`
     for stack in stacks:
         for pin in STACKS[stack].server_requirements():
             name, _, version = pin.partition("==")
-            pins.setdefault(_canonical(name.partition("[")[0]), {})[stack] = version
+            plain = name.partition("[")[0]
+            pins.setdefault(_canonical(plain), {})[stack] = f"{plain}=={version}"
     for number, text in requirement_lines(path):
         try:
             wanted = Requirement(text)
         except InvalidRequirement as exc:
             return f"--requirements {path} line {number}: {text!r} is not a requirement ({exc})"
-        clashing = {stack: version for stack, version in
-                    pins.get(_canonical(wanted.name), {}).items()
-                    if not wanted.specifier.contains(version, prereleases=True)}
+        clashing = {stack: pin for stack, pin in pins.get(_canonical(wanted.name), {}).items()
+                    if not wanted.specifier.contains(pin.partition("==")[2], prereleases=True)}
         if clashing:
-            versions = sorted(set(clashing.values()))
+            named = " or ".join(sorted(set(clashing.values())))
+            plural = "s" if len(clashing) > 1 else ""
             return (f"--requirements {path} line {number}: {text!r} conflicts with the pin "
-                    f"{wanted.name}=={'/'.join(versions)} of stack "
-                    f"{', '.join(clashing)} (leave those out with --stacks, or change the line)")
+                    f"{named} of stack{plural} {', '.join(clashing)} (leave those out with "
+                    f"--stacks, or change the line)")
     return None
 
 

@@ -304,3 +304,74 @@ def test_a_users_script_is_asked_for_the_percentiles_load_js_asks_for():
     load_js = (ROOT / "load.js").read_text()
     listed = load_js.split("summaryTrendStats: [")[1].split("]")[0]
     assert [part.strip(" '") for part in listed.split(",")] == TREND_STATS.split(",")
+
+
+def _app_options() -> dict:
+    from pyserverbench.userapp import build_parser
+
+    parser = build_parser()
+    found = {"description": parser.description, "prog": parser.prog}
+    for action in parser._actions:  # what --help shows, option by option
+        found[action.option_strings[-1]] = {
+            "help": action.help, "choices": list(action.choices or []),
+            "required": action.required, "dest": action.dest,
+            "default": str(action.default), "type": getattr(action.type, "__name__", None)}
+    return found
+
+
+def test_the_app_options_a_user_reads_are_the_saved_ones():
+    saved = json.loads((ROOT / "tests" / "data" / "app_options.json").read_text())
+    assert _app_options() == saved
+
+
+def test_package_names_compare_as_pip_compares_them(tmp_path):
+    wanted = _requirements(tmp_path, "Gunicorn<25\n")
+    assert "gunicorn==27.0.1" in conflict(wanted, ["sync"])
+    wanted = _requirements(tmp_path, "uvicorn_worker.x==0.1\nUVICORN-Worker<0.3\n")
+    problem = conflict(wanted, ["uvicorn-worker"])
+    assert problem and "line 2" in problem and "uvicorn-worker==0.4.0" in problem
+    from pyserverbench.userapp import requirement_names
+
+    names = _requirements(tmp_path, "Django_REST.framework==1\n# x\n-r other.txt\nFlask  # web\n")
+    assert requirement_names(names) == ["django-rest-framework", "flask"]
+
+
+def test_the_clock_and_the_bounds_of_a_progress():
+    assert [clock(s) for s in (0, 59, 60, 3599, 3600, 7322)] == [
+        "0s", "59s", "1m00s", "59m59s", "1h00m", "2h02m"]
+    assert Progress.parse("2/2@5") == Progress(2, 2, 5.0)
+    assert Progress.parse("1/1@0.5") == Progress(1, 1, 0.5)
+    assert Progress(1, 2, 0.0).line(0, 1, "run", now=1.0).startswith("session 1 of 2, run 1")
+    assert Progress(2, 2, 10.0).line(0, 1, "run", now=5.0) == (
+        "session 2 of 2, run 1 of 1: 0s so far, about 0s left")  # a clock that went back
+
+
+def test_a_session_on_its_own_starts_now_as_the_first_of_one():
+    import re
+    import time
+
+    alone = Progress.starting()
+    assert (alone.index, alone.total) == (1, 1) and abs(alone.started - time.time()) < 5
+    earlier = Progress(1, 1, time.time() - 100)
+    assert re.search(r"run 2 of 2: 1m4[01]s so far, about 1m4[01]s left",
+                     earlier.line(1, 2, "run"))
+
+
+def test_the_facts_of_a_users_app_say_where_it_came_from_and_what_it_needed(tmp_path):
+    wanted = _requirements(tmp_path, "django==5.2.19\nnot-installed-here\n")
+    app = _app(app_dir=tmp_path, chdir=True, env=(("Z_TOKEN", "t"), ("A", "1")),
+               requirements=wanted)
+    record = _record(1, "sync", app, 900)
+    record["packages"]["django"] = "5.2.19"
+    from pyserverbench.report import _app_facts
+
+    assert _app_facts([record]) == [
+        f"- Your app: WSGI `mysite.wsgi:application` from `{tmp_path}` (the server started "
+        f"in it); load: GET /, closed loop with no think time; environment: A=1, Z_TOKEN=***.",
+        f"- Your requirements: `{wanted}` (sha256 {app.facts()['requirements']['sha256'][:12]})"
+        f": django 5.2.19, not-installed-here not installed."]
+    record["kind"] = "capacity"
+    bare = _record(2, "sync", _app(), 900)
+    bare["kind"] = "capacity"
+    assert _app_facts([bare]) == [
+        "- Your app: WSGI `mysite.wsgi:application`; load: GET /, open loop at rising rates."]
