@@ -85,6 +85,9 @@ def configuration(record: dict, named: frozenset[str]) -> tuple[tuple[str, str],
               "python": record["python"], "workload": from_record(record).label(),
               "db_latency": str(record["db_latency_ms"]),
               "placement": json.dumps(placement, sort_keys=True)}
+    app = record.get("user_app")
+    if app:  # a user's app (`nox -s app`): never paired with another app or load
+        fields["app"] = f"app {app['name']} ({app['key']})"
     if is_capacity(record):
         c = record["capacity"]
         fields.update(mix=c["mix"], goal_ms=f"{c['goal_ms']:g}", step_s=str(c["step_s"]))
@@ -146,7 +149,8 @@ def _name(config: tuple[tuple[str, str], ...]) -> str:
     """A short name: `closed sync w2 page (0 rows) 0 ms 10 VUs 20 s` (fields a filter
     named are left out, as they are in the key)."""
     c = dict(config)
-    words = [c.get("kind"), c.get("stack"), c.get("python") and f"py{c['python']}",
+    words = [c.get("kind"), c.get("stack"), c.get("app"),
+             c.get("python") and f"py{c['python']}",
              c.get("workers") and f"w{c['workers']}",
              c.get("threads", "None") != "None" and f"t{c['threads']}",
              c.get("workload"), c.get("db_latency") and f"{c['db_latency']} ms",

@@ -203,3 +203,21 @@ def test_cpu_per_request_is_compared_lower_is_better(tmp_path, capsys):
 def test_capacity_cpu_is_its_cost_per_1000_requests():
     made = capacity_record("uvicorn", 25, 1000.0)
     assert compare.value(made, "cpu") == 0.5 and compare.value(made) == 1000.0
+
+
+def test_user_apps_pair_only_with_the_same_app_and_load(tmp_path):
+    def users(name, python, key, rps_values):
+        made = [_closed(f"{name}{python[-1]}{i}", "sync", python, rps)
+                for i, rps in enumerate(rps_values)]
+        for one in made:
+            one["user_app"] = {"name": name, "key": key}
+        return made
+
+    runs = _write(tmp_path / "runs", [*users("shop", "3.12.1", "k1", (100, 101)),
+                                      *users("shop", "3.13.0", "k1", (150, 151)),
+                                      *users("blog", "3.13.0", "k2", (900, 901))])
+    a, b = compare.select("python=3.12", runs), compare.select("python=3.13", runs)
+    rows, refused, unmatched = compare.compare(a, b)
+    [row] = rows
+    assert "app shop (k1)" in row.name and row.b == [150, 151] and not refused
+    assert unmatched == {"only in A": 0, "only in B": 1}  # blog has nothing to pair with
