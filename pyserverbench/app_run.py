@@ -12,16 +12,16 @@ from pyserverbench.capacity_options import default_server_cpus
 from pyserverbench.cli import OneLineParser
 from pyserverbench.progress import Progress, add_progress_option
 from pyserverbench.run import RunConfig, run_main
-from pyserverbench.stacks import STACKS, app_stacks
+from pyserverbench.stacks import STACKS, app_stacks, threads_error
 from pyserverbench.userapp import (
     DEFAULT_GOAL_MS,
     ENV_VARIABLE,
     UserApp,
     add_run_options,
+    default_name,
     env_pair,
     problem,
     target,
-    thread_stacks,
 )
 
 CAPACITY_STEP_S = 5
@@ -56,16 +56,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
     args = parser.parse_args(argv)
     args.env = env_from_environment() + args.env
     wrong = problem(args)
-    if wrong is None and args.threads is not None and not STACKS[args.stack].uses_threads:
-        wrong = (f"argument --threads: stack {args.stack!r} has no threads (accepted with: "
-                 f"{', '.join(thread_stacks())})")
+    wrong = wrong or threads_error(args.stack, args.threads)
     if wrong is None and STACKS[args.stack].interface != args.interface:
         wrong = (f"argument --stack: {args.stack!r} serves {STACKS[args.stack].interface} "
                  f"apps, not {args.interface} (accepted: "
                  f"{', '.join(app_stacks(args.interface))})")
     if wrong:
         parser.error(wrong)
-    app = UserApp(name=args.name or args.target.partition(".")[0].partition(":")[0],
+    app = UserApp(name=args.name or default_name(args.target),
                   interface=args.interface, target=args.target, app_dir=args.app_dir,
                   chdir=args.chdir, paths=tuple(args.paths or [("/", 1)]),
                   k6_script=args.k6_script, env=tuple(args.env),

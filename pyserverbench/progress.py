@@ -48,9 +48,6 @@ class Progress:
         """A session on its own: the first of one, begun now."""
         return cls(1, 1, time.time())
 
-    def text(self) -> str:
-        return f"{self.index}/{self.total}@{self.started:.0f}"
-
     def line(self, done: int, of: int, unit: str, now: float | None = None) -> str:
         """`session 3 of 13, run 2 of 4: 4m10s so far, about 9m left`: `done` of this
         session's `of` runs are finished."""

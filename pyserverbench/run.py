@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -287,19 +286,15 @@ def k6_command(config: RunConfig, k6: str, summary: Path, base_url: str) -> list
     """k6's command line: load.js with the workload, or a user's app's paths or script."""
     reconnect = config.connections == "per-iteration"
     app = config.app
-    if app is None:
-        return k6_argv(k6, LOAD_SCRIPT, summary, base_url, config.vus, config.duration_s,
-                       reconnect, config.workload.request())
-    options = ["--no-vu-connection-reuse"] if reconnect else []
-    if app.k6_script is not None:  # the user's scenario, run as our closed loop
+    if app is not None and app.k6_script is not None:  # the user's scenario, closed loop
         return script_argv(k6, app.k6_script, summary, {"BASE_URL": base_url},
                            "--vus", str(config.vus), "--duration", f"{config.duration_s}s",
                            # the percentiles our metrics read, whatever the script asks
-                           "--summary-trend-stats", TREND_STATS, *options)
-    return script_argv(k6, LOAD_SCRIPT, summary, {
-        "BASE_URL": base_url, "VUS": config.vus, "DURATION": f"{config.duration_s}s",
-        "PATHS": json.dumps([list(pair) for pair in app.paths], separators=(",", ":"))},
-        *options)
+                           "--summary-trend-stats", TREND_STATS,
+                           *(["--no-vu-connection-reuse"] if reconnect else []))
+    return k6_argv(k6, LOAD_SCRIPT, summary, base_url, config.vus, config.duration_s,
+                   reconnect, None if app else config.workload.request(),
+                   app.paths if app else None)
 
 
 def read_results(summary_path: Path, abort: str | None) -> tuple[dict, dict]:

@@ -340,8 +340,9 @@ def threads_problem(args: argparse.Namespace, chosen: list[tuple[str, str, str]]
             f"{', '.join(thread_stacks())})")
 
 
-def default_name(args: argparse.Namespace) -> str:
-    return args.name or (args.wsgi or args.asgi).partition(".")[0].partition(":")[0]
+def default_name(app: str) -> str:
+    """What the report calls an app given as `module:attribute`: its top package."""
+    return app.partition(".")[0].partition(":")[0]
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,8 @@ def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str
     """The arguments of one stack's `python -m pyserverbench app` (the --env values are
     passed in the environment, not on a command line nox prints)."""
     argv = ["--stack", stack, "--interface", interface, "--target", app,
-            "--name", default_name(args), "--workers", str(args.workers),
+            "--name", args.name or default_name(args.wsgi or args.asgi),
+            "--workers", str(args.workers),
             "--duration", f"{args.duration}s", "--vus", str(args.vus),
             "--repeat", str(args.repeat), "--connections", args.connections,
             "--results-dir", str(args.results_dir.resolve() / "runs")]
