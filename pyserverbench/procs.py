@@ -27,6 +27,10 @@ class ProcessError(RuntimeError):
     """A process we started failed to come up or died."""
 
 
+class PortTaken(ProcessError):
+    """Another process holds a port we picked for ours."""
+
+
 _PR_SET_PDEATHSIG = 1
 _libc = (ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
          if sys.platform.startswith("linux") else None)

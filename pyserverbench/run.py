@@ -40,6 +40,7 @@ from pyserverbench.metadata import (
 )
 from pyserverbench.probe import NodelayReader, judge, probe_facts, read_workers, running
 from pyserverbench.procs import (
+    PortTaken,
     Process,
     ProcessError,
     die_with_parent,
@@ -61,6 +62,7 @@ LOAD_SCRIPT = ROOT / "load.js"
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"  # as load.js's summaryTrendStats
 HOST = "127.0.0.1"
 START_DEADLINE_S = 60.0
+PORT_ATTEMPTS = 3  # starts on fresh ports when another process took one of ours
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def _serving(proc: Process, port: int, url: str) -> bool:
         return False
     ours = {p.pid for p in proc.tree()}
     if not listening_pids(port) & ours:
-        raise ProcessError(f"port {port} is answered by a process that is not our {proc.name}")
+        raise PortTaken(f"port {port} is answered by a process that is not our {proc.name}")
     return True
 
 
@@ -189,9 +191,39 @@ def services(config: RunConfig, logs: Path, record: dict,
     """Start the fake DB and the server, wait for both and check them; stop both after.
 
     The commands (with the load's, from `load_commands(base_url)`) and environments go
-    into `record` first, so a failed run keeps them too.
+    into `record` first, so a failed run keeps them too. Ports are picked, released, then
+    bound by the processes; if another process takes one in between, everything started
+    is stopped and the start is tried again on new ports (`record["port_retries"]`).
     """
-    db_port, server_port = free_ports(2, HOST)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        folder = logs if attempt == 1 else logs / f"attempt-{attempt}"
+        folder.mkdir(exist_ok=True)
+        ports = free_ports(2, HOST)
+        with ExitStack() as running_now:
+            try:
+                up = _start(config, folder, record, load_commands, ports, running_now)
+            except ProcessError as error:
+                running_now.close()
+                if attempt == PORT_ATTEMPTS or not _lost_a_port(error, ports):
+                    raise
+                record.setdefault("port_retries", []).append(str(error))
+                continue
+            yield up
+            return
+
+
+def _lost_a_port(error: ProcessError, ports: list[int]) -> bool:
+    """True if the start failed because another process holds one of our ports (checked
+    after ours are stopped: a listener left on either port is not ours)."""
+    return isinstance(error, PortTaken) or not all(port_is_free(p, HOST) for p in ports)
+
+
+def _start(config: RunConfig, logs: Path, record: dict,
+           load_commands: Callable[[str], dict[str, list[str]]], ports: list[int],
+           running_now: ExitStack) -> Services:
+    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    """One try at starting the run's processes on `ports`; they go on `running_now`."""
+    db_port, server_port = ports
     db_url = f"http://{HOST}:{db_port}/"
     base_url = f"http://{HOST}:{server_port}"
     db_argv = [sys.executable, "-m", "fakedb", "--host", HOST, "--port", str(db_port),
@@ -217,27 +249,26 @@ def services(config: RunConfig, logs: Path, record: dict,
     record["placement"] = intended_placement(config)
     for port in (db_port, server_port):
         if not port_is_free(port, HOST):
-            raise ProcessError(f"port {port} on {HOST} is already in use")
-    with ExitStack() as running_now:
-        db = running_now.enter_context(Process(
-            "fake DB", db_argv, logs / "fakedb.log", env=envs["fakedb"], cwd=room,
-            cpus=config.load_cpus()))
-        db.wait_until(lambda: _serving(db, db_port, db_url), START_DEADLINE_S, "answering")
-        check_db(db_url)
-        server = running_now.enter_context(Process(
-            "server", server_argv, logs / "server.log", env=envs["server"], cwd=server_cwd,
-            cpus=config.server_cpus))
-        server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
-                          START_DEADLINE_S, "answering")
-        server.wait_until(
-            lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= config.processes,
-            START_DEADLINE_S, f"running {config.processes} worker processes")
-        if app is None:
-            check_app(base_url)
-        else:
-            check_paths(base_url, [path for path, _ in app.paths], logs / "server.log")
-        record["placement"] = placement(server, db)
-        yield Services(db, server, server_port, base_url, probe_dir, room, envs)
+            raise PortTaken(f"port {port} on {HOST} is already in use")
+    db = running_now.enter_context(Process(
+        "fake DB", db_argv, logs / "fakedb.log", env=envs["fakedb"], cwd=room,
+        cpus=config.load_cpus()))
+    db.wait_until(lambda: _serving(db, db_port, db_url), START_DEADLINE_S, "answering")
+    check_db(db_url)
+    server = running_now.enter_context(Process(
+        "server", server_argv, logs / "server.log", env=envs["server"], cwd=server_cwd,
+        cpus=config.server_cpus))
+    server.wait_until(lambda: _serving(server, server_port, base_url + "/"),
+                      START_DEADLINE_S, "answering")
+    server.wait_until(
+        lambda: len(running(read_workers(probe_dir), _tree_pids(server))) >= config.processes,
+        START_DEADLINE_S, f"running {config.processes} worker processes")
+    if app is None:
+        check_app(base_url)
+    else:
+        check_paths(base_url, [path for path, _ in app.paths], logs / "server.log")
+    record["placement"] = placement(server, db)
+    return Services(db, server, server_port, base_url, probe_dir, room, envs)
 
 
 def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:

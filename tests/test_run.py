@@ -113,6 +113,7 @@ def test_a_server_that_exits_at_start_is_a_failed_record_found_at_once(tmp_path)
     assert record["ok"] is False and record["metrics"] is None
     assert "server exited with code 3" in record["error"]
     assert "no such server" in record["error"]
+    assert "port_retries" not in record  # its ports were free: nothing to start again
     assert json.loads(path.read_text())["ok"] is False
     assert all(port_is_free(port) for port in _ports(record))
 
