@@ -70,8 +70,9 @@ def parse_head(head: bytes) -> tuple[bytes, bool, int] | None:
 class FakeDB(asyncio.Protocol):
     """One connection: parse requests, answer each after the delay, in order."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, open_now: set[FakeDB]) -> None:
         self.delay = delay
+        self.open_now = open_now
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
@@ -80,8 +81,10 @@ class FakeDB(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.open_now.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.open_now.discard(self)
         self.done = True
         self.pending.clear()
 
@@ -144,15 +147,21 @@ class FakeDB(asyncio.Protocol):
 async def serve(host: str, port: int, sleep_ms: float) -> None:
     """Serve until SIGINT or SIGTERM."""
     loop = asyncio.get_running_loop()
+    open_now: set[FakeDB] = set()
     server = await loop.create_server(
-        lambda: FakeDB(sleep_ms / 1000), host, port, backlog=2048, reuse_address=True
-    )
+        lambda: FakeDB(sleep_ms / 1000, open_now), host, port, backlog=2048,
+        reuse_address=True)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     print(f"fakedb: listening on http://{host}:{port}/ with {sleep_ms:g} ms latency", flush=True)
     async with server:
         await stop.wait()
+        # From Python 3.12 on, leaving `async with server` waits for every connection to
+        # close: a client's kept-alive connection would hold the stop forever.
+        server.close()
+        for connection in list(open_now):
+            connection.transport.close()
 
 
 def parse_args(argv: list[str] | None = None):

@@ -1,4 +1,5 @@
 import asyncio
+import signal
 import socket
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from conftest import start_fakedb
 
 from fakedb.server import parse_head
 
@@ -135,3 +137,21 @@ def test_a_taken_port_fails_in_one_line_naming_it(fakedb_factory):
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert port in done.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_it_while_clients_keep_connections_open(tmp_path, signum):
+    """A server under test holds kept-alive connections to the fake DB when we stop it
+    (separate roles, the session's DB): the signal alone must end it, with exit code 0."""
+    proc, url = start_fakedb(tmp_path, sleep_ms=50)
+    address = ("127.0.0.1", _port(url))
+    try:
+        with socket.create_connection(address, timeout=2) as idle, \
+                socket.create_connection(address, timeout=2) as waiting:
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: db\r\n\r\n")
+            assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+            waiting.sendall(b"GET / HTTP/1.1\r\nHost: db\r\n\r\n")  # answered 50 ms later
+            proc.popen.send_signal(signum)
+            assert proc.popen.wait(timeout=8) == 0  # not the SIGKILL of our stop's grace
+    finally:
+        proc.stop()
