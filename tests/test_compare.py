@@ -277,3 +277,37 @@ def test_only_capacity_within_its_search_resolution_counts_as_no_difference(tmp_
     [by_cpu], _, _ = compare.compare(a, b, "cpu")
     assert by_rate.verdict == compare.SAME
     assert by_cpu.verdict == compare.SLOWER
+
+
+SHARED = {"server_cpus": [0, 1], "load_cpus": [0, 1], "shared": True, "host_cores": 2}
+
+
+@pytest.mark.parametrize(("field", "other"), [
+    ("workers", 4), ("threads", 8), ("python", "3.13.0"), ("db_latency_ms", 5),
+    ("vus", 50), ("duration_s", 30), ("connections", "per-iteration"),
+    ("workload", {"name": "page", "page_rows": 0}),
+    ("placement", {"server_cpus": [0], "load_cpus": [1], "shared": False, "host_cores": 2}),
+    ("user_app", {"name": "shop", "key": "k1"})])
+def test_closed_loop_runs_that_differ_in_one_setting_are_never_paired(field, other):
+    changed = record("b", "sync", **{"placement": SHARED, field: other})
+    assert compare.configuration(changed, frozenset()) != \
+        compare.configuration(record("a", "sync", placement=SHARED), frozenset())
+
+
+@pytest.mark.parametrize(("field", "other"), [("goal_ms", 100), ("step_s", 10),
+                                              ("mix", "/:1")])
+def test_capacity_searches_that_differ_in_one_setting_are_never_paired(field, other):
+    base, changed = capacity_record("uvicorn", 25, 800.0), capacity_record("uvicorn", 25, 800.0)
+    changed["capacity"][field] = other
+    assert compare.configuration(changed, frozenset()) != \
+        compare.configuration(base, frozenset())
+
+
+def test_what_does_not_set_a_run_apart_still_pairs_it():
+    """The host's core count is checked with the host; an older record without
+    `connections` kept its connections."""
+    base = record("a", "sync", placement=SHARED, connections="kept")
+    other_host = record("b", "sync", placement={**SHARED, "host_cores": 64})
+    other_host.pop("connections", None)
+    assert compare.configuration(other_host, frozenset()) == \
+        compare.configuration(base, frozenset())
