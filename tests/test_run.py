@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -351,3 +352,47 @@ def test_a_workload_run_sends_only_its_request_and_waitress_is_one_process(tmp_p
     assert "--threads=2" in record["commands"]["server"]
     assert record["metrics"]["requests"] <= 2 / 0.040 * 3 * 1.05
     assert record["ceiling"]["requests"] == round(3 * 3 / 0.040)
+
+
+_LOAD = ["k6", "run", "--no-color", "--quiet", "--address", ""]
+_TO = ["-e", "BASE_URL=http://127.0.0.1:9", "-e", "VUS=10", "-e", "DURATION=20s"]
+
+
+def _k6_line(**changes) -> list[str]:
+    config = RunConfig(**{"stack": STACKS["sync"], "workers": 2, "threads": None,
+                          "duration_s": 20, "db_latency_ms": 25, "vus": 10,
+                          "results_dir": Path("r"), **changes})
+    return run_module.k6_command(config, "k6", Path("s.json"), "http://127.0.0.1:9")
+
+
+def test_the_k6_command_line_carries_the_load_each_run_asks_for(tmp_path):
+    """What k6 is told is the load a record's figures describe: the study's mix, one
+    workload's request, a user's weighted paths or their own script."""
+    from pyserverbench.userapp import UserApp
+    from pyserverbench.workloads import Workload
+
+    script = str(run_module.LOAD_SCRIPT)
+    assert _k6_line(connections="per-iteration") == [
+        *_LOAD, "--no-vu-connection-reuse", "--summary-export", "s.json", *_TO, script]
+    assert _k6_line(workload=Workload("page", page_rows=50)) == [
+        *_LOAD, "--summary-export", "s.json", *_TO, "-e", "REQUEST=/page?rows=50", script]
+    shop = UserApp(name="shop", interface="wsgi", target="shop:app",
+                   paths=(("/", 2), ("/api/items", 1)))
+    assert _k6_line(app=shop, workload=Workload("page", page_rows=50)) == [
+        *_LOAD, "--summary-export", "s.json", *_TO,
+        "-e", 'PATHS=[["/",2],["/api/items",1]]', script]
+    own = dataclasses.replace(shop, k6_script=tmp_path / "mine.js")
+    assert _k6_line(app=own, connections="per-iteration") == [
+        *_LOAD, "--vus", "10", "--duration", "20s", "--summary-trend-stats",
+        "avg,min,med,max,p(90),p(95),p(99)", "--no-vu-connection-reuse",
+        "--summary-export", "s.json", "-e", "BASE_URL=http://127.0.0.1:9",
+        str(tmp_path / "mine.js")]
+
+
+def test_a_start_is_tried_again_only_when_a_port_is_held_by_another_process():
+    ours = ProcessError("server exited with code 1")
+    free = [free_port(), free_port()]
+    assert not run_module._lost_a_port(ours, free)
+    assert run_module._lost_a_port(run_module.PortTaken("answered by another"), free)
+    with socket.create_server(("127.0.0.1", 0)) as squatter:
+        assert run_module._lost_a_port(ours, [free[0], squatter.getsockname()[1]])
