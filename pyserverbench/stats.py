@@ -45,5 +45,10 @@ def significant(a: list[float], b: list[float]) -> bool:
     error = math.sqrt(per_a + per_b)
     if error == 0:
         return mean_a != mean_b
-    df = (per_a + per_b) ** 2 / (per_a ** 2 / (len(a) - 1) + per_b ** 2 / (len(b) - 1))
-    return abs(mean_a - mean_b) / error > t_critical(df)
+    return abs(mean_a - mean_b) / error > t_critical(welch_df(a, b))
+
+
+def welch_df(a: list[float], b: list[float]) -> float:
+    """The Welch-Satterthwaite degrees of freedom of two samples (not both constant)."""
+    per_a, per_b = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    return (per_a + per_b) ** 2 / (per_a ** 2 / (len(a) - 1) + per_b ** 2 / (len(b) - 1))
