@@ -375,3 +375,40 @@ def test_the_facts_of_a_users_app_say_where_it_came_from_and_what_it_needed(tmp_
     bare["kind"] = "capacity"
     assert _app_facts([bare]) == [
         "- Your app: WSGI `mysite.wsgi:application`; load: GET /, open loop at rising rates."]
+
+
+def _arrived(chosen, stack: str):
+    """What one stack's run makes of the arguments the session gives it."""
+    [argv] = [argv for name, argv in chosen.runs if name == stack]
+    return app_run.parse_args(argv)
+
+
+def test_every_setting_of_the_session_reaches_each_stacks_run(tmp_path):
+    """The session passes its options on to each stack's run as a new command line: a
+    setting lost or misspelled there would measure something else under the same name."""
+    proj = _project(tmp_path)
+    (proj / "requirements.txt").write_text("flask==3.1.3\n")
+    (proj / "mine.js").write_text("export default function () {}\n")
+    chosen = plan(["--wsgi", "shop:app", "--app-dir", "proj", "--chdir", "--name", "shop",
+                   "--requirements", "proj/requirements.txt", "--k6-script", "proj/mine.js",
+                   "--path", "/=3", "--path", "/api/items=2", "--workers", "3",
+                   "--threads", "6", "--vus", "7", "--duration", "9s", "--repeat", "4",
+                   "--connections", "per-iteration", "--results-dir", "out"], FOUND, tmp_path)
+    config, capacity, _ = _arrived(chosen, "gthread")
+    assert (config.workers, config.threads, config.vus, config.duration_s, config.repeat,
+            config.connections) == (3, 6, 7, 9, 4, "per-iteration")
+    assert config.results_dir == tmp_path / "out" / "runs" and capacity == {}
+    app = config.app
+    assert (app.name, app.interface, app.target, app.app_dir, app.chdir) == (
+        "shop", "wsgi", "shop:app", proj, True)
+    assert app.paths == (("/", 3), ("/api/items", 2))
+    assert (app.k6_script, app.requirements) == (proj / "mine.js", proj / "requirements.txt")
+    assert _arrived(chosen, "sync")[0].threads is None  # sync has no threads to give
+
+
+@pytest.mark.parametrize(("goal", "expected"), [([], 100), (["--goal-ms", "250"], 250)])
+def test_a_capacity_session_gives_each_stack_its_goal(tmp_path, goal, expected):
+    chosen = plan(["--asgi", "shop:app", "--capacity", *goal], FOUND, tmp_path)
+    config, capacity, _ = _arrived(chosen, "uvicorn")
+    assert capacity == {"goal_ms": expected}
+    assert config.app.paths == (("/", 1),) and config.app.chdir is False
