@@ -340,3 +340,27 @@ def test_runs_of_separate_roles_name_each_host_and_get_their_own_section():
     assert ("(placement roles load 10.0.0.1, server 10.0.0.2:8000, db 10.0.0.3:8100)"
             in text)
     assert text.count("\n## ") == 2
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"workers": 1, "connections": "per-iteration"},
+     "## 1 worker, 25 ms DB latency, Python 3.12.1, 10 VUs for 60 s, "
+     "new connections every iteration"),
+    ({"connections": "kept", "workload": {"name": "fanout", "fanout_calls": 3}},
+     "## 2 workers, 25 ms DB latency, Python 3.12.1, 10 VUs for 60 s, workload fanout "
+     "(3 calls)"),
+    ({"workers": 3, "connections": "per-iteration", "db_latency_ms": 0,
+      "user_app": {"name": "shop", "load": "GET / x2, GET /api/items", "key": "k1"}},
+     "## Your app shop (GET / x2, GET /api/items), 3 workers, Python 3.12.1, 10 VUs for "
+     "60 s, new connections every iteration"),
+])
+def test_a_sections_heading_names_the_load_it_measured(changes, expected):
+    """The heading is the only place a table says how it was loaded."""
+    from test_report_variants import record
+
+    from pyserverbench.report import _heading
+
+    made = record("h", "sync", **changes)
+    assert _heading(made, []) == expected
+    assert _heading(made, ["host 4a016e28f8a3", "kernel 6.1.0"]) == \
+        f"{expected} (host 4a016e28f8a3, kernel 6.1.0)"
