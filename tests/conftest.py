@@ -75,9 +75,10 @@ def fakedb_factory(tmp_path: Path) -> Iterator[Callable[[float], str]]:
 
 
 @contextlib.contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 in a thread of this process; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serving(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 (on a free port unless given) in a thread of this
+    process; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:

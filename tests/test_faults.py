@@ -5,13 +5,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import psutil
 import pytest
+from conftest import serving
 
 from pyserverbench import run as run_module
 from pyserverbench.run import RunConfig, run
@@ -112,34 +113,16 @@ def test_a_taken_port_is_reported_by_number_and_nothing_is_measured(tmp_path, mo
     assert len(record["port_retries"]) == run_module.PORT_ATTEMPTS - 1
 
 
-class _Squatter:
-    """Another process's listener on a port: an HTTP server that answers, or a socket
-    that listens and never answers (so our server fails to bind and exits first)."""
-
-    def __init__(self, port: int, answers: bool):
-        self.http = self.sock = None
-        if answers:
-            self.http = ThreadingHTTPServer(("127.0.0.1", port), SimpleHTTPRequestHandler)
-            threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        else:
-            self.sock = socket.create_server(("127.0.0.1", port))
-
-    def close(self) -> None:
-        if self.http:
-            self.http.shutdown()
-            self.http.server_close()
-        if self.sock:
-            self.sock.close()
-
-
 @pytest.mark.parametrize("answers, seen_as", [
     (True, "is answered by a process that is not our server"),
     (False, "server exited")])
 def test_a_port_taken_between_the_pick_and_the_bind_is_picked_again(
         tmp_path, monkeypatch, answers, seen_as):
     """Ports are released before our processes bind them: plant another process's listener
-    on the picked server port in that gap. The run must not measure it, and starts again."""
-    picks, squatters = [], []
+    on the picked server port in that gap, an HTTP server that answers or a socket that
+    never does (so our server fails to bind and exits first). The run must not measure
+    it, and starts again."""
+    picks, planted, held = [], [], ExitStack()
     real_free_ports, real_check_db = run_module.free_ports, run_module.check_db
 
     def pick(count, host):
@@ -148,19 +131,18 @@ def test_a_port_taken_between_the_pick_and_the_bind_is_picked_again(
 
     def squat_then_check(db_url):
         if len(picks) == 1:
-            squatters.append(_Squatter(picks[0][1], answers))
+            planted.append(picks[0][1])
+            held.enter_context(serving(SimpleHTTPRequestHandler, planted[0]) if answers
+                               else socket.create_server(("127.0.0.1", planted[0])))
         real_check_db(db_url)
 
     monkeypatch.setattr(run_module, "free_ports", pick)
     monkeypatch.setattr(run_module, "check_db", squat_then_check)
     config = RunConfig(stack=STACKS["uvicorn"], workers=1, threads=None, duration_s=2,
                        db_latency_ms=0, vus=1, results_dir=tmp_path)
-    try:
+    with held:
         record, _ = run(config)
-    finally:
-        for squatter in squatters:
-            squatter.close()
-    assert len(picks) == 2 and squatters
+    assert len(picks) == 2 and planted == [picks[0][1]]
     assert record["ok"] is True, record["error"]
     assert f"--port {picks[1][1]}" in " ".join(record["commands"]["server"])
     [retry] = record["port_retries"]
