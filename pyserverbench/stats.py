@@ -41,7 +41,7 @@ def significant(a: list[float], b: list[float]) -> bool:
     if len(a) < 2 or len(b) < 2:
         raise ValueError("Welch's test needs two or more values per sample")
     mean_a, mean_b = statistics.fmean(a), statistics.fmean(b)
-    per_a, per_b = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    per_a, per_b = _mean_variances(a, b)
     error = math.sqrt(per_a + per_b)
     if error == 0:
         return mean_a != mean_b
@@ -50,5 +50,10 @@ def significant(a: list[float], b: list[float]) -> bool:
 
 def welch_df(a: list[float], b: list[float]) -> float:
     """The Welch-Satterthwaite degrees of freedom of two samples (not both constant)."""
-    per_a, per_b = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    per_a, per_b = _mean_variances(a, b)
     return (per_a + per_b) ** 2 / (per_a ** 2 / (len(a) - 1) + per_b ** 2 / (len(b) - 1))
+
+
+def _mean_variances(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Each sample's variance of its mean (its variance over its size)."""
+    return statistics.variance(a) / len(a), statistics.variance(b) / len(b)
