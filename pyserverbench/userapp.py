@@ -334,10 +334,11 @@ def chosen_stacks(args: argparse.Namespace) -> tuple[list[tuple[str, str, str]],
 
 def threads_problem(args: argparse.Namespace, chosen: list[tuple[str, str, str]]) -> str | None:
     """--threads given when none of the chosen stacks takes it, in one line."""
-    if args.threads is None or any(stack in thread_stacks() for stack, _, _ in chosen):
+    takers = thread_stacks()
+    if args.threads is None or any(stack in takers for stack, _, _ in chosen):
         return None
     return (f"argument --threads: none of the chosen stacks takes it (accepted with: "
-            f"{', '.join(thread_stacks())})")
+            f"{', '.join(takers)})")
 
 
 def default_name(app: str) -> str:
