@@ -196,7 +196,7 @@ def study(session: nox.Session) -> None:
 @nox.session(python=False)
 def app(session: nox.Session) -> None:
     """Your own app under every stack that serves it: `-- --wsgi mysite.wsgi:application
-    --asgi mysite.asgi:application --app-dir PATH` (see the README); then its report."""
+    --asgi mysite.asgi:application --app-dir PATH` (see docs/your-app.md); then its report."""
     try:
         chosen = plan(session.posargs, available(PYTHONS), Path(session.invoked_from))
     except ValueError as exc:

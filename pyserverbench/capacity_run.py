@@ -141,7 +141,7 @@ def verdict(found: Search, probe: dict) -> str | None:
 
 def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
             say: Callable[[dict], None]) -> dict:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """One search against one fake DB and one server; returns the record's results."""
     run = config.run
     slots = run.stack.slots(run.workers, record["threads"])
@@ -221,7 +221,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
 
 def run_search(config: CapacityConfig, repeat: dict,
                say: Callable[[dict], None]) -> tuple[dict, Path]:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """One search, recorded whether it finished or not."""
     k6 = find_k6()
     record = base_record(config.run, datetime.now(timezone.utc), k6_version(k6))
@@ -271,7 +271,7 @@ def search_main(configs: list[CapacityConfig], repeat: int, label: str,
     if not SCRIPT.is_file():
         print(f"error: k6 script {SCRIPT} not found", file=sys.stderr)
         return 2
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     signals.install()
     die_with_parent()
     load_cpus = configs[0].run.load_cpus()

@@ -104,7 +104,7 @@ def _ints(mapping: dict) -> dict:
 
 
 def measure(record: dict, server_base: str, db_base: str, k6: str, logs: Path) -> dict:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Check, load and measure; return the run's results (as `run.measure` does)."""
     server = record["roles"]["server"]
     base_url = url(*address(server["listen"]))
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     wrong = workload_problem(args)
     if wrong:
         parser.error(wrong)
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     server_base, db_base = url(server_at[0], server_at[1] + 1), url(db_at[0], db_at[1] + 1)
     signals.install()
     die_with_parent()
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             server, db = ask("GET", server_base, "/facts"), ask("GET", db_base, "/facts")
         except RoleError as exc:
             print(f"error: a role does not answer: {exc} (start the db and server roles "
-                  f"first; see the README, Separate hosts)", file=sys.stderr)
+                  f"first; see docs/separate-hosts.md)", file=sys.stderr)
             return 2
         k6 = find_k6()
         load = {"role": "load", "host": host_facts(),

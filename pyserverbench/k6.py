@@ -39,7 +39,7 @@ def find_k6() -> str:
 
 
 def k6_version(k6: str) -> str:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """The version line k6 prints, e.g. `k6 v1.1.0 (commit/..., go1.24.4, linux/amd64)`."""
     done = subprocess.run([k6, "version"], capture_output=True, text=True, timeout=30,
                           check=False)
@@ -86,7 +86,7 @@ def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Proces
            on_tick: Callable[[Process], None] | None = None,
            cpus: frozenset[int] | None = None, env: dict[str, str] | None = None,
            cwd: Path | None = None) -> tuple[int, str | None]:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Run k6 to the end; return (exit code, None).
 
     If a watched process dies, k6 is stopped politely, so that it still writes its

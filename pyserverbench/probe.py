@@ -50,7 +50,7 @@ def running(workers: dict[int, dict], tree_pids: set[int]) -> list[int]:
 
 
 def _grab_socket(pid: int, fd: int) -> socket.socket:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Our own duplicate of another process's file descriptor (Linux pidfd_getfd)."""
     if _libc is None or not hasattr(os, "pidfd_open"):
         raise OSError(errno.ENOSYS, "pidfd_getfd needs Linux")

@@ -59,8 +59,8 @@ are "bounded by the scenario" and are not ranked against each other. Notes also 
 an uneven split of requests over the workers (as counted by the workers), TCP_NODELAY
 off on the server's accepted connections, a k6 or fake DB that used most of a core (the
 client, not the server, may have been the limit), differing package versions and runs
-from a dirty work tree. Read "Known effects on the numbers" in the project's README
-before drawing conclusions.
+from a dirty work tree. Read "Known effects on the numbers" in the project's
+docs/methodology.md before drawing conclusions.
 """
 
 

@@ -159,7 +159,7 @@ def _facts(role: str, listen: str, command: list[str], **more: object) -> dict:
 def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], host: str,
            port: int) -> int:
     """Start the role's process, answer on the control port, until a signal stops it."""
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     signals.install()
     die_with_parent()
 
@@ -178,7 +178,7 @@ def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], hos
 
 def _until_stopped(role: str, start: Callable[[Path], tuple[Process, Window, dict]],
                    host: str, port: int) -> int:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Serve the role until its process dies (an error) or a signal arrives."""
     with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
         proc, window, facts = start(Path(logs))  # stop_all stops it, whatever happens

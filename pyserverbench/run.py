@@ -133,7 +133,7 @@ def effective_threads(config: RunConfig) -> int | None:
 
 
 def _serving(proc: Process, port: int, url: str) -> bool:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """True when url answers and the listener on port is `proc` or one of its children."""
     if not answers(url):
         return False
@@ -144,7 +144,7 @@ def _serving(proc: Process, port: int, url: str) -> bool:
 
 
 def placement(server: Process, db: Process) -> dict:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """The CPUs the server and the load side (fake DB, and k6 alike) may actually use."""
     server_cpus = sorted(psutil.Process(server.pid).cpu_affinity())
     load_cpus = sorted(psutil.Process(db.pid).cpu_affinity())
@@ -163,7 +163,7 @@ def intended_placement(config: RunConfig) -> dict:
 
 
 def _tree_pids(server: Process) -> set[int]:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     return {p.pid for p in server.tree()}
 
 
@@ -187,7 +187,7 @@ class Services:
 @contextmanager
 def services(config: RunConfig, logs: Path, record: dict,
              load_commands: Callable[[str], dict[str, list[str]]]) -> Iterator[Services]:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Start the fake DB and the server, wait for both and check them; stop both after.
 
     The commands (with the load's, from `load_commands(base_url)`) and environments go
@@ -221,7 +221,7 @@ def _lost_a_port(error: ProcessError, ports: list[int]) -> bool:
 def _start(config: RunConfig, logs: Path, record: dict,
            load_commands: Callable[[str], dict[str, list[str]]], ports: list[int],
            running_now: ExitStack) -> Services:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """One try at starting the run's processes on `ports`; they go on `running_now`."""
     db_port, server_port = ports
     db_url = f"http://{HOST}:{db_port}/"
@@ -272,7 +272,7 @@ def _start(config: RunConfig, logs: Path, record: dict,
 
 
 def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Start everything, check, load, stop everything; return k6's results."""
     summary_path = logs / "k6-summary.json"
 
@@ -402,7 +402,7 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
 
 
 def run(config: RunConfig, repeat: dict | None = None) -> tuple[dict, Path]:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Run one benchmark and write its record, failed or not. Returns (record, path)."""
     k6 = find_k6()
     record = base_record(config, datetime.now(timezone.utc), k6_version(k6))
@@ -433,7 +433,7 @@ def _say(config: RunConfig, record: dict, path: Path) -> None:
 
 
 def guarded(body: Callable[[], int], unit: str) -> int:
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Run `body` (the runs or searches of one command) and return its exit code; on a
     k6 error or a signal, say so in one line. Everything started is stopped after."""
     try:
@@ -466,7 +466,7 @@ def run_main(config: RunConfig, progress: Progress | None) -> int:
     if not LOAD_SCRIPT.is_file():
         print(f"error: load script {LOAD_SCRIPT} not found", file=sys.stderr)
         return 2
-    # pragma: no mutate block  (drives real processes: see README, Mutation testing)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     signals.install()
     die_with_parent()  # if nox is killed, SIGTERM reaches us and we clean up
     group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

@@ -3,7 +3,7 @@
 psutil's `net_connections` decodes every line of the kernel's TCP tables, and a load
 leaves thousands of TIME_WAIT lines there: about 20 ms per call here. This reads only
 the lines in the ESTABLISHED state on one local port, which keeps the harness's own
-CPU during the load small (see the README, "What the harness costs")."""
+CPU during the load small (see docs/methodology.md, "What the harness costs")."""
 
 from __future__ import annotations
 
