@@ -14,10 +14,10 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not installed
 
-from pyserverbench.capacity_options import MAP_LATENCIES, options_error  # noqa: E402
-from pyserverbench.cli import load_options_error  # noqa: E402
-from pyserverbench.pythons import available, free_threaded, newest  # noqa: E402
-from pyserverbench.stacks import (  # noqa: E402
+from pyserverbench.cli.capacity_options import MAP_LATENCIES, search_options_problem  # noqa: E402
+from pyserverbench.cli.options import load_options_problem  # noqa: E402
+from pyserverbench.matrix.pythons import available, free_threaded, newest  # noqa: E402
+from pyserverbench.matrix.stacks import (  # noqa: E402
     HARNESS_PACKAGES,
     STACKS,
     STUDY_RUNS,
@@ -25,7 +25,7 @@ from pyserverbench.stacks import (  # noqa: E402
     pinned,
     suite_requirements,
 )
-from pyserverbench.userapp import ENV_VARIABLE, plan, requirements_of  # noqa: E402
+from pyserverbench.measure.userapp import ENV_VARIABLE, plan, requirements_of  # noqa: E402
 
 PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 WORKERS = (1, 2)
@@ -63,7 +63,7 @@ class _Plan:
 
 
 def _check_options(session: nox.Session, options: list[str], stack: str | None) -> None:
-    problem = load_options_error(options, stack)
+    problem = load_options_problem(options, stack)
     if problem:
         session.error(f"bad option after --: {problem}")
 
@@ -123,7 +123,7 @@ def _capacity_name(python: str, server: str, workers: int) -> str:
 @nox.parametrize(("server", "workers"), MATRIX)
 def capacity(session: nox.Session, server: str, workers: int) -> None:
     """Capacity at a latency goal (open loop), on every supported Python found."""
-    problem = options_error(server, workers, session.posargs)
+    problem = search_options_problem(server, workers, session.posargs)
     if problem:
         session.error(f"bad option after --: {problem}")
     found = _pythons_for(session, server)
@@ -149,7 +149,7 @@ def capacity_map(session: nox.Session) -> None:
     """Capacity of every stack, 2 workers, at DB latencies 0, 5, 25 and 100 ms (newest
     Python found); then the report with its charts."""
     options = ["--db-latency", MAP_LATENCIES, *session.posargs]
-    problem = options_error("sync", 2, options)
+    problem = search_options_problem("sync", 2, options)
     if problem:
         session.error(f"bad option after --: {problem}")
     if NEWEST is None:
@@ -230,7 +230,7 @@ def app_on(session: nox.Session, server: str) -> None:
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def report(session: nox.Session) -> None:
     """Render every record under results/runs into results/README.md."""
-    session.install(*pinned("tabulate", "matplotlib"))
+    session.install(*pinned("tabulate", "matplotlib", "jsonschema"))
     session.run("python", "-m", "pyserverbench", "report", *session.posargs)
 
 
@@ -263,7 +263,7 @@ def load_role(session: nox.Session) -> None:
 def compare(session: nox.Session) -> None:
     """Compare two selections of records (`-- python=3.12 python=3.13`, or two directories)
     configuration by configuration; `--fail-slower PERCENT` gates on a regression."""
-    session.install(*pinned("tabulate"))
+    session.install(*pinned("tabulate", "jsonschema"))
     session.run("python", "-m", "pyserverbench", "compare", *session.posargs)
 
 

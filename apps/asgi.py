@@ -10,8 +10,15 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from apps import probe
-from apps.common import fanout_body, query_count, render_page, render_table_page
-from pyserverbench.workloads import DEFAULT_CALLS, MAX_CALLS, MAX_ROWS  # the harness's dials
+from apps.common import (
+    DEFAULT_CALLS,
+    MAX_CALLS,
+    MAX_ROWS,
+    fanout_body,
+    query_count,
+    render_page,
+    render_table_page,
+)
 
 
 async def index(request: Request) -> Response:

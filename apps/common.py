@@ -10,6 +10,11 @@ import jinja2
 
 DB_URL_VARIABLE = "PYSERVERBENCH_DB_URL"
 DB_URL = os.environ.get(DB_URL_VARIABLE, "http://127.0.0.1:6161/")
+# The dials of `/page?rows=N` and `/fanout?calls=K`; the harness states the same bounds
+# in pyserverbench.matrix.workloads (a test holds them equal): the apps import none of it.
+MAX_ROWS = 10_000
+MAX_CALLS = 50
+DEFAULT_CALLS = 3
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),

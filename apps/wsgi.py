@@ -9,8 +9,15 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from apps import probe
-from apps.common import fanout_body, query_count, render_page, render_table_page
-from pyserverbench.workloads import DEFAULT_CALLS, MAX_CALLS, MAX_ROWS  # the harness's dials
+from apps.common import (
+    DEFAULT_CALLS,
+    MAX_CALLS,
+    MAX_ROWS,
+    fanout_body,
+    query_count,
+    render_page,
+    render_table_page,
+)
 
 
 def index(request: Request) -> Response:

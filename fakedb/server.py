@@ -8,6 +8,7 @@ connection is closed. Standard library only, so it runs in any environment.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import random
@@ -15,8 +16,8 @@ import selectors
 import signal
 import sys
 from collections import deque
-
-from pyserverbench.cli import OneLineParser, bounded_float, bounded_int
+from collections.abc import Callable
+from typing import NoReturn
 
 MAX_HEAD = 8192
 MAX_BODY = 65536
@@ -164,12 +165,32 @@ async def serve(host: str, port: int, sleep_ms: float) -> None:
             connection.transport.close()
 
 
-def parse_args(argv: list[str] | None = None):
-    parser = OneLineParser(prog="python -m fakedb", description=__doc__.splitlines()[0])
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line (the fake DB imports nothing of the harness)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(kind: type, name: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {name} from {low:g} to "
+                                             f"{high:g}")
+        return value
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = _Parser(prog="python -m fakedb", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=bounded_int(1, 65535), default=6161,
+    parser.add_argument("--port", type=_number(int, "whole number", 1, 65535), default=6161,
                         help="port to bind (default 6161)")
-    parser.add_argument("--sleep", type=bounded_float(0, 60_000), default=0.0,
+    parser.add_argument("--sleep", type=_number(float, "number", 0, 60_000), default=0.0,
                         help="latency per request in milliseconds (default 0 = none)")
     return parser.parse_args(argv)
 

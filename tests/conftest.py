@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import start_fakedb
 
-from pyserverbench.checks import answers
-from pyserverbench.procs import Process, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_fakedb(log_dir: Path, sleep_ms: float = 0, port: int | None = None
-                 ) -> tuple[Process, str]:
-    """Start a real fake DB (on a free port unless given); return it and its URL once it answers."""
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}/"
-    proc = Process("fake DB", [sys.executable, "-m", "fakedb", "--port", str(port),
-                               "--sleep", str(sleep_ms)], log_dir / f"fakedb-{port}.log", cwd=ROOT)
-    proc.start()
-    try:
-        proc.wait_until(lambda: answers(url), 20, "answering")
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, url
+from pyserverbench.harness.procs import Process, free_port
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,18 +51,3 @@ def fakedb_factory(tmp_path: Path) -> Iterator[Callable[[float], str]]:
     yield start
     for proc in started:
         proc.stop()
-
-
-@contextlib.contextmanager
-def serving(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 (on a free port unless given) in a thread of this
-    process; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

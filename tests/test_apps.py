@@ -10,19 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import ROOT
 from starlette.testclient import TestClient
 from werkzeug.test import Client
 
-from pyserverbench.checks import PAGE_MARKERS, answers, check_app
-from pyserverbench.cleanroom import environment
-from pyserverbench.probe import read_workers
-from pyserverbench.procs import Process, free_port
-from pyserverbench.stacks import STACKS
+from pyserverbench.harness.checks import PAGE_MARKERS, answers, check_app
+from pyserverbench.harness.cleanroom import environment
+from pyserverbench.harness.probe import read_workers
+from pyserverbench.harness.procs import Process, free_port
+from pyserverbench.matrix.stacks import STACKS
 
 # Every test here talks to the session's fake DB or starts a server.
 pytestmark = pytest.mark.processes
 
-ROOT = Path(__file__).resolve().parent.parent
 WSGI_APPS = ["apps.sync_app", "apps.donkey_patched_async_app"]
 ASGI_APPS = ["apps.async_app", "apps.stupid_async_app"]
 

@@ -4,18 +4,16 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import start_fakedb
+from helpers import ROOT, start_fakedb
 
 from fakedb.server import parse_head
 
 pytestmark = pytest.mark.processes  # every test here starts real processes
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _port(url: str) -> int:

@@ -1,11 +1,10 @@
 """The README and CI promise the same test command; the docs name every stack; the layout
 is what the spec names."""
 
-from pathlib import Path
 
-from pyserverbench.stacks import STACKS
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+from pyserverbench.matrix.stacks import STACKS
 
 
 def _ci_test_command() -> str:

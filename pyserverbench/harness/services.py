@@ -1,0 +1,53 @@
+"""The processes a measurement stands on: the fake DB's command line, and the wait until
+a started process answers from its own socket and runs every worker asked."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pyserverbench.harness.checks import answers
+from pyserverbench.harness.probe import read_workers, running
+from pyserverbench.harness.procs import PortTaken, Process, listening_pids
+
+START_DEADLINE_S = 60.0
+
+
+def fakedb_argv(host: str, port: int, sleep_ms: float) -> list[str]:
+    """The fake DB's command line, on this Python."""
+    return [sys.executable, "-m", "fakedb", "--host", host, "--port", str(port),
+            "--sleep", str(sleep_ms)]
+
+
+def tree_pids(proc: Process) -> set[int]:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    return {p.pid for p in proc.tree()}
+
+
+def serving(proc: Process, port: int, url: str) -> bool:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """True when url answers and the listener on port is `proc` or one of its children;
+    PortTaken if another process answers there."""
+    if not answers(url):
+        return False
+    if not listening_pids(port) & tree_pids(proc):
+        raise PortTaken(f"port {port} is answered by a process that is not our {proc.name}")
+    return True
+
+
+def workers_running(proc: Process, probe_dir: Path) -> list[int]:
+    """The worker processes in proc's tree that loaded the app (by the probe's files)."""
+    return running(read_workers(probe_dir), tree_pids(proc))
+
+
+def wait_ready(proc: Process, port: int, url: str, workers: int = 0,
+               probe_dir: Path | None = None, deadline_s: float = START_DEADLINE_S) -> None:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """Wait, with a deadline, until the started `proc` answers `url` from its own socket
+    on `port` and, for a server (`workers` > 0), until that many worker processes have
+    loaded the app. ProcessError if it exits or the deadline passes first."""
+    proc.wait_until(lambda: serving(proc, port, url), deadline_s, "answering")
+    if workers:
+        assert probe_dir is not None, "a server's workers are counted by its probe"
+        proc.wait_until(lambda: len(workers_running(proc, probe_dir)) >= workers, deadline_s,
+                        f"running {workers} worker processes")

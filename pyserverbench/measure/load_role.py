@@ -1,0 +1,209 @@
+"""The load role: k6 against a server role, its fake DB a db role, each maybe on a host
+of its own; one record per run that names every role's host and address."""
+
+from __future__ import annotations
+
+import os
+import resource
+import secrets
+import socket
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+from pyserverbench import ROOT
+from pyserverbench.cli.options import OneLineParser, add_k6_options
+from pyserverbench.harness import signals
+from pyserverbench.harness.checks import CheckError, check_app
+from pyserverbench.harness.k6 import K6Error, find_k6, k6_argv, k6_version, run_k6
+from pyserverbench.harness.machine import host_facts
+from pyserverbench.harness.probe import judge, probe_facts
+from pyserverbench.harness.procs import ProcessError, die_with_parent
+from pyserverbench.harness.usage import _cpu, split_facts
+from pyserverbench.matrix.ceiling import ceiling_facts
+from pyserverbench.matrix.stacks import STACKS
+from pyserverbench.matrix.workloads import (
+    Workload,
+    from_record,
+    workload_from,
+    workload_problem,
+)
+from pyserverbench.measure.closed import LOAD_SCRIPT, guarded, read_results, verdict
+from pyserverbench.measure.roles import address, address_arg, url
+from pyserverbench.records import FORMAT, record_id, write_record
+
+ASK_TIMEOUT_S = 10.0
+
+
+class RoleError(RuntimeError):
+    """A role did not answer as a role should."""
+
+
+def ask(method: str, base: str, path: str) -> dict:
+    """A role's control endpoint's JSON answer."""
+    try:
+        answer = httpx.request(method, base + path, timeout=ASK_TIMEOUT_S)
+        answer.raise_for_status()
+        return answer.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise RoleError(f"{method} {base}{path}: {exc}") from None
+
+
+def _local_address(host: str, port: int) -> str:
+    """The address this host uses to reach host:port."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                       socket.SOCK_DGRAM) as probe:
+        probe.connect((host, port))
+        return probe.getsockname()[0]
+
+
+def placement(load: dict, server: dict, db: dict) -> dict:
+    """Where each role ran: its host id and address (a section per such layout)."""
+    return {"roles": {name: f"{facts['host']['id']} {facts['listen']}"
+                      for name, facts in (("load", load), ("server", server), ("db", db))},
+            "shared": None}
+
+
+def record_from(server: dict, db: dict, load: dict, workload: Workload, vus: int,
+                duration_s: int, connections: str, started: datetime, k6_line: str) -> dict:
+    """The record's fields before the load: the server's facts are the run's (its Python,
+    packages, host), and every role is named with its host and address."""
+    stack = STACKS[server["stack"]]
+    return {
+        "format": FORMAT,
+        "id": record_id(stack.name, server["workers"], server["python"], started),
+        "stack": stack.name, "mode": stack.mode, "server": stack.server,
+        "worker_class": stack.worker_class, "app": stack.app,
+        "workers": server["workers"], "threads": server["threads"],
+        **{key: server[key] for key in ("python", "python_build", "python_implementation",
+                                        "free_threaded", "packages", "host", "project")},
+        "db_latency_ms": db["db_latency_ms"], "workload": workload.facts(), "vus": vus,
+        "connections": connections, "duration_s": duration_s,
+        "started_at": started.isoformat(timespec="seconds"), "k6_version": k6_line,
+        "roles": {"load": load, "server": server, "db": db},
+        "placement": placement(load, server, db),
+        "commands": {"server": server["command"], "fakedb": db["command"]},
+    }
+
+
+def _usage(server: dict, db: dict, k6_cpu: float, wall_s: float) -> dict:
+    return {"window_s": server["window_s"],
+            "server": {k: server[k] for k in ("cpu_s", "peak_rss_bytes", "processes",
+                                              "workers")},
+            "fakedb": {"cpu_s": db["cpu_s"], "peak_rss_bytes": db["peak_rss_bytes"]},
+            "k6": {"cpu_s": round(k6_cpu, 3), "wall_s": round(wall_s, 2)},
+            "connections": split_facts({})}
+
+
+def _ints(mapping: dict) -> dict:
+    return {int(key): value for key, value in mapping.items()}
+
+
+def measure(record: dict, server_base: str, db_base: str, k6: str, logs: Path) -> dict:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """Check, load and measure; return the run's results (as `run.measure` does)."""
+    server = record["roles"]["server"]
+    base_url = url(*address(server["listen"]))
+    summary = logs / "k6-summary.json"
+    argv = k6_argv(k6, LOAD_SCRIPT, summary, base_url, record["vus"], record["duration_s"],
+                   record["connections"] == "per-iteration",
+                   from_record(record).request())
+    record["commands"]["k6"] = argv
+    check_app(base_url)
+    for base in (server_base, db_base):
+        ask("POST", base, "/start")
+    children_before = _cpu(resource.RUSAGE_CHILDREN)  # k6 is the only child reaped here
+    started = time.monotonic()
+    code, abort = run_k6(argv, logs / "k6.log", record["duration_s"] + 120.0, [])
+    wall = time.monotonic() - started
+    k6_cpu = _cpu(resource.RUSAGE_CHILDREN) - children_before
+    served, fed = ask("POST", server_base, "/stop"), ask("POST", db_base, "/stop")
+    summary_data, metrics = read_results(summary, abort)
+    probe = probe_facts(server["processes"], _ints(served["before"]), _ints(served["after"]),
+                        served["alive"], _ints(served["threads"]), _ints(served["nodelay"]),
+                        served["nodelay_error"])
+    stack = STACKS[record["stack"]]
+    probe["contradictions"] = judge(stack.loop, stack.parser, server["processes"], probe,
+                                    metrics["requests"], record["vus"],
+                                    bool(record["free_threaded"]))
+    return {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,
+            "metrics": metrics, "usage": _usage(served, fed, k6_cpu, wall), "probe": probe,
+            "ceiling": ceiling_facts(metrics["requests"], record["vus"], record["duration_s"],
+                                     record["db_latency_ms"], from_record(record),
+                                     record["app"])}
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m pyserverbench load-role",
+                           description="Drive a server role with k6 and write the record.")
+    parser.add_argument("--server", type=address_arg, default="127.0.0.1:8000",
+                        metavar="ADDRESS:PORT",
+                        help="where the server role listens (default 127.0.0.1:8000)")
+    parser.add_argument("--db", type=address_arg, default="127.0.0.1:8100",
+                        metavar="ADDRESS:PORT",
+                        help="where the db role listens (default 127.0.0.1:8100)")
+    add_k6_options(parser)
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "runs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    server_at, db_at = args.server, args.db
+    wrong = workload_problem(args)
+    if wrong:
+        parser.error(wrong)
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    server_base, db_base = url(server_at[0], server_at[1] + 1), url(db_at[0], db_at[1] + 1)
+    signals.install()
+    die_with_parent()
+    group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+    def runs() -> int:
+        try:
+            server, db = ask("GET", server_base, "/facts"), ask("GET", db_base, "/facts")
+        except RoleError as exc:
+            print(f"error: a role does not answer: {exc} (start the db and server roles "
+                  f"first; see docs/separate-hosts.md)", file=sys.stderr)
+            return 2
+        k6 = find_k6()
+        load = {"role": "load", "host": host_facts(),
+                "listen": _local_address(*server_at), "command": sys.argv}
+        failed = 0
+        for index in range(1, args.repeat + 1):
+            record = record_from(server, db, load, workload_from(args), args.vus,
+                                 args.duration, args.connections,
+                                 datetime.now(timezone.utc), k6_version(k6))
+            record["repeat"] = {"group": group, "index": index, "of": args.repeat}
+            with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
+                try:
+                    result = measure(record, server_base, db_base, k6, Path(logs))
+                except (RoleError, ProcessError, CheckError, K6Error) as exc:
+                    record.update(ok=False, error=str(exc), metrics=None)
+                else:
+                    reason = verdict(result)
+                    record.update(result, ok=reason is None, error=reason)
+            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            path = write_record(args.results_dir, record)
+            failed += not record["ok"]
+            _say(record, path)
+        return 1 if failed else 0
+
+    return guarded(runs, "run")
+
+
+def _say(record: dict, path: Path) -> None:
+    rel = os.path.relpath(path)
+    hosts = ", ".join(f"{name} {facts['listen']}" for name, facts in record["roles"].items())
+    if not record["ok"]:
+        print(f"error: run failed: {record['error']} (record: {rel})", file=sys.stderr)
+        return
+    m = record["metrics"]
+    print(f"{record['stack']} x{record['workers']} on Python {record['python']} ({hosts}): "
+          f"{m['requests']} requests, p95 {m['duration_p95_ms']:.2f} ms (record: {rel})")
+

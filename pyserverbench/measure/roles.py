@@ -1,0 +1,272 @@
+"""Separate hosts: the fake DB and the server each run as a role of their own, on the
+address named on the command line, with a control endpoint on the next port that the
+load role asks for the role's facts and for its usage during the load."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from pyserverbench import ROOT
+from pyserverbench.cli.options import OneLineParser, bounded_int
+from pyserverbench.harness import signals
+from pyserverbench.harness.checks import CheckError, check_app, check_db
+from pyserverbench.harness.cleanroom import environment, make_room
+from pyserverbench.harness.machine import git_facts, host_facts, installed_packages, python_facts
+from pyserverbench.harness.probe import NodelayReader, read_workers, running
+from pyserverbench.harness.procs import Process, ProcessError, die_with_parent
+from pyserverbench.harness.usage import TreeUsage
+from pyserverbench.matrix.stacks import STACKS, threads_help, threads_problem
+from pyserverbench.measure.closed import _serving, guarded
+
+START_DEADLINE_S = 60.0
+SAMPLE_S = 0.5
+
+
+def address(text: str) -> tuple[str, int]:
+    """`HOST:PORT` with HOST one IP address (not a wildcard) and PORT 1-65534 (the next
+    port is the role's control endpoint)."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    accepted = "accepted: ADDRESS:PORT, one IP address and a port from 1 to 65534"
+    try:
+        ip = ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an address ({accepted})") from None
+    if not sep or not 1 <= number <= 65534:
+        raise ValueError(f"{text!r} is not an address ({accepted})")
+    if ip.is_unspecified:
+        raise ValueError(f"{text!r} listens on every address: name the one to listen on "
+                         f"({accepted})")
+    return str(ip), number
+
+
+def address_arg(text: str) -> tuple[str, int]:
+    """`address` as an argparse type."""
+    try:
+        return address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class Window:
+    """Usage of a process tree (and its workers, for a server) between start and stop."""
+
+    def __init__(self, root_pid: int, probe_dir: Path | None = None, port: int = 0) -> None:
+        self.root_pid, self.probe_dir, self.port = root_pid, probe_dir, port
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> dict:
+        self.stop_sampling()
+        self.usage = TreeUsage(self.root_pid)
+        self.usage.sample()
+        self.started = time.monotonic()
+        self.before = read_workers(self.probe_dir) if self.probe_dir else {}
+        tree = {p.pid for p in self.usage.members()}
+        self.nodelay = NodelayReader(running(self.before, tree), self.port)
+        self.stopping.clear()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return {"started": True}
+
+    def _sample(self) -> None:
+        while not self.stopping.wait(SAMPLE_S):
+            self.usage.sample()
+            if self.probe_dir:
+                self.nodelay.tick()
+
+    def stop_sampling(self) -> None:
+        if self.thread is not None:
+            self.stopping.set()
+            self.thread.join()
+            self.thread = None
+
+    def stop(self) -> dict:
+        if self.thread is None:
+            raise ValueError("no window was started")
+        self.stop_sampling()
+        self.usage.sample()
+        found = {"window_s": round(time.monotonic() - self.started, 2),
+                 "cpu_s": round(self.usage.cpu_seconds(), 3),
+                 "peak_rss_bytes": self.usage.peak_total_rss,
+                 "processes": len(self.usage.last_cpu)}
+        if self.probe_dir:
+            after = read_workers(self.probe_dir)
+            alive = running(after, {p.pid for p in self.usage.members()})
+            found.update(before=self.before, after=after, alive=alive,
+                         threads=self.usage.peak_threads, nodelay=self.nodelay.readings,
+                         nodelay_error=self.nodelay.error,
+                         workers=[{"pid": pid, "cpu_s": round(self.usage.cpu_seconds(pid), 3),
+                                   "peak_rss_bytes": self.usage.peak_rss.get(pid, 0),
+                                   "connections_mean": 0.0} for pid in alive])
+        return found
+
+
+def control_server(host: str, port: int, facts: dict, window: Window) -> ThreadingHTTPServer:
+    """GET /facts, POST /start and POST /stop, answered with JSON."""
+    routes: dict[tuple[str, str], Callable[[], dict]] = {
+        ("GET", "/facts"): lambda: facts, ("POST", "/start"): window.start,
+        ("POST", "/stop"): window.stop}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, method: str) -> None:
+            route = routes.get((method, self.path))
+            try:
+                status, body = (200, route()) if route else (404, {"error": "no such route"})
+            except ValueError as exc:
+                status, body = 409, {"error": str(exc)}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            self._answer("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer("POST")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def _facts(role: str, listen: str, command: list[str], **more: object) -> dict:
+    return {"role": role, "listen": listen, "command": command, "host": host_facts(),
+            **python_facts(), "packages": installed_packages(), "project": git_facts(ROOT),
+            **more}
+
+
+def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], host: str,
+           port: int) -> int:
+    """Start the role's process, answer on the control port, until a signal stops it."""
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    signals.install()
+    die_with_parent()
+
+    def body() -> int:
+        try:
+            return _until_stopped(role, start, host, port)
+        except (ProcessError, CheckError, OSError) as exc:
+            print(f"error: {role} role: {exc}", file=sys.stderr)
+            return 1
+        except signals.Interrupted as exc:
+            print(f"{role} role stopped ({exc})", flush=True)
+            return 0
+
+    return guarded(body, role)
+
+
+def _until_stopped(role: str, start: Callable[[Path], tuple[Process, Window, dict]],
+                   host: str, port: int) -> int:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """Serve the role until its process dies (an error) or a signal arrives."""
+    with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
+        proc, window, facts = start(Path(logs))  # stop_all stops it, whatever happens
+        try:
+            control = control_server(host, port + 1, facts, window)
+        except OSError as exc:
+            raise ProcessError(f"control port {port + 1} on {host}: {exc.strerror}") from None
+        threading.Thread(target=control.serve_forever, daemon=True).start()
+        print(f"{role} role ready: {url(host, port)} (control {url(host, port + 1)}); "
+              f"Ctrl-C or SIGTERM stops it", flush=True)
+        try:
+            while True:
+                proc.check_alive()
+                time.sleep(0.2)
+        finally:
+            control.shutdown()
+            window.stop_sampling()
+            proc.stop()
+
+
+def _parser(role: str, default: str) -> OneLineParser:
+    parser = OneLineParser(prog=f"python -m pyserverbench {role}-role",
+                           description=f"Run the {role} role until Ctrl-C or SIGTERM.")
+    parser.add_argument("--listen", type=address_arg, default=default, metavar="ADDRESS:PORT",
+                        help=f"where to listen (default {default}: loopback only; any other "
+                             f"address is your choice, named here); control on PORT + 1")
+    return parser
+
+
+def db_main(argv: list[str] | None = None) -> int:
+    parser = _parser("db", "127.0.0.1:8100")
+    parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
+                        help="fake DB latency per request in ms (0 to 10000, default 25)")
+    args = parser.parse_args(argv)
+    host, port = args.listen
+    argv_db = [sys.executable, "-m", "fakedb", "--host", host, "--port", str(port),
+               "--sleep", str(args.db_latency)]
+
+    def start(logs: Path) -> tuple[Process, Window, dict]:
+        room = make_room(logs)
+        proc = Process("fake DB", argv_db, logs / "fakedb.log",
+                       env=environment(room, ROOT), cwd=room)
+        proc.start()
+        proc.wait_until(lambda: _serving(proc, port, url(host, port) + "/"), START_DEADLINE_S,
+                        "answering")
+        check_db(url(host, port) + "/")
+        return proc, Window(proc.pid), _facts("db", f"{host}:{port}", argv_db,
+                                              db_latency_ms=args.db_latency)
+
+    return _serve("db", start, host, port)
+
+
+def server_main(argv: list[str] | None = None) -> int:
+    parser = _parser("server", "127.0.0.1:8000")
+    parser.add_argument("--stack", required=True, choices=list(STACKS))
+    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
+                        help="server worker processes (1 to 64, default 2)")
+    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
+                        help=threads_help())
+    parser.add_argument("--db", type=address_arg, default="127.0.0.1:8100",
+                        metavar="ADDRESS:PORT",
+                        help="where the db role listens (default 127.0.0.1:8100)")
+    args = parser.parse_args(argv)
+    host, port = args.listen
+    db_url = url(*args.db) + "/"
+    stack = STACKS[args.stack]
+    wrong = threads_problem(stack.name, args.threads)
+    if wrong:
+        parser.error(wrong)
+    command = stack.argv(sys.executable, host, port, args.workers, args.threads)
+    processes = stack.processes(args.workers)
+
+    def start(logs: Path) -> tuple[Process, Window, dict]:
+        room, probe_dir = make_room(logs), logs / "probe"
+        probe_dir.mkdir()
+        env = environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url,
+                          PYSERVERBENCH_PROBE_DIR=str(probe_dir))
+        proc = Process("server", command, logs / "server.log", env=env, cwd=room)
+        proc.start()
+        base = url(host, port)
+        proc.wait_until(lambda: _serving(proc, port, base + "/"), START_DEADLINE_S, "answering")
+        proc.wait_until(lambda: len(running(read_workers(probe_dir),
+                                            {p.pid for p in proc.tree()})) >= processes,
+                        START_DEADLINE_S, f"running {processes} worker processes")
+        check_app(base)
+        facts = _facts("server", f"{host}:{port}", command, stack=stack.name,
+                       workers=args.workers, threads=stack.threads(args.workers, args.threads),
+                       processes=processes, db=db_url)
+        return proc, Window(proc.pid, probe_dir, port), facts
+
+    return _serve("server", start, host, port)

@@ -1,0 +1,196 @@
+"""Capacity at a latency goal: what one open-loop step measured, whether it passed, and
+the search for the highest arrival rate that passes.
+
+A step passes when p99 latency is within the goal, no request failed, no iteration was
+dropped (k6 had no free virtual user to send on time) and the achieved rate is at least
+99% of the offered one. The search doubles the rate until a step fails, then halves the
+gap between the highest passing and the lowest failing rate until it is within the
+resolution."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyserverbench import ROOT
+from pyserverbench.cli.capacity_options import STUDY_MIX
+from pyserverbench.harness.k6 import script_argv
+
+SCRIPT = ROOT / "capacity.js"
+
+MEASURED = "{scenario:measure}"  # the sub-metrics capacity.js keeps apart from the warm-up
+ACHIEVED_FRACTION = 0.99
+MIN_RPS = 1.0  # below this a search gives up: no capacity at the goal
+DEFAULT_GOAL_MARGIN_MS = 50.0  # the goal is p99 <= DB time + this, unless given
+
+
+def default_goal_ms(db_latency_ms: float, calls: int = 1) -> float:
+    """The latency goal when none is given: p99 within the DB time of the mix's longest
+    request if its `calls` are made one after another, plus 50 ms. The same goal for
+    every app, so an app that overlaps its calls is not held to a stricter one."""
+    return calls * db_latency_ms + DEFAULT_GOAL_MARGIN_MS
+
+
+def vus_for(rate: float, goal_ms: float) -> int:
+    """Virtual users for a step: enough for every request in flight while latency stays
+    within the goal (Little's law: in flight = rate x latency), with half again as
+    headroom. Drops then mean the server fell behind, not that k6 ran short."""
+    return max(10, math.ceil(rate * goal_ms / 1000 * 1.5))
+
+
+def step_figures(summary: dict, offered: float, duration_s: float) -> dict:
+    """A step's figures from k6's summary: only the measured scenario counts."""
+    metrics = summary["metrics"]
+    duration = metrics[f"http_req_duration{MEASURED}"]
+    requests = int(metrics[f"http_reqs{MEASURED}"]["count"])
+    failed = metrics[f"http_req_failed{MEASURED}"]
+    return {
+        "offered_rps": offered,
+        "achieved_rps": round(requests / duration_s, 2),
+        "requests": requests,
+        "failed_requests": int(failed.get("passes", 0)),
+        "dropped": int(metrics.get(f"dropped_iterations{MEASURED}", {}).get("count", 0)),
+        "total_requests": int(metrics["http_reqs"]["count"]),  # warm-up included
+        "mean_ms": float(duration["avg"]),
+        "p50_ms": float(duration["med"]),
+        "p95_ms": float(duration["p(95)"]),
+        "p99_ms": float(duration["p(99)"]),
+    }
+
+
+def step_problem(step: dict, goal_ms: float) -> str | None:
+    """Why a step does not pass, or None if it does."""
+    if step["failed_requests"]:
+        return f"{step['failed_requests']} requests failed"
+    if step["dropped"]:
+        return (f"{step['dropped']} iterations dropped (no free virtual user: the server "
+                f"fell behind)")
+    if step["achieved_rps"] < ACHIEVED_FRACTION * step["offered_rps"]:
+        return (f"achieved {step['achieved_rps']:,.1f}/s of {step['offered_rps']:,.1f}/s "
+                f"offered")
+    if step["p99_ms"] > goal_ms:
+        return f"p99 {step['p99_ms']:.1f} ms over the goal of {goal_ms:g} ms"
+    return None
+
+
+LOAD_BUSY = 0.85  # a load side using this share of its CPUs may have been the limit
+
+
+def little(step: dict, slots: int | None, db_wait_ms: float) -> dict:
+    """Little's law on a step: requests in flight = achieved rate x mean latency.
+
+    Inconsistent if k6 had more in flight than it has virtual users (checked only on a
+    step without drops: an overloaded step is not in a steady state), or if a server
+    that holds `slots` requests at once (each for at least `db_wait_ms`, the mix's mean
+    DB wait) served faster than slots / db_wait allows."""
+    in_flight = step["achieved_rps"] * step["mean_ms"] / 1000
+    problems = []
+    if not step["dropped"] and in_flight > step["vus"] * 1.01:
+        problems.append(f"{in_flight:.1f} requests in flight on average, more than k6's "
+                        f"{step['vus']} virtual users")
+    if slots is not None and db_wait_ms > 0:
+        most = slots / (db_wait_ms / 1000)
+        if step["achieved_rps"] > most * 1.01:
+            problems.append(f"achieved {step['achieved_rps']:,.1f}/s, more than {slots} "
+                            f"requests at a time, each waiting {db_wait_ms:g} ms on "
+                            f"average, allow ({most:,.1f}/s)")
+    return {"in_flight": round(in_flight, 2), "problems": problems}
+
+
+def load_busy(usage: dict, load_cpus: int) -> float:
+    """The share of the load side's CPUs that k6, the fake DB and the harness used."""
+    wall = usage["k6"]["wall_s"]
+    if wall <= 0 or load_cpus <= 0:
+        return 0.0
+    db_rate = usage["fakedb"]["cpu_s"] / usage["window_s"] if usage["window_s"] > 0 else 0.0
+    busy = (usage["k6"]["cpu_s"] + usage["harness"]["cpu_s"]) / wall + db_rate
+    return round(busy / load_cpus, 3)
+
+
+def cpu_per_1000(usage: dict, achieved_rps: float) -> float | None:
+    """Server CPU seconds per 1,000 requests over the sampled window of a step."""
+    served = achieved_rps * usage["window_s"]
+    if served <= 0:
+        return None
+    return round(usage["server"]["cpu_s"] / served * 1000, 4)
+
+
+def bounds(slots: int | None, server_cpus: int, db_wait_ms: float,
+           cpu_s_per_1000: float | None) -> dict:
+    """What theory allows, in requests per second: the server's CPUs over the CPU cost of
+    a request; and for a blocking server, its slots over the time each request holds one
+    (the mix's mean DB wait plus its CPU cost). None where it cannot be worked out."""
+    cpu_s = cpu_s_per_1000 / 1000 if cpu_s_per_1000 else None
+    by_cpu = round(server_cpus / cpu_s, 1) if cpu_s else None
+    held_s = db_wait_ms / 1000 + (cpu_s or 0.0)
+    by_slots = round(slots / held_s, 1) if slots is not None and held_s > 0 else None
+    known = [b for b in (by_cpu, by_slots) if b is not None]
+    return {"cpu_rps": by_cpu, "slots_rps": by_slots, "rps": min(known) if known else None}
+
+
+@dataclass
+class Search:
+    """The steps of one search and what it found."""
+
+    start_rps: float
+    resolution: float  # stop when (lowest failing - highest passing) / highest passing <= this
+    max_rps: float
+    steps: list[dict] = field(default_factory=list)
+    passing: float | None = None  # highest offered rate that passed
+    failing: float | None = None  # lowest offered rate that failed
+    error: str | None = None  # why the search stopped before it was over
+
+    def next_rate(self) -> float | None:
+        """The next rate to try, or None when the search is over."""
+        if self.failing is None:  # climbing
+            if self.passing is None:
+                return self.start_rps
+            return None if self.passing >= self.max_rps else min(self.passing * 2,
+                                                                 self.max_rps)
+        if self.passing is None:  # even the start failed: halve until a rate passes
+            lower = round(self.failing / 2, 1)
+            return lower if lower >= MIN_RPS else None
+        if (self.failing - self.passing) / self.passing <= self.resolution:
+            return None
+        return round((self.passing + self.failing) / 2, 1)
+
+    def record(self, step: dict, reason: str | None) -> None:
+        self.steps.append({**step, "passed": reason is None, "reason": reason})
+        rate = step["offered_rps"]
+        if reason is None:
+            self.passing = max(rate, self.passing or rate)
+        else:
+            self.failing = min(rate, self.failing or rate)
+
+    def capacity(self) -> float | None:
+        """The highest rate that passed, or None if none did."""
+        return self.passing
+
+
+def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
+           resolution: float = 0.05, max_rps: float = 100_000.0,
+           on_step: Callable[[dict], None] | None = None, max_steps: int = 40) -> Search:
+    """Run steps (`measure(rate)` returns a step's figures) until the search is over, or
+    `max_steps` have run (then `error` says so)."""
+    state = Search(start_rps, resolution, max_rps)
+    rate = state.next_rate()
+    while rate is not None:
+        if len(state.steps) >= max_steps:
+            state.error = f"not over after {max_steps} steps"
+            break
+        step = measure(rate)
+        state.record(step, step_problem(step, goal_ms))
+        if on_step is not None:
+            on_step(state.steps[-1])
+        rate = state.next_rate()
+    return state
+
+
+def step_argv(k6: str, summary: Path, base_url: str, rate: float, duration_s: int,
+              warmup_s: int, vus: int, mix: str = STUDY_MIX) -> list[str]:
+    """The k6 command line of one open-loop step."""
+    return script_argv(k6, SCRIPT, summary, {
+        "BASE_URL": base_url, "RATE": f"{rate:g}", "DURATION": f"{duration_s}s",
+        "WARMUP": f"{warmup_s}s", "VUS": vus, "MIX": mix})

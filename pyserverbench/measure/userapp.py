@@ -1,0 +1,430 @@
+"""A user's own app (`nox -s app`): its options, checked in one line each, what its
+records keep, and the plan of sessions. Standard library only: the noxfile uses it
+(packaging, which nox brings, reads a requirements file)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+from pyserverbench import ROOT
+from pyserverbench.cli.options import (
+    CONNECTIONS,
+    OneLineParser,
+    bounded_float,
+    bounded_int,
+    k6_duration,
+)
+from pyserverbench.matrix.stacks import STACKS, app_stacks
+
+SHIM_DIR = ROOT / "shim"
+SHIM_TARGETS = {"wsgi": "pyserverbench_wsgi:app", "asgi": "pyserverbench_asgi:app"}
+ENV_VARIABLE = "PYSERVERBENCH_APP_ENV"  # --env values, passed to the sessions off argv
+DEFAULT_RESULTS = Path("pyserverbench-results")  # in the directory nox was run from
+SECRET_WORDS = ("KEY", "SECRET", "PASSWORD", "TOKEN")
+MASK = "***"
+RESERVED_ENV = ("PATH", "HOME", "LANG", "PYTHONPATH")  # the clean room sets these
+DEFAULT_GOAL_MS = 100.0
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_TARGET = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
+
+
+def target(text: str) -> str:
+    """`package.module:attribute`, as the servers take it."""
+    if not _TARGET.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an app (accepted: module:attribute, like "
+            f"mysite.wsgi:application)")
+    return text
+
+
+def weighted_path(text: str) -> tuple[str, int]:
+    """`/api/items=2` -> ("/api/items", 2); `/` -> ("/", 1). A path with a query string
+    names its weight: `/search?q=x=1`."""
+    accepted = "accepted: /PATH or /PATH=WEIGHT, weight 1 to 100, like /api/items=2"
+    path, weight = text, "1"
+    head, sep, tail = text.rpartition("=")
+    if sep and (tail.isdigit() or "?" not in head):
+        path, weight = head, tail
+    if (not path.startswith("/") or any(c in path for c in ",: \t\"'")
+            or not weight.isdigit() or not 1 <= int(weight) <= 100):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a path to load ({accepted}; no "
+                                         f"commas, colons, quotes or spaces)")
+    return path, int(weight)
+
+
+def env_pair(text: str) -> tuple[str, str]:
+    """`NAME=VALUE` for the app's environment."""
+    name, sep, value = text.partition("=")
+    if not sep or not _NAME.match(name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (accepted: a name of "
+                                         f"letters, digits and _, like DJANGO_SETTINGS_MODULE=x)")
+    if name in RESERVED_ENV or name.startswith("PYSERVERBENCH_"):
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is set by the harness (its clean room: {', '.join(RESERVED_ENV)}, "
+            f"PYSERVERBENCH_*); accepted: any other name; use --app-dir for the import path")
+    return name, value
+
+
+def existing(kind: str) -> type:
+    """An argparse type: a path to an existing file or directory, made absolute."""
+    def check(text: str) -> Path:
+        path = Path(text).expanduser().resolve()
+        if not (path.is_dir() if kind == "directory" else path.is_file()):
+            raise argparse.ArgumentTypeError(f"{text!r} is not an existing {kind}")
+        return path
+    check.__name__ = kind
+    return check  # type: ignore[return-value]
+
+
+def secret(name: str) -> bool:
+    """A name whose value is never written or shown."""
+    return any(word in name.upper() for word in SECRET_WORDS)
+
+
+def shown(name: str, value: str) -> str:
+    """The value as records and output show it: masked for a secret name, and the
+    password of a URL (`postgres://user:pw@host/db`) masked whatever the name."""
+    if secret(name):
+        return MASK
+    parts = urlsplit(value)
+    if parts.scheme and parts.password:
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{parts.username or ''}:{MASK}@{host}{port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    return value
+
+
+def masked(env: dict[str, str]) -> dict[str, str]:
+    return {name: shown(name, value) for name, value in env.items()}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UserApp:
+    """A user's app as one run serves and loads it."""
+
+    name: str
+    interface: str
+    target: str
+    app_dir: Path | None = None
+    chdir: bool = False
+    paths: tuple[tuple[str, int], ...] = (("/", 1),)
+    k6_script: Path | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    requirements: Path | None = None
+
+    @property
+    def shim_target(self) -> str:
+        return SHIM_TARGETS[self.interface]
+
+    def server_env(self) -> dict[str, str]:
+        """The variables the server gets beyond the clean room's."""
+        return {**dict(self.env), "PYSERVERBENCH_APP_TARGET": self.target}
+
+    def python_path(self) -> str:
+        """The server's import path: the user's code, then the shim."""
+        return os.pathsep.join(str(p) for p in (self.app_dir, SHIM_DIR) if p is not None)
+
+    def mix(self) -> str:
+        """The paths as a capacity search's mix: `/:2,/api:1`."""
+        return ",".join(f"{path}:{weight}" for path, weight in self.paths)
+
+    def label(self) -> str:
+        """The load, as headings name it."""
+        if self.k6_script is not None:
+            return f"k6 script {self.k6_script.name}"
+        return ", ".join(f"GET {p}" + (f" x{w}" if w != 1 else "") for p, w in self.paths)
+
+    def facts(self) -> dict:
+        """What a record keeps: everything that shapes the run; secret values masked."""
+        facts: dict = {
+            "name": self.name, "interface": self.interface, "target": self.target,
+            "app_dir": str(self.app_dir) if self.app_dir else None, "chdir": self.chdir,
+            "paths": [list(pair) for pair in self.paths], "env": masked(dict(self.env)),
+            "k6_script": None, "requirements": None, "load": self.label(),
+        }
+        if self.k6_script is not None:
+            facts["k6_script"] = {"path": str(self.k6_script), "sha256": sha256(self.k6_script)}
+        if self.requirements is not None:
+            facts["requirements"] = {"path": str(self.requirements),
+                                     "sha256": sha256(self.requirements),
+                                     "names": requirement_names(self.requirements)}
+        facts["key"] = section_key(facts)
+        return facts
+
+
+def section_key(facts: dict) -> str:
+    """What must match for two runs of a user's app to share a table: all but the
+    interface and target, so its WSGI and ASGI stacks sit side by side."""
+    shared = {k: v for k, v in facts.items() if k not in ("interface", "target", "key")}
+    return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def requirement_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, requirement) for each line naming a package; pip's options, other
+    files (-r) and blank or comment lines are left to pip."""
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.split(" #", 1)[0].strip()
+        if text and not text.startswith(("#", "-")):
+            found.append((number, text))
+    return found
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def requirement_names(path: Path) -> list[str]:
+    """The packages a requirements file names (so the report can show their versions);
+    read by their leading name, as a stack's environment has no `packaging`."""
+    names = {_canonical(match[1]) for _, text in requirement_lines(path)
+             if (match := _REQUIREMENT_NAME.match(text))}
+    return sorted(names)
+
+
+def requirements_problem(path: Path, stacks: list[str]) -> str | None:
+    """The first line of the requirements file that a stack's pins cannot satisfy, in
+    one line naming both; None if none does (pip still checks what this cannot see)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    pins: dict[str, dict[str, str]] = {}  # package -> stack -> its pin, `name==version`
+    for stack in stacks:
+        for pin in STACKS[stack].server_requirements():
+            name, _, version = pin.partition("==")
+            plain = name.partition("[")[0]
+            pins.setdefault(_canonical(plain), {})[stack] = f"{plain}=={version}"
+    for number, text in requirement_lines(path):
+        try:
+            wanted = Requirement(text)
+        except InvalidRequirement as exc:
+            return f"--requirements {path} line {number}: {text!r} is not a requirement ({exc})"
+        clashing = {stack: pin for stack, pin in pins.get(_canonical(wanted.name), {}).items()
+                    if not wanted.specifier.contains(pin.partition("==")[2], prereleases=True)}
+        if clashing:
+            named = " or ".join(sorted(set(clashing.values())))
+            plural = "s" if len(clashing) > 1 else ""
+            return (f"--requirements {path} line {number}: {text!r} conflicts with the pin "
+                    f"{named} of stack{plural} {', '.join(clashing)} (leave those out with "
+                    f"--stacks, or change the line)")
+    return None
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options the `app` session and each stack's run share."""
+    parser.add_argument("--app-dir", type=existing("directory"), default=None,
+                        help="where your code lives: put first on the server's import path")
+    parser.add_argument("--chdir", action="store_true",
+                        help="start the server in --app-dir (default: an empty directory)")
+    parser.add_argument("--path", type=weighted_path, action="append", default=None,
+                        dest="paths", help="a request and its weight, repeatable: /=2 "
+                                           "/api/items=1 (default /)")
+    parser.add_argument("--k6-script", type=existing("file"), default=None,
+                        help="your own k6 script instead of --path loads: its default "
+                             "function is one iteration, run by --vus for --duration "
+                             "(closed loop), with BASE_URL given; --path then names what "
+                             "is checked before the load")
+    parser.add_argument("--env", type=env_pair, action="append", default=[],
+                        help="NAME=VALUE for the app, repeatable; values of names with "
+                             "KEY, SECRET, PASSWORD or TOKEN are masked in records and output")
+    parser.add_argument("--name", default=None,
+                        help="what the report calls your app (default: the target's package)")
+    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
+                        help="server worker processes (1 to 64, default 2)")
+    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
+                        help=f"request threads per worker for {', '.join(thread_stacks())} "
+                             f"(1 to 256; default each server's own); other stacks run as "
+                             f"they are")
+    parser.add_argument("--duration", type=k6_duration, default=30,
+                        help="closed loop: load duration, k6 style (default 30s)")
+    parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
+                        help="closed loop: k6 virtual users (1 to 1000, default 10)")
+    parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
+                        help="runs (or searches) per stack, fresh processes each (default 1)")
+    parser.add_argument("--connections", choices=CONNECTIONS, default="kept",
+                        help="closed loop: kept (default) or per-iteration")
+    parser.add_argument("--capacity", action="store_true",
+                        help="capacity searches (open loop, --path mix) instead of the "
+                             "closed loop")
+    parser.add_argument("--goal-ms", type=bounded_float(1, 60_000), default=None,
+                        help=f"--capacity only: the p99 goal in ms (default {DEFAULT_GOAL_MS:g})")
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS,
+                        help=f"records go in its runs/, the report in its README.md "
+                             f"(default ./{DEFAULT_RESULTS}, never the project's results/)")
+    parser.add_argument("--requirements", type=existing("file"), default=None,
+                        help="a requirements file installed beside each stack's pins")
+
+
+def build_parser(prog: str = "nox -s app --") -> OneLineParser:
+    """The `app` session's options."""
+    parser = OneLineParser(prog=prog, description="Benchmark your own WSGI or ASGI app under "
+                                                  "every stack that can serve it.")
+    parser.add_argument("--wsgi", type=target, default=None,
+                        help="your WSGI callable, module:attribute")
+    parser.add_argument("--asgi", type=target, default=None,
+                        help="your ASGI callable, module:attribute")
+    parser.add_argument("--python", default=None,
+                        help="the Python to run on, like 3.12 (default: the newest found)")
+    parser.add_argument("--stacks", default=None,
+                        help="only these stacks, comma-separated (default: every one that "
+                             "serves your app's interface)")
+    add_run_options(parser)
+    return parser
+
+
+def app_options_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the parsed options together, or None."""
+    if args.chdir and args.app_dir is None:
+        return "argument --chdir: needs --app-dir (the directory to start the server in)"
+    if args.goal_ms is not None and not args.capacity:
+        return "argument --goal-ms: applies to --capacity only"
+    if args.capacity and args.k6_script is not None:
+        return ("argument --k6-script: a capacity search sends the --path mix at set "
+                "rates; a k6 script runs the closed loop only")
+    names = [name for name, _ in args.env]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        return f"argument --env: {twice[0]!r} given twice"
+    paths = [p for p, _ in args.paths or []]
+    if len(set(paths)) != len(paths):
+        return "argument --path: a path given twice (give it once, with its weight)"
+    return None
+
+
+def thread_stacks() -> list[str]:
+    """The stacks of user apps that take --threads."""
+    return [name for name in app_stacks("wsgi") + app_stacks("asgi")
+            if STACKS[name].uses_threads]
+
+
+def chosen_stacks(args: argparse.Namespace) -> tuple[list[tuple[str, str, str]], str | None]:
+    """(stack, interface, target) for each run, or a one-line problem."""
+    targets = {"wsgi": args.wsgi, "asgi": args.asgi}
+    if not any(targets.values()):
+        return [], "give your app: --wsgi module:attribute and/or --asgi module:attribute"
+    offered = [(stack, kind, app) for kind, app in targets.items() if app
+               for stack in app_stacks(kind)]
+    if args.stacks is None:
+        return offered, chosen_threads_problem(args, offered)
+    wanted = args.stacks.split(",")
+    usable = [stack for stack, _, _ in offered]
+    for name in wanted:
+        if name not in usable:
+            return [], (f"argument --stacks: {name!r} does not serve the app(s) given "
+                        f"(accepted: {', '.join(usable)})")
+    chosen = [entry for entry in offered if entry[0] in wanted]
+    return chosen, chosen_threads_problem(args, chosen)
+
+
+def chosen_threads_problem(args: argparse.Namespace,
+                           chosen: list[tuple[str, str, str]]) -> str | None:
+    """--threads given when none of the chosen stacks takes it, in one line."""
+    takers = thread_stacks()
+    if args.threads is None or any(stack in takers for stack, _, _ in chosen):
+        return None
+    return (f"argument --threads: none of the chosen stacks takes it (accepted with: "
+            f"{', '.join(takers)})")
+
+
+def default_name(app: str) -> str:
+    """What the report calls an app given as `module:attribute`: its top package."""
+    return app.partition(".")[0].partition(":")[0]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `nox -s app` runs: each stack's session arguments, on one Python."""
+
+    python: str
+    runs: list[tuple[str, list[str]]]  # (stack, arguments of `python -m pyserverbench app`)
+    env: dict[str, str]
+    results_dir: Path
+    requirements: Path | None
+
+
+def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str) -> list[str]:
+    """The arguments of one stack's `python -m pyserverbench app` (the --env values are
+    passed in the environment, not on a command line nox prints)."""
+    argv = ["--stack", stack, "--interface", interface, "--target", app,
+            "--name", args.name or default_name(args.wsgi or args.asgi),
+            "--workers", str(args.workers),
+            "--duration", f"{args.duration}s", "--vus", str(args.vus),
+            "--repeat", str(args.repeat), "--connections", args.connections,
+            "--results-dir", str(args.results_dir.resolve() / "runs")]
+    for path, weight in args.paths or []:
+        argv += ["--path", f"{path}={weight}"]
+    for flag, value in (("--app-dir", args.app_dir), ("--k6-script", args.k6_script),
+                        ("--requirements", args.requirements)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.chdir:
+        argv.append("--chdir")
+    if args.threads is not None and STACKS[stack].uses_threads:
+        argv += ["--threads", str(args.threads)]
+    if args.capacity:
+        argv += ["--capacity", "--goal-ms", f"{args.goal_ms or DEFAULT_GOAL_MS:g}"]
+    return argv
+
+
+class _Raising(OneLineParser):
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        raise ValueError(message)
+
+
+def plan(argv: list[str], pythons_found: list[str], cwd: Path) -> Plan:
+    """The sessions `nox -s app -- argv` runs, paths read from `cwd` (where the user ran
+    nox); ValueError with one line if the options are wrong, a requirement conflicts
+    with a stack's pins, or no Python is found."""
+    parser = build_parser()
+    parser.__class__ = _Raising
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        args = parser.parse_args(argv)
+        args.results_dir = args.results_dir.resolve()
+    finally:
+        os.chdir(here)
+    if args.results_dir == (ROOT / "results").resolve() or (
+            ROOT / "results").resolve() in args.results_dir.parents:
+        parser.error(f"argument --results-dir: {args.results_dir} is inside the project's "
+                     f"reference results/ (accepted: any directory outside it)")
+    wrong = app_options_problem(args)
+    runs, stacks_problem = chosen_stacks(args)
+    wrong = wrong or stacks_problem
+    if wrong is None and args.requirements is not None:
+        wrong = requirements_problem(args.requirements, sorted({s for s, _, _ in runs}))
+    if wrong:
+        parser.error(wrong)
+    if not pythons_found:
+        parser.error("no supported Python found on PATH")
+    python = args.python or pythons_found[-1]
+    if python not in pythons_found:
+        parser.error(f"argument --python: {python!r} not found (accepted: "
+                     f"{', '.join(pythons_found)})")
+    return Plan(python, [(stack, run_arguments(args, stack, kind, app))
+                         for stack, kind, app in runs], dict(args.env), args.results_dir,
+                args.requirements)
+
+
+def requirements_of(argv: list[str]) -> Path | None:
+    """The --requirements file among a stack's run arguments (its session installs it)."""
+    for flag, value in zip(argv, argv[1:], strict=False):
+        if flag == "--requirements":
+            return Path(value)
+    return None

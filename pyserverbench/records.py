@@ -1,0 +1,242 @@
+"""The record: one JSON file per run or search. Its format (record.schema.json beside this
+file), reading with validation, the atomic write, and the named keys by which the report,
+compare and the view across Pythons group records.
+
+Standard library only at import (jsonschema is imported when a record is validated): the
+noxfile and the harness inside every stack's environment import this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from pyserverbench.matrix.workloads import from_record, most_calls, parse_mix
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+FORMAT = 2  # 2: the probe, the clean-room environment and a host id
+SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
+
+
+def record_id(stack: str, workers: int, python: str, started: datetime) -> str:
+    """A file-name-safe id that sorts by start time."""
+    return f"{started:%Y%m%dT%H%M%SZ}-{stack}-w{workers}-py{python}-{secrets.token_hex(3)}"
+
+
+def is_capacity(record: dict) -> bool:
+    return record.get("kind") == "capacity"
+
+
+# Reading
+
+
+@cache
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def record_problem(data: object) -> str | None:
+    """Why data is not a usable record, in one line, or None: another format by name; a
+    field of the wrong type or missing; else the first rule of the schema's `allOf` it
+    breaks, by that rule's description."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if data.get("format") != FORMAT:
+        return f"format {data.get('format')!r}, expected {FORMAT}"
+    errors = list(Draft202012Validator(schema()).iter_errors(data))
+    fields = [error for error in errors if error.schema_path[0] != "allOf"]
+    if fields:
+        return _said(best_match(fields))
+    broken = sorted(error.schema_path[1] for error in errors)
+    return schema()["allOf"][broken[0]]["description"] if broken else None
+
+
+def _said(error: ValidationError) -> str:
+    """One schema complaint in words, the value itself left out (it may be large)."""
+    path = list(error.absolute_path)
+    where = "field " + ".".join(str(part) for part in path) if path else "the record"
+    if error.validator in ("required", "additionalProperties"):
+        return f"{where}: {error.message}"
+    if error.validator == "type":
+        expected = error.validator_value
+        shown = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{where} is {type(error.instance).__name__}, expected {shown}"
+    return f"{where} does not match the record format ({error.validator} " \
+           f"{json.dumps(error.validator_value)[:60]})"
+
+
+def read_records(directory: Path) -> tuple[list[dict], list[str]]:
+    """Every `*.json` in directory: (usable records, one warning per skipped file)."""
+    records, warnings = [], []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            warnings.append(f"skipped {path}: unreadable ({type(exc).__name__})")
+            continue
+        reason = record_problem(data)
+        if reason:
+            warnings.append(f"skipped {path}: {reason}")
+        else:
+            records.append(data)
+    return records, warnings
+
+
+# Writing
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write text to path atomically: a temporary file beside it, flushed, then renamed,
+    so a reader sees the old file or the whole new one."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_record(directory: Path, record: dict) -> Path:
+    """Write `record` as `<id>.json` in directory, atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{record['id']}.json"
+    write_text(target, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return target
+
+
+# Keys: what must be equal for records to share a section, a row or a cell
+
+
+def python_order(version: str) -> tuple[int, ...]:
+    """`3.13.0t` -> (3, 13, 0): Pythons in numeric order, not text order (3.9 < 3.10)."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+def placement_key(record: dict) -> str:
+    """Where the processes ran, less the host's core count (the host key holds it)."""
+    placement = dict(record.get("placement") or {})
+    placement.pop("host_cores", None)
+    return json.dumps(placement, sort_keys=True)
+
+
+def k6_label(record: dict) -> str:
+    """`k6 v1.1.0`, from what `k6 version` printed."""
+    return " ".join(str(record.get("k6_version", "")).split()[:2]) or "k6 unknown"
+
+
+def user_key(record: dict) -> str:
+    """A user's app (`nox -s app`) and how it was loaded; empty for our own apps."""
+    return (record.get("user_app") or {}).get("key", "")
+
+
+class Machine(NamedTuple):
+    """What must be equal for runs to share a median: the host (its stable id), the
+    kernel, the placement and k6's version."""
+
+    host: str
+    kernel: str
+    placement: str
+    k6: str
+
+    @classmethod
+    def of(cls, record: dict) -> Machine:
+        host = record["host"]
+        return cls(str(host.get("id") or f"{host.get('cpu_model')}/{host.get('cores')}"),
+                   str(host.get("kernel")), placement_key(record), k6_label(record))
+
+
+class ClosedKey(NamedTuple):
+    """A closed-loop section: the machine, then the scenario (sorted in this order)."""
+
+    host: str
+    kernel: str
+    placement: str
+    k6: str
+    python_order: tuple[int, ...]
+    python: str
+    workers: int
+    db_latency_ms: int
+    vus: int
+    duration_s: int
+    connections: str
+    workload: str
+    user_app: str
+
+    @classmethod
+    def of(cls, record: dict) -> ClosedKey:
+        return cls(*Machine.of(record), python_order(record["python"]), record["python"],
+                   record["workers"], record["db_latency_ms"], record["vus"],
+                   record["duration_s"], record.get("connections", "kept"),
+                   from_record(record).label(), user_key(record))
+
+    def machine(self) -> Machine:
+        return Machine(*self[:len(Machine._fields)])
+
+    def setup(self) -> tuple:
+        """Everything but the machine: sections alike in this differ in machine facts."""
+        return tuple(self[len(Machine._fields):])
+
+    def across(self, commit: str) -> tuple:
+        """The key of the view across Pythons: this less the Python, plus the commit."""
+        return (*self.machine(), "closed", self.workers, self.db_latency_ms, self.vus,
+                self.duration_s, self.connections, self.workload, self.user_app, commit)
+
+
+class CapacityKey(NamedTuple):
+    """A capacity section (latency aside): the machine, then how the search was set up.
+    `margin_ms` is the goal less the DB time of the mix's slowest request."""
+
+    host: str
+    kernel: str
+    placement: str
+    k6: str
+    python: str
+    workers: int
+    mix: str
+    margin_ms: float
+    step_s: int
+    warmup_s: int
+    resolution: float
+    user_app: str
+
+    @classmethod
+    def of(cls, record: dict) -> CapacityKey:
+        c = record["capacity"]
+        margin = round(c["goal_ms"] - most_calls(parse_mix(c["mix"])) * record["db_latency_ms"], 3)
+        return cls(*Machine.of(record), record["python"], record["workers"], c["mix"],
+                   margin, c["step_s"], c["warmup_s"], c["resolution"], user_key(record))
+
+    def machine(self) -> Machine:
+        return Machine(*self[:len(Machine._fields)])
+
+    def setup(self) -> tuple:
+        return tuple(self[len(Machine._fields):])
+
+    def order(self) -> tuple:
+        """The report's order: machine, then Python by number, then the rest."""
+        return (tuple(self.machine()), python_order(self.python), tuple(self.setup()))
+
+    def calls(self) -> int:
+        return most_calls(parse_mix(self.mix))
+
+    def across(self, db_latency_ms: int, commit: str) -> tuple:
+        """The key of the view across Pythons: this less the Python, one latency, the
+        commit."""
+        return (*self.machine(), "capacity", self.workers, self.mix, self.margin_ms,
+                self.step_s, self.warmup_s, self.resolution, self.user_app, db_latency_ms,
+                commit)

@@ -1,0 +1,86 @@
+"""The report's view across Pythons: per stack, one column per Python, each cell a
+median with its spread, for every scenario measured on two or more Pythons on one host."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+
+from tabulate import tabulate
+
+from pyserverbench.records import python_order
+
+INTRO = """\
+## Across Pythons
+
+The same scenarios on each Python, one table per scenario, host and commit (so that a
+table never pools sittings of different commits), one row per stack
+(with its threads), one column per Python. A closed-loop cell is the median of requests
+handled, its min-max, and the median server CPU milliseconds per request; a capacity
+cell is the median capacity (req/s) and its min-max. Only scenarios measured on two or
+more Pythons are shown; failed runs are counted in the cell and left out of the figures.
+Use `nox -s compare -- python=3.12 python=3.13` to ask whether a change is more than
+noise.
+"""
+
+
+def _stack(record: dict) -> str:
+    threads = record.get("threads")
+    if not threads:
+        return record["stack"]
+    return f"{record['stack']} ({threads} thread{'s' if threads != 1 else ''})"
+
+
+def closed_cell(runs: list[dict]) -> str:
+    """`96,119 (95,800-96,400), 0.41 CPU ms/req` for the successful runs; failures counted."""
+    good = [r for r in runs if r["ok"]]
+    failed = f"{len(runs) - len(good)} failed" if len(good) < len(runs) else ""
+    if not good:
+        return failed
+    handled = [r["metrics"]["requests"] for r in good]
+    text = f"{statistics.median(handled):,.0f}"
+    if len(good) > 1:
+        text += f" ({min(handled):,}-{max(handled):,})"
+    cpu = [1000 * r["usage"]["server"]["cpu_s"] / r["metrics"]["requests"] for r in good
+           if r.get("usage") and r["usage"]["server"]["cpu_s"] > 0]
+    if cpu:
+        text += f", {statistics.median(cpu):.2f} CPU ms/req"
+    return text + (f"; {failed}" if failed else "")
+
+
+def capacity_cell(runs: list[dict]) -> str:
+    """`1,250 (1,100-1,300)` req/s for the successful searches; failures counted."""
+    good = [r["capacity"]["rps"] for r in runs if r["ok"]]
+    failed = f"{len(runs) - len(good)} failed" if len(good) < len(runs) else ""
+    if not good:
+        return failed
+    text = f"{statistics.median(good):,.1f}"
+    if len(good) > 1:
+        text += f" ({min(good):,.1f}-{max(good):,.1f})"
+    return text + (f"; {failed}" if failed else "")
+
+
+def views(records: list[dict], key: Callable[[dict], tuple],
+          cell: Callable[[list[dict]], str]) -> list[tuple[tuple, list[dict], str]]:
+    """For each scenario (`key`, which leaves Python out) on two or more Pythons: its
+    key, its records and a table with a row per stack and a column per Python."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for record in records:
+        groups[key(record)].append(record)
+    found = []
+    for scenario in sorted(groups, key=repr):
+        members = groups[scenario]
+        pythons = sorted({r["python"] for r in members}, key=python_order)
+        if len(pythons) < 2:
+            continue
+        cells: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        for record in members:
+            cells[_stack(record)][record["python"]].append(record)
+        table = [[stack, *(cell(cells[stack][p]) if cells[stack][p] else "—"
+                           for p in pythons)] for stack in sorted(cells)]
+        text = tabulate(table, headers=["Stack", *(f"Python {p}" for p in pythons)],
+                        tablefmt="pipe", colalign=("left", *("right",) * len(pythons)),
+                        disable_numparse=True)
+        found.append((scenario, members, text))
+    return found

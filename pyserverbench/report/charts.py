@@ -1,0 +1,99 @@
+"""SVG charts of capacity searches (matplotlib). The same records give the same bytes."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from pyserverbench.report.capacity import _median, _median_record, chart_names  # noqa: E402
+
+STYLE = {
+    "svg.hashsalt": "pyserverbench",  # fixed ids inside the SVG
+    "svg.fonttype": "none",  # text stays text: smaller, and no font outlines to vary
+    "font.size": 9,
+}
+MARKERS = "osD^v<>pP*Xh"
+
+
+def _svg(figure: plt.Figure) -> str:
+    out = io.StringIO()
+    figure.savefig(out, format="svg", metadata={"Date": None, "Creator": "pyserverbench"})
+    plt.close(figure)
+    return out.getvalue()
+
+
+def _stacks(records: list[dict]) -> list[str]:
+    return sorted({r["stack"] for r in records})
+
+
+def capacity_chart(records: list[dict], title: str) -> str:
+    """Median capacity against DB latency, one line per stack, min-max as error bars."""
+    ok = [r for r in records if r["ok"]]
+    latencies = sorted({r["db_latency_ms"] for r in records})
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(7.5, 4.5))
+        for number, stack in enumerate(_stacks(ok)):
+            found: dict[int, list[float]] = defaultdict(list)
+            for r in ok:
+                if r["stack"] == stack:
+                    found[r["db_latency_ms"]].append(r["capacity"]["rps"])
+            xs = [latencies.index(lat) for lat in sorted(found)]
+            mid = [_median(found[lat]) for lat in sorted(found)]
+            low = [m - min(found[lat]) for m, lat in zip(mid, sorted(found), strict=True)]
+            high = [max(found[lat]) - m for m, lat in zip(mid, sorted(found), strict=True)]
+            axes.errorbar(xs, mid, yerr=[low, high], label=stack, capsize=3,
+                          marker=MARKERS[number % len(MARKERS)], linewidth=1.2)
+        axes.set_xticks(range(len(latencies)), [f"{lat} ms" for lat in latencies])
+        axes.set_yscale("log")
+        axes.set_xlabel("fake DB latency per call")
+        axes.set_ylabel("capacity at the goal (requests/s, log scale)")
+        axes.set_title(textwrap.fill(title, 80), fontsize=8)
+        axes.grid(True, which="both", linewidth=0.3)
+        if ok:
+            axes.legend(fontsize=8, loc="lower left")
+        figure.tight_layout()
+        return _svg(figure)
+
+
+def p99_chart(records: list[dict], goal_ms: float, title: str) -> str:
+    """p99 latency against offered rate for one DB latency, one line per stack (the steps
+    of its median search, by rate), with the goal as a dashed line."""
+    ok = [r for r in records if r["ok"]]
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(7.5, 4.5))
+        for number, stack in enumerate(_stacks(ok)):
+            chosen = _median_record([r for r in ok if r["stack"] == stack])
+            steps = sorted(chosen["capacity"]["steps"], key=lambda s: s["offered_rps"])
+            axes.plot([s["offered_rps"] for s in steps], [s["p99_ms"] for s in steps],
+                      label=stack, marker=MARKERS[number % len(MARKERS)], markersize=4,
+                      linewidth=1.2)
+        axes.axhline(goal_ms, color="black", linestyle="--", linewidth=0.8,
+                     label=f"goal {goal_ms:g} ms")
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("offered rate (requests/s, log scale)")
+        axes.set_ylabel("p99 latency (ms, log scale)")
+        axes.set_title(textwrap.fill(title, 80), fontsize=8)
+        axes.grid(True, which="both", linewidth=0.3)
+        axes.legend(fontsize=8, loc="upper left")
+        figure.tight_layout()
+        return _svg(figure)
+
+
+def section_charts(key: tuple, records: list[dict], title: str) -> dict[str, str]:
+    """File name -> SVG text for a capacity section's charts."""
+    by_latency: dict[int, list[dict]] = defaultdict(list)
+    for record in records:
+        by_latency[record["db_latency_ms"]].append(record)
+    names = chart_names(key, sorted(by_latency))
+    charts = {names["map"]: capacity_chart(records, title)}
+    for latency, members in sorted(by_latency.items()):
+        goal = members[0]["capacity"]["goal_ms"]
+        charts[names[latency]] = p99_chart(members, goal, f"{title}, {latency} ms DB latency")
+    return charts

@@ -1,0 +1,167 @@
+"""Table rows for one scenario: the runs of a configuration become one row with their
+median and spread; a failed run is its own row and shows no numbers."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+
+from pyserverbench.matrix.ceiling import BOUNDED_FRACTION, ceiling_facts
+from pyserverbench.matrix.workloads import from_record
+
+NOISE = 0.10  # (max - min) / median of requests handled above this is marked noisy
+BUSY_CORE = 0.5  # k6 or the fake DB above this share of a core may have been the limit
+COLUMNS = ("Mode", "Server", "App", "Loop", "Parser", "Runs", "Req Handled", "Spread",
+           "Req Duration (p95)", "Req Blocked (p95)", "Server CPU s", "Req/CPU-s", "Peak MB",
+           "Of Ceiling", "Notes")
+ALIGN = ("left", "left", "left", "left", "left", "right", "right", "right", "right", "right",
+         "right", "right", "right", "right", "left")
+NONE = "—"
+
+
+def fmt_ms(value: float) -> str:
+    """Milliseconds as the study shows them: µs below 1 ms, else ms."""
+    if value < 1:
+        return f"{value * 1000:.2f} µs"
+    return f"{value:.2f} ms"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _server(record: dict) -> str:
+    threads = record.get("threads")
+    if threads:
+        return f"{record['server']} ({threads} thread{'s' if threads != 1 else ''})"
+    return record["server"]
+
+
+def _probed(record: dict, key: str) -> str:
+    """What the probe found the server running on (loop or parser), or a dash."""
+    value = (record.get("probe") or {}).get(key)
+    return str(value) if value is not None else NONE
+
+
+def _head(record: dict, runs: int) -> list[str]:
+    return [record["mode"], _server(record), record["app"], _probed(record, "loop"),
+            _probed(record, "parser"), str(runs)]
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _spread(handled: list[int]) -> tuple[str, float]:
+    if len(handled) == 1:
+        return "one run", 0.0
+    middle = _median(handled)
+    spread = (max(handled) - min(handled)) / middle if middle else 0.0
+    return f"{min(handled):,}–{max(handled):,} ({spread:.0%})", spread
+
+
+def _usage_cells(runs: list[dict]) -> list[str]:
+    usages = [r.get("usage") for r in runs]
+    if not all(usages):
+        return [NONE, NONE, NONE]
+    cpu = [u["server"]["cpu_s"] for u in usages]
+    per_cpu = [r["metrics"]["requests"] / u["server"]["cpu_s"]
+               for r, u in zip(runs, usages, strict=True) if u["server"]["cpu_s"] > 0]
+    peak = max(u["server"]["peak_rss_bytes"] for u in usages) / 2**20
+    return [f"{_median(cpu):.1f}", f"{_median(per_cpu):,.0f}" if per_cpu else NONE,
+            f"{peak:,.1f}"]
+
+
+def _notes(runs: list[dict], spread: float, fraction: float | None, extra: list[str]) -> str:
+    notes = []
+    if fraction is not None and fraction >= BOUNDED_FRACTION:
+        notes.append("bounded by the scenario")
+    if spread > NOISE:
+        notes.append(f"noisy (spread {spread:.0%})")
+    probes = [r["probe"] for r in runs if r.get("probe")]
+    uneven = [p["spread"] for p in probes if p["spread"]["uneven"]]
+    if uneven:
+        shares = "/".join(f"{s:.2f}" for s in uneven[0]["shares"])
+        notes.append(f"uneven split of requests over workers in {len(uneven)} of {len(runs)} "
+                     f"runs ({shares})")
+    if any(p.get("tcp_nodelay") is False for p in probes):
+        notes.append("TCP_NODELAY off")
+    usages = [r["usage"] for r in runs if r.get("usage")]
+    for name, label, wall in (("k6", "k6", "wall_s"), ("fakedb", "fake DB", None)):
+        busy = [u[name]["cpu_s"] / (u[name][wall] if wall else u["window_s"])
+                for u in usages if (u[name][wall] if wall else u["window_s"])]
+        if busy and max(busy) > BUSY_CORE:
+            notes.append(f"{label} used {max(busy):.2f} of a core")
+    if any((r.get("project") or {}).get("dirty") for r in runs):
+        notes.append("from a dirty work tree")
+    return "; ".join(notes + extra)
+
+
+def ok_row(runs: list[dict], extra: list[str] | None = None) -> list[str]:
+    """One row for the successful runs of one configuration."""
+    first = runs[0]
+    handled = [r["metrics"]["requests"] for r in runs]
+    spread_text, spread = _spread(handled)
+    fractions = [None if r.get("user_app") else  # no ceiling is known for a user's app
+                 ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
+                               r["db_latency_ms"], from_record(r), r["app"])["fraction"]
+                 for r in runs]
+    fraction = None if None in fractions else _median(fractions)
+    return _head(first, len(runs)) + [
+        f"{round(_median(handled)):,}", spread_text,
+        fmt_ms(_median([r["metrics"]["duration_p95_ms"] for r in runs])),
+        fmt_ms(_median([r["metrics"]["blocked_p95_ms"] for r in runs])),
+        *_usage_cells(runs), NONE if fraction is None else f"{fraction:.0%}",
+        _notes(runs, spread, fraction, extra or []),
+    ]
+
+
+def failed_row(record: dict) -> list[str]:
+    """A failed run: its reason, no numbers."""
+    reason = str(record.get("error") or "unknown error")
+    if len(reason) > 140:
+        reason = reason[:137] + "..."
+    return _head(record, 1) + ["**failed**"] + [""] * 7 + [_cell(f"run failed: {reason}")]
+
+
+def row_key(record: dict) -> tuple:
+    """Runs share a row only if they ran the same stack, threads, loop and parser, with
+    the same installed package versions, from a clean or a dirty tree alike."""
+    probe = record.get("probe") or {}
+    packages = json.dumps(record.get("packages", {}), sort_keys=True)
+    return (record["stack"], record.get("threads") or 0, str(probe.get("loop")),
+            str(probe.get("parser")), packages, bool((record.get("project") or {}).get("dirty")))
+
+
+def _version_notes(groups: list[list[dict]]) -> dict[int, list[str]]:
+    """For rows of one stack that differ in package versions, name the differing ones."""
+    notes: dict[int, list[str]] = {}
+    by_stack: dict[str, list[int]] = defaultdict(list)
+    for index, runs in enumerate(groups):
+        by_stack[runs[0]["stack"]].append(index)
+    for indexes in by_stack.values():
+        if len(indexes) < 2:
+            continue
+        versions = [groups[i][0].get("packages", {}) for i in indexes]
+        names = sorted({n for v in versions for n in v
+                        if len({w.get(n) for w in versions}) > 1})
+        for i, packages in zip(indexes, versions, strict=True):
+            if names:
+                notes[i] = ["with " + ", ".join(f"{n} {packages.get(n, 'absent')}"
+                                                for n in names)]
+    return notes
+
+
+def scenario_rows(records: list[dict]) -> list[list[str]]:
+    """Rows for one scenario, sorted by median requests handled; failed runs last."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for record in records:
+        if record["ok"]:
+            groups[row_key(record)].append(record)
+    ranked = sorted(groups.values(), key=lambda runs: (
+        -_median([r["metrics"]["requests"] for r in runs]), row_key(runs[0])))
+    extra = _version_notes(ranked)
+    failed = sorted((r for r in records if not r["ok"]), key=lambda r: (r["stack"], r["id"]))
+    return ([ok_row(runs, extra.get(i)) for i, runs in enumerate(ranked)]
+            + [failed_row(r) for r in failed])

@@ -1,0 +1,192 @@
+"""The capacity search's logic, against servers whose capacity the test chooses."""
+
+import collections
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from helpers import serving
+
+from pyserverbench.harness.k6 import find_k6, read_summary, run_k6
+from pyserverbench.measure.search import (
+    SCRIPT,
+    Search,
+    default_goal_ms,
+    search,
+    step_argv,
+    step_figures,
+    step_problem,
+    vus_for,
+)
+
+GOAL = 75.0
+
+
+def _step(rate: float, p99: float = 30.0, failed: int = 0, dropped: int = 0,
+          achieved: float | None = None) -> dict:
+    return {"offered_rps": rate, "achieved_rps": rate if achieved is None else achieved,
+            "requests": int(rate * 10), "failed_requests": failed, "dropped": dropped,
+            "p50_ms": 10.0, "p95_ms": 20.0, "p99_ms": p99}
+
+
+def run_step(base_url: str, rate: float, duration_s: int, warmup_s: int, vus: int,
+             logs: Path, mix: str = "/:2,/api:1") -> dict:
+    """One open-loop step with real k6, as the capacity runner makes it."""
+    summary = logs / f"step-{rate:g}-{vus}.json"
+    argv = step_argv(find_k6(), summary, base_url, rate, duration_s, warmup_s, vus, mix)
+    code, abort = run_k6(argv, logs / "k6.log", warmup_s + duration_s + 60.0, [])
+    assert (code, abort) == (0, None)
+    return step_figures(read_summary(summary), rate, duration_s)
+
+
+def _server(capacity: float):
+    """A server that keeps the goal up to `capacity` requests per second."""
+    def measure(rate: float) -> dict:
+        return _step(rate, p99=30.0 if rate <= capacity else 500.0)
+    return measure
+
+
+@pytest.mark.parametrize("capacity", [37.0, 100.0, 1234.5, 9999.0])
+def test_the_search_finds_the_capacity_within_the_resolution(capacity):
+    found = search(_server(capacity), GOAL, start_rps=50, resolution=0.05)
+    assert found.capacity() <= capacity < found.failing
+    assert (found.failing - found.capacity()) / found.capacity() <= 0.05
+    assert all(s["passed"] == (s["offered_rps"] <= capacity) for s in found.steps)
+    assert len(found.steps) < 20
+
+
+def test_the_search_climbs_by_doubling_then_halves_the_gap():
+    found = search(_server(300), GOAL, start_rps=100, resolution=0.05)
+    rates = [s["offered_rps"] for s in found.steps]
+    assert rates[:3] == [100, 200, 400]  # doubling until 400 fails
+    assert rates[3] == 300.0  # then the middle of 200 and 400
+
+
+def test_a_start_that_fails_steps_down_and_nothing_passing_means_no_capacity():
+    found = search(_server(30), GOAL, start_rps=100, resolution=0.05)
+    assert [s["offered_rps"] for s in found.steps][:3] == [100, 50.0, 25.0]
+    assert 28.5 <= found.capacity() <= 30
+    never = search(_server(0.1), GOAL, start_rps=8, resolution=0.05)
+    assert never.capacity() is None
+    assert [s["offered_rps"] for s in never.steps] == [8, 4.0, 2.0, 1.0]
+
+
+def test_the_search_stops_at_its_highest_rate():
+    found = search(_server(10**9), GOAL, start_rps=100, max_rps=1000)
+    assert [s["offered_rps"] for s in found.steps] == [100, 200, 400, 800, 1000]
+    assert found.capacity() == 1000 and found.failing is None
+
+
+def test_every_step_is_reported_as_it_ends():
+    seen = []
+    found = search(_server(300), GOAL, start_rps=100, on_step=seen.append)
+    assert seen == found.steps and all("reason" in s for s in seen)
+
+
+@pytest.mark.parametrize(("step", "reason"), [
+    (_step(100), None),
+    (_step(100, p99=75.0), None),  # at the goal is within it
+    (_step(100, p99=75.1), "p99 75.1 ms over the goal of 75 ms"),
+    (_step(100, failed=2), "2 requests failed"),
+    (_step(100, dropped=3), "3 iterations dropped (no free virtual user: the server fell "
+                            "behind)"),
+    (_step(100, achieved=99.0), None),  # 99% of the offered rate is enough
+    (_step(100, achieved=98.9), "achieved 98.9/s of 100.0/s offered"),
+])
+def test_a_step_passes_only_within_the_goal_with_nothing_failed_or_dropped(step, reason):
+    assert step_problem(step, GOAL) == reason
+
+
+def test_the_goal_and_the_virtual_users_follow_from_the_scenario():
+    assert default_goal_ms(25) == 75.0 and default_goal_ms(0) == 50.0
+    assert vus_for(1000, 75) == 113  # 1000/s x 0.075 s in flight, x1.5 headroom
+    assert vus_for(10, 50) == 10  # never fewer than 10
+
+
+def test_a_steps_figures_are_those_of_the_measured_scenario_only():
+    summary = {"metrics": {
+        "http_reqs": {"count": 999},  # warm-up and measure together: the probe's check
+        "http_reqs{scenario:measure}": {"count": 1000},
+        "http_req_failed{scenario:measure}": {"passes": 1, "value": 0.001},
+        "dropped_iterations{scenario:measure}": {"count": 2},
+        "http_req_duration{scenario:measure}": {"avg": 4.5, "med": 3.0, "p(95)": 7.5,
+                                                "p(99)": 12.25},
+    }}
+    assert step_figures(summary, offered=100.0, duration_s=10) == {
+        "offered_rps": 100.0, "achieved_rps": 100.0, "requests": 1000, "failed_requests": 1,
+        "dropped": 2, "total_requests": 999, "mean_ms": 4.5, "p50_ms": 3.0, "p95_ms": 7.5,
+        "p99_ms": 12.25}
+    del summary["metrics"]["dropped_iterations{scenario:measure}"]  # none dropped
+    assert step_figures(summary, 100.0, 10)["dropped"] == 0
+
+
+@pytest.mark.processes
+def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(tmp_path):
+    seen = collections.Counter()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802
+            time.sleep(0.1 if self.path == "/slow" else 0.005)
+            seen[self.path] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    with serving(Handler) as base_url:
+        step = run_step(base_url, rate=60, duration_s=3, warmup_s=1, vus=20, logs=tmp_path)
+        starved = run_step(base_url, rate=60, duration_s=2, warmup_s=1, vus=1,
+                           logs=tmp_path, mix="/slow:1")
+    assert step["failed_requests"] == 0 and step["dropped"] == 0
+    assert 170 <= step["requests"] <= 185  # 3 s at 60/s; the warm-up's 60 not counted
+    assert seen["/"] + seen["/api"] >= 230  # the server saw the warm-up too
+    assert abs(seen["/"] - 2 * seen["/api"]) <= 2  # two GET / for each GET /api
+    assert step["p50_ms"] >= 5
+    # one virtual user, 0.1 s a request: at most 10 of the 60 a second are sent on time
+    assert starved["dropped"] >= 60 and starved["achieved_rps"] <= 15
+    assert "iterations dropped" in step_problem(starved, GOAL)
+
+
+def test_a_search_that_does_not_end_stops_at_its_step_limit():
+    found = search(_server(10**9), GOAL, start_rps=1, max_steps=3)
+    assert [s["offered_rps"] for s in found.steps] == [1, 2, 4]
+    assert found.error == "not over after 3 steps" and found.capacity() == 4
+    assert search(_server(300), GOAL, start_rps=100).error is None
+
+
+def test_the_k6_command_line_of_a_step():
+    assert step_argv("k6", Path("s.json"), "http://127.0.0.1:1", 250.5, 10, 3, 40) == [
+        "k6", "run", "--no-color", "--quiet", "--address", "", "--summary-export", "s.json",
+        "-e", "BASE_URL=http://127.0.0.1:1", "-e", "RATE=250.5", "-e", "DURATION=10s",
+        "-e", "WARMUP=3s", "-e", "VUS=40", "-e", "MIX=/:2,/api:1", str(SCRIPT)]
+    assert step_argv("k6", Path("s.json"), "u", 100, 10, 3, 40, mix="/a:1")[-2] == "MIX=/a:1"
+
+
+def test_the_achieved_rate_is_rounded_to_hundredths_and_missing_counts_are_zero():
+    summary = {"metrics": {
+        "http_reqs": {"count": 1300},
+        "http_reqs{scenario:measure}": {"count": 1000},
+        "http_req_failed{scenario:measure}": {"value": 0},
+        "http_req_duration{scenario:measure}": {"avg": 4.0, "med": 3.0, "p(95)": 7.5,
+                                                "p(99)": 12.25},
+    }}
+    step = step_figures(summary, offered=333.0, duration_s=3)
+    assert step["achieved_rps"] == 333.33
+    assert step["failed_requests"] == 0 and step["dropped"] == 0
+
+
+def test_next_rates_are_rounded_to_a_tenth_and_the_resolution_is_inclusive():
+    state = Search(start_rps=25, resolution=0.05, max_rps=1000, steps=[{}], failing=25)
+    assert state.next_rate() == 12.5  # halving down from a failing start
+    state = Search(start_rps=100, resolution=0.05, max_rps=1000, steps=[{}], passing=100,
+                   failing=133.3)
+    assert state.next_rate() == 116.7
+    state.failing = 105.0  # (105 - 100) / 100 is the resolution itself: over
+    assert state.next_rate() is None
+    assert vus_for(1001, 100) == 151  # 150.15 in flight at the goal, rounded up

@@ -1,0 +1,112 @@
+"""The capacity part of the report: tables per latency, charts, and their stability."""
+
+import json
+
+import pytest
+from helpers import DATA
+from helpers import capacity_record as _record
+
+from pyserverbench.records import read_records
+from pyserverbench.report.render import main, render, write_charts
+
+
+def _map():
+    records = []
+    for latency in (0, 25):
+        for number, rps in enumerate((1000.0, 1100.0, 1050.0), start=1):
+            records.append(_record("uvicorn", latency, rps - latency, number, bound=1500.0))
+        records.append(_record("sync", latency, 200.0 + latency, bound=210.0))
+    return records
+
+
+def _table(text: str, heading: str) -> list[list[str]]:
+    section = text.split(heading)[1].split("###")[0]
+    return [[cell.strip() for cell in line.split("|")[1:-1]]
+            for line in section.splitlines() if line.startswith("| ") and "Stack" not in line]
+
+
+def test_each_latency_gets_a_table_ranked_by_median_capacity_with_its_spread_and_bound():
+    text = render(_map())
+    assert "## Capacity at a latency goal (open loop)" in text
+    assert "### Capacity, 2 workers, Python 3.13.0" in text
+    assert "Goal: p99 within DB latency + 50 ms; mix `/:2,/api:1`; steps of 5 s" in text
+    rows = _table(text, "### 0 ms DB latency: goal p99 <= 50 ms")
+    assert [r[0] for r in rows] == ["uvicorn", "sync"]
+    uvicorn = rows[0]
+    assert uvicorn[5:10] == ["3", "1,050", "1,000–1,100 (10%)", "1,500", "70%"]
+    assert uvicorn[10:12] == ["0.500", "100"]
+    assert _table(text, "### 0 ms DB latency")[1][5:8] == ["1", "200", "one run"]
+    assert [r[6] for r in _table(text, "### 25 ms DB latency: goal p99 <= 75 ms")] == [
+        "1,025", "225"]
+
+
+def test_notes_flag_lower_bounds_little_and_noise_and_a_failed_search_shows_no_number():
+    records = [_record("uvicorn", 25, 1000.0, 1, lower=True, odd=2),
+               _record("uvicorn", 25, 1200.0, 2),
+               _record("gevent", 25, 0.0, ok=False, error="server exited | log")]
+    text = render(records)
+    rows = _table(text, "### 25 ms DB latency")
+    assert rows[0][-1] == ("noisy; lower bound in 1 of 2: load side busy; 2 steps "
+                           "inconsistent with Little's law")
+    assert rows[1][0] == "gevent" and rows[1][6] == "**failed**"
+    [line] = [line for line in text.splitlines() if line.startswith("| gevent")]
+    assert line.rstrip(" |").endswith("| server exited \\| log")  # the pipe is escaped
+
+
+def test_searches_set_up_differently_or_on_another_python_get_their_own_sections():
+    records = [_record("uvicorn", 0, 1000.0), _record("uvicorn", 0, 900.0, 2, step_s=8),
+               _record("uvicorn", 0, 800.0, 3, python="3.12.1"),
+               _record("uvicorn", 0, 700.0, 4, goal=30.0)]
+    text = render(records)
+    assert text.count("### Capacity, 2 workers, Python 3.13.0") == 3
+    assert text.count("### Capacity, 2 workers, Python 3.12.1") == 1
+    assert text.index("Python 3.12.1") < text.index("Python 3.13.0")
+
+
+def test_capacity_records_leave_the_closed_loop_tables_alone(tmp_path):
+    closed = json.loads(
+        (DATA / "runs" / "a-uvicorn.json")
+        .read_text())
+    both = render([closed, *_map()])
+    assert both.startswith(render([closed]).rstrip("\n"))
+    assert "No records yet" not in render(_map())  # only capacity records
+
+
+def test_charts_are_written_for_each_section_linked_from_the_report_and_stale_ones_go(
+        tmp_path):
+    records = _map()
+    stale = tmp_path / "capacity-0000000000.svg"
+    stale.write_text("old")
+    keep = tmp_path / "other.svg"
+    keep.write_text("not ours")
+    written = write_charts(records, tmp_path)
+    names = sorted(p.name for p in written)
+    assert len(names) == 3 and sum(n.startswith("p99-") for n in names) == 2
+    assert not stale.exists() and keep.exists()
+    text = render(records)
+    for name in names:
+        assert f"]({name})" in text
+    svg = (tmp_path / names[0]).read_text()
+    assert svg.startswith("<?xml") and "uvicorn" in svg and "sync" in svg
+    first = {p.name: p.read_bytes() for p in written}
+    again = write_charts(list(reversed(records)), tmp_path)
+    assert {p.name: p.read_bytes() for p in again} == first  # same records, same bytes
+
+
+@pytest.mark.parametrize("bad", ["rps", "bounds"])
+def test_report_main_skips_a_broken_capacity_record_and_renders_the_rest(tmp_path, bad,
+                                                                         capsys):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for record in _map():
+        (runs / f"{record['id']}.json").write_text(json.dumps(record))
+    broken = _record("gevent", 0, 10.0, 9)
+    del broken["capacity"][bad]
+    (runs / "broken.json").write_text(json.dumps(broken))
+    assert main(["--runs-dir", str(runs), "--output", str(tmp_path / "README.md")]) == 0
+    out = capsys.readouterr()
+    assert "8 records, 1 skipped, 3 charts" in out.out
+    assert "broken.json: ok capacity record without a complete search" in out.err
+    assert len(list(tmp_path.glob("*.svg"))) == 3
+    records, _ = read_records(runs)
+    assert (tmp_path / "README.md").read_text() == render(records)
