@@ -16,13 +16,12 @@ sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not i
 
 from pyserverbench.cli.capacity_options import MAP_LATENCIES, search_options_problem  # noqa: E402
 from pyserverbench.cli.options import load_options_problem  # noqa: E402
+from pyserverbench.matrix.pins import HARNESS_PACKAGES, pinned  # noqa: E402
 from pyserverbench.matrix.pythons import available, free_threaded, newest  # noqa: E402
 from pyserverbench.matrix.stacks import (  # noqa: E402
-    HARNESS_PACKAGES,
     STACKS,
     STUDY_RUNS,
     app_stacks,
-    pinned,
     suite_requirements,
 )
 from pyserverbench.measure.userapp import ENV_VARIABLE, plan, requirements_of  # noqa: E402
@@ -46,20 +45,29 @@ def _bench_name(python: str, server: str, workers: int) -> str:
     return f"bench_on-{python}(server='{server}', workers={workers})"
 
 
-class _Plan:
-    """A session that queues several: each gets `--progress K/N@START` (for the time
-    left), and the report then prints the sections they added to."""
+def _fan_out(session: nox.Session, runs: list[tuple[str, list[str]]], *report: str) -> None:
+    """Queue each (session, its options) with `--progress K/N@START` (for the time left),
+    then the report, which prints the sections they added to. nox queues a name once
+    only, so when a name comes twice (the study runs some stacks at two latencies) each
+    run is its own nox call instead."""
+    began = time.time()
+    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    names = [name for name, _ in runs]
+    for number, (name, options) in enumerate(runs, start=1):
+        posargs = [*options, "--progress", f"{number}/{len(runs)}@{began:.0f}"]
+        if len(set(names)) == len(names):
+            session.notify(name, posargs=posargs)
+        else:
+            session.run(sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+                        "-s", name, "--", *posargs,
+                        external=True, interrupt_timeout=40, terminate_timeout=15)
+    session.notify("report", posargs=[*report, "--show-since", since])
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.began = time.time()
-        self.since = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-    def progress(self, number: int) -> list[str]:
-        return ["--progress", f"{number}/{self.total}@{self.began:.0f}"]
-
-    def report(self, session: nox.Session, *where: str) -> None:
-        session.notify("report", posargs=[*where, "--show-since", self.since])
+def _newest(session: nox.Session) -> str:
+    if NEWEST is None:
+        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
+    return NEWEST
 
 
 def _check_options(session: nox.Session, options: list[str], stack: str | None) -> None:
@@ -76,11 +84,8 @@ def bench(session: nox.Session, server: str, workers: int) -> None:
     found = _pythons_for(session, server)
     session.log(f"Python found: {', '.join(found)}; missing: "
                 f"{', '.join(sorted(set(PYTHONS) - set(found))) or 'none'}")
-    queued = _Plan(len(found))
-    for number, python in enumerate(found, start=1):
-        session.notify(_bench_name(python, server, workers),
-                       posargs=[*session.posargs, *queued.progress(number)])
-    queued.report(session)
+    _fan_out(session, [(_bench_name(python, server, workers), session.posargs)
+                       for python in found])
 
 
 def _pythons_for(session: nox.Session, server: str) -> list[str]:
@@ -126,12 +131,8 @@ def capacity(session: nox.Session, server: str, workers: int) -> None:
     problem = search_options_problem(server, workers, session.posargs)
     if problem:
         session.error(f"bad option after --: {problem}")
-    found = _pythons_for(session, server)
-    queued = _Plan(len(found))
-    for number, python in enumerate(found, start=1):
-        session.notify(_capacity_name(python, server, workers),
-                       posargs=[*session.posargs, *queued.progress(number)])
-    queued.report(session)
+    _fan_out(session, [(_capacity_name(python, server, workers), session.posargs)
+                       for python in _pythons_for(session, server)])
 
 
 @nox.session(python=PYTHONS + FREE_THREADED, default=False)
@@ -152,13 +153,8 @@ def capacity_map(session: nox.Session) -> None:
     problem = search_options_problem("sync", 2, options)
     if problem:
         session.error(f"bad option after --: {problem}")
-    if NEWEST is None:
-        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
-    queued = _Plan(len(STACKS))
-    for number, server in enumerate(STACKS, start=1):
-        session.notify(_capacity_name(NEWEST, server, 2),
-                       posargs=[*options, *queued.progress(number)])
-    queued.report(session)
+    python = _newest(session)
+    _fan_out(session, [(_capacity_name(python, server, 2), options) for server in STACKS])
 
 
 @nox.session(python=False)
@@ -166,31 +162,18 @@ def tour(session: nox.Session) -> None:
     """A quick tour: every stack, 2 workers, short runs, newest Python; then the report."""
     options = session.posargs or TOUR_OPTIONS
     _check_options(session, options, stack=None)
-    if NEWEST is None:
-        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
-    queued = _Plan(len(STACKS))
-    for number, server in enumerate(STACKS, start=1):
-        session.notify(_bench_name(NEWEST, server, 2),
-                       posargs=[*options, *queued.progress(number)])
-    queued.report(session)  # not the run options: report takes none
+    python = _newest(session)
+    _fan_out(session, [(_bench_name(python, server, 2), options) for server in STACKS])
 
 
 @nox.session(python=False)
 def study(session: nox.Session) -> None:
     """The study's three tables, 60 s runs on the newest Python found; then the report."""
     _check_options(session, session.posargs, stack=None)
-    if NEWEST is None:
-        session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
-    # nox queues a session name once only, and the study runs some stacks at two
-    # latencies, so each run is its own nox call rather than a notify.
-    queued = _Plan(len(STUDY_RUNS))
-    for number, (server, workers, latency) in enumerate(STUDY_RUNS, start=1):
-        session.run(sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
-                    "-s", _bench_name(NEWEST, server, workers), "--",
-                    "--db-latency", str(latency), *session.posargs,
-                    *queued.progress(number),
-                    external=True, interrupt_timeout=40, terminate_timeout=15)
-    queued.report(session)  # not the run options: report takes none
+    python = _newest(session)
+    _fan_out(session, [(_bench_name(python, server, workers),
+                        ["--db-latency", str(latency), *session.posargs])
+                       for server, workers, latency in STUDY_RUNS])
 
 
 @nox.session(python=False)
@@ -203,12 +186,10 @@ def app(session: nox.Session) -> None:
         session.error(f"bad option after --: {exc}")
     os.environ[ENV_VARIABLE] = json.dumps(chosen.env)  # off the command lines nox prints
     (chosen.results_dir / "runs").mkdir(parents=True, exist_ok=True)
-    queued = _Plan(len(chosen.runs))
-    for number, (server, arguments) in enumerate(chosen.runs, start=1):
-        session.notify(f"app_on-{chosen.python}(server='{server}')",
-                       posargs=[*arguments, *queued.progress(number)])
-    queued.report(session, "--runs-dir", str(chosen.results_dir / "runs"),
-                  "--output", str(chosen.results_dir / "README.md"))
+    _fan_out(session, [(f"app_on-{chosen.python}(server='{server}')", arguments)
+                       for server, arguments in chosen.runs],
+             "--runs-dir", str(chosen.results_dir / "runs"),
+             "--output", str(chosen.results_dir / "README.md"))
 
 
 @nox.session(python=PYTHONS, default=False)

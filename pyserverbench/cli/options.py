@@ -1,143 +1,163 @@
-"""Argument parsing that fails in one line, naming the option, the value and what is valid.
+"""Every option a command takes, each defined here once, and the one parser class whose
+errors are one line naming the option, the value and what is accepted. A command that
+words an option its own way (the `app` session's closed-loop options, say) passes its
+help text; the option, its type, bounds and default stay here.
 
-Standard library only: the noxfile and the fake DB import it too.
+Standard library only: the noxfile checks options before anything installs.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import re
 import sys
-from collections.abc import Callable
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
-from pyserverbench.matrix.stacks import threads_help, threads_problem
-from pyserverbench.matrix.workloads import add_workload_options, workload_problem
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are a single line on stderr and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _bounded(convert: Callable[[str], float], kind: str, low: float,
-             high: float) -> Callable[[str], float]:
-    """An argparse type: `convert` the text, then require low <= value <= high."""
-    shown = [str(v) if isinstance(v, int) else f"{v:g}" for v in (low, high)]
-    accepted = f"(accepted: {shown[0]} to {shown[1]})"
-
-    def parse(text: str) -> float:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind} {accepted}")
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is out of range {accepted}")
-        return value
-
-    parse.__name__ = kind
-    return parse
-
-
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    """Return an argparse type accepting whole numbers from low to high."""
-    return _bounded(int, "whole number", low, high)  # type: ignore[return-value]
-
-
-def bounded_float(low: float, high: float) -> Callable[[str], float]:
-    """Return an argparse type accepting finite numbers from low to high."""
-    return _bounded(float, "number", low, high)
-
-
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-MAX_DURATION_S = 24 * 3600
-
-
-def k6_duration(text: str) -> int:
-    """Parse a k6-style duration (`15s`, `1m`, `1m30s`, `2h`) into whole seconds."""
-    match = _DURATION.match(text)
-    if not text or not match:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration (accepted: like 15s, 1m, 1m30s; 1s to 24h)"
-        )
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
-    if not 1 <= total <= MAX_DURATION_S:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range (accepted: 1s to 24h)")
-    return total
-
+from pyserverbench import RUNS
+from pyserverbench.cli.types import bounded_float, bounded_int, cpu_list, k6_duration, latencies
+from pyserverbench.matrix.stacks import STACKS, threads_help, threads_problem
+from pyserverbench.matrix.workloads import DEFAULT_CALLS, MAX_CALLS, MAX_ROWS, WORKLOADS
 
 CONNECTIONS = ("kept", "per-iteration")
 
 
-def cpu_list(text: str) -> frozenset[int]:
-    """Parse CPUs like `0`, `0,2` or `0-1`: some, not all, of those this process may use."""
-    usable = sorted(os.sched_getaffinity(0))
-    accepted = f"accepted: some but not all of CPUs {','.join(map(str, usable))}, like 0 or 0-1"
-    cpus: set[int] = set()
-    try:
-        for part in text.split(","):
-            low, _, high = part.partition("-")
-            cpus.update(range(int(low), int(high or low) + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a CPU list ({accepted})") from None
-    if not cpus or not cpus <= set(usable) or cpus == set(usable):
-        raise argparse.ArgumentTypeError(f"{text!r} is not usable here ({accepted})")
-    return frozenset(cpus)
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: printed with exit code 2, or raised
+    as a ValueError holding that line when made with `raising=True` (a session checks
+    its options before it queues anything)."""
 
+    def __init__(self, *args: Any, raising: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.raising = raising
 
-def add_k6_options(parser: argparse.ArgumentParser) -> None:
-    """What k6 does in a closed-loop run: duration, users, repeats, connections and the
-    workload (the bench sessions and the load role)."""
-    parser.add_argument("--duration", type=k6_duration, default=60,
-                        help="load duration, k6 style: 15s, 1m, 1m30s (default 60s)")
-    parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
-                        help="k6 virtual users (1 to 1000, default 10)")
-    parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
-                        help="run the configuration this many times, fresh processes each "
-                             "(1 to 100, default 1)")
-    parser.add_argument("--connections", choices=CONNECTIONS, default="kept",
-                        help="kept: each virtual user keeps its connections for the whole "
-                             "run (default); per-iteration: it opens new ones every iteration")
-    add_workload_options(parser)
-
-
-def add_load_options(parser: argparse.ArgumentParser) -> None:
-    """Options a user may pass after `--` to the bench sessions."""
-    add_k6_options(parser)
-    parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
-                        help="fake DB latency per request in ms (0 to 10000, default 25)")
-    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
-                        help=threads_help())
-    parser.add_argument("--server-cpus", type=cpu_list, default=None,
-                        help="pin the server to these CPUs (like 0 or 0-1) and k6 and the "
-                             "fake DB to the others (default: no pinning, cores shared)")
-
-
-class _RaisingParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise ValueError(message)
-
-
-def load_options_problem(argv: list[str], stack: str | None = None) -> str | None:
-    """The one-line problem with argv as load options for `stack` (None: a session that
-    runs several stacks), or None if they are valid."""
-    parser = _RaisingParser(add_help=False)
-    add_load_options(parser)
-    try:
-        args = parser.parse_args(argv)
-    except ValueError as exc:
-        return str(exc)
-    return threads_problem(stack, args.threads) or workload_problem(args)
+        if self.raising:
+            raise ValueError(message)
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one error line to stderr and exit."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+Target = argparse.ArgumentParser | argparse._MutuallyExclusiveGroup
+
+
+def add_stack(parser: argparse.ArgumentParser, choices: list[str] | None = None) -> None:
+    parser.add_argument("--stack", required=True, choices=choices or list(STACKS),
+                        help="which server stack to run")
+
+
+def add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
+                        help="server worker processes (1 to 64, default 2)")
+
+
+def add_threads(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
+                        help=help or threads_help())
+
+
+def add_db_latency(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """One fake-DB latency, or (for capacity searches) a list of them, one search each."""
+    if several:
+        parser.add_argument("--db-latency", type=latencies, default=[25],
+                            help="fake DB latency in ms, or several: 0,5,25,100 (one search "
+                                 "each; default 25)")
+    else:
+        parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
+                            help="fake DB latency per request in ms (0 to 10000, default 25)")
+
+
+def add_duration(parser: argparse.ArgumentParser, default: int = 60,
+                 help: str = "load duration, k6 style: 15s, 1m, 1m30s (default 60s)") -> None:
+    parser.add_argument("--duration", type=k6_duration, default=default, help=help)
+
+
+def add_vus(parser: argparse.ArgumentParser,
+            help: str = "k6 virtual users (1 to 1000, default 10)") -> None:
+    parser.add_argument("--vus", type=bounded_int(1, 1000), default=10, help=help)
+
+
+def add_repeat(parser: argparse.ArgumentParser,
+               help: str = "run the configuration this many times, fresh processes each "
+                           "(1 to 100, default 1)") -> None:
+    parser.add_argument("--repeat", type=bounded_int(1, 100), default=1, help=help)
+
+
+def add_connections(parser: argparse.ArgumentParser,
+                    help: str = "kept: each virtual user keeps its connections for the whole "
+                                "run (default); per-iteration: it opens new ones every "
+                                "iteration") -> None:
+    parser.add_argument("--connections", choices=CONNECTIONS, default="kept", help=help)
+
+
+def add_server_cpus(target: Target,
+                    help: str = "pin the server to these CPUs (like 0 or 0-1) and k6 and the "
+                                "fake DB to the others (default: no pinning, cores shared)"
+                    ) -> None:
+    target.add_argument("--server-cpus", type=cpu_list, default=None, help=help)
+
+
+def add_goal(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--goal-ms", type=bounded_float(1, 60_000), default=None, help=help)
+
+
+def add_results_dir(parser: argparse.ArgumentParser, default: Path = RUNS,
+                    help: str = "where to write the records (default results/runs)") -> None:
+    parser.add_argument("--results-dir", type=Path, default=default, help=help)
+
+
+def add_workload_options(parser: argparse.ArgumentParser) -> None:
+    """`--workload` and its dials."""
+    parser.add_argument("--workload", choices=WORKLOADS, default="mix",
+                        help="what a request does: mix (the study's, default), page "
+                             "(templating only), api (one fake-DB call), fanout (several)")
+    parser.add_argument("--page-rows", type=bounded_int(0, MAX_ROWS), default=None,
+                        help=f"page only: rows of a table built per request (0 to "
+                             f"{MAX_ROWS}, default 0: the study's page)")
+    parser.add_argument("--fanout-calls", type=bounded_int(1, MAX_CALLS), default=None,
+                        help=f"fanout only: fake-DB calls per request (1 to {MAX_CALLS}, "
+                             f"default {DEFAULT_CALLS})")
+
+
+def workload_problem(args: argparse.Namespace) -> str | None:
+    """A dial given to a workload it does not apply to, in one line; else None."""
+    for option, owner in (("page_rows", "page"), ("fanout_calls", "fanout")):
+        if getattr(args, option) is not None and args.workload != owner:
+            flag = "--" + option.replace("_", "-")
+            return (f"argument {flag}: applies to --workload {owner} only, not "
+                    f"{args.workload!r}")
+    return None
+
+
+def add_k6_options(parser: argparse.ArgumentParser) -> None:
+    """What k6 does in a closed-loop run: duration, users, repeats, connections and the
+    workload (the bench sessions and the load role)."""
+    add_duration(parser)
+    add_vus(parser)
+    add_repeat(parser)
+    add_connections(parser)
+    add_workload_options(parser)
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """Options a user may pass after `--` to the bench sessions."""
+    add_k6_options(parser)
+    add_db_latency(parser)
+    add_threads(parser)
+    add_server_cpus(parser)
+
+
+def load_options_problem(argv: list[str], stack: str | None = None) -> str | None:
+    """The one-line problem with argv as load options for `stack` (None: a session that
+    runs several stacks), or None if they are valid."""
+    parser = OneLineParser(add_help=False, raising=True)
+    add_load_options(parser)
+    try:
+        args = parser.parse_args(argv)
+    except ValueError as exc:
+        return str(exc)
+    return threads_problem(stack, args.threads) or workload_problem(args)

@@ -9,8 +9,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyserverbench import ROOT
-from pyserverbench.cli.options import OneLineParser, bounded_float
+from pyserverbench import RUNS
+from pyserverbench.cli.options import OneLineParser
+from pyserverbench.cli.types import bounded_float
 from pyserverbench.compare.stats import significant
 from pyserverbench.matrix.workloads import from_record
 from pyserverbench.records import is_capacity, placement_key, read_records
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Compare records A with records B, configuration by configuration.")
     parser.add_argument("a", help="a directory of records, or filters like python=3.12")
     parser.add_argument("b", help="the same for the other side, like python=3.13")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "results" / "runs",
+    parser.add_argument("--runs-dir", type=Path, default=RUNS,
                         help="where filters look for records (default results/runs)")
     parser.add_argument("--fail-slower", type=bounded_float(0, 100), default=None,
                         metavar="PERCENT",

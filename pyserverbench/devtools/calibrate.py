@@ -3,17 +3,18 @@ the rate achieved and the latency it adds on top of its sleep."""
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 from pyserverbench import ROOT
-from pyserverbench.cli.options import OneLineParser, bounded_int, k6_duration
-from pyserverbench.harness.checks import answers
+from pyserverbench.cli.options import OneLineParser
+from pyserverbench.cli.types import bounded_int, k6_duration
 from pyserverbench.harness.k6 import find_k6, read_summary, run_k6, script_argv
 from pyserverbench.harness.procs import Process, free_port, stop_all
+from pyserverbench.harness.services import fakedb_argv, wait_ready
 
 SCRIPT = ROOT / "calibrate.js"
+HOST = "127.0.0.1"
 RATES = (500, 1000, 2000, 4000, 8000)
 SLEEPS_MS = (25, 0)
 HEADER = ("| sleep | target/s | achieved/s | dropped | p50 | p99 | added p50 | added p99 |\n"
@@ -53,13 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="pyserverbench-calibrate-") as tmp:
             logs = Path(tmp)
             for sleep_ms in SLEEPS_MS:
-                port = free_port()
-                url = f"http://127.0.0.1:{port}/"
-                argv_db = [sys.executable, "-m", "fakedb", "--port", str(port),
-                           "--sleep", str(sleep_ms)]
-                with Process("fake DB", argv_db, logs / f"fakedb-{sleep_ms}.log",
-                             cwd=ROOT) as db:
-                    db.wait_until(lambda url=url: answers(url), 30, "answering")
+                port = free_port(HOST)
+                url = f"http://{HOST}:{port}/"
+                with Process("fake DB", fakedb_argv(HOST, port, sleep_ms),
+                             logs / f"fakedb-{sleep_ms}.log", cwd=ROOT) as db:
+                    wait_ready(db, port, url)
                     for rate in (r for r in RATES if r <= args.max_rate):
                         found = measure_rate(k6, url, rate, args.duration, logs)
                         print(table_row(sleep_ms, rate, found), flush=True)

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from pyserverbench.cli.options import OneLineParser, bounded_float, bounded_int
+from pyserverbench.cli.options import OneLineParser
+from pyserverbench.cli.types import bounded_float, bounded_int
 
 
 def sleep_job(seconds: float) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 import psutil
 
 from pyserverbench import ROOT
-from pyserverbench.cli.options import OneLineParser, bounded_int
+from pyserverbench.cli.options import OneLineParser
+from pyserverbench.cli.types import bounded_int
 
 STACKS_TRIED = ("sync", "gthread", "gevent", "uvicorn", "uvicorn-worker")
 LOAD_S = 3

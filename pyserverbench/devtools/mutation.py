@@ -13,7 +13,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from pyserverbench import ROOT
-from pyserverbench.cli.options import OneLineParser, bounded_float
+from pyserverbench.cli.options import OneLineParser
+from pyserverbench.cli.types import bounded_float
 
 CAUGHT = ("killed", "timeout")  # a mutant the tests fail on, or that hangs them (pytest-timeout)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pyserverbench import ROOT
 from pyserverbench.harness.checks import answers
+from pyserverbench.harness.cleanroom import environment
 from pyserverbench.harness.probe import read_workers, running
 from pyserverbench.harness.procs import PortTaken, Process, listening_pids
 
@@ -41,13 +43,26 @@ def workers_running(proc: Process, probe_dir: Path) -> list[int]:
 
 
 def wait_ready(proc: Process, port: int, url: str, workers: int = 0,
-               probe_dir: Path | None = None, deadline_s: float = START_DEADLINE_S) -> None:
+               probe_dir: Path | None = None, deadline_s: float | None = None) -> None:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Wait, with a deadline, until the started `proc` answers `url` from its own socket
     on `port` and, for a server (`workers` > 0), until that many worker processes have
     loaded the app. ProcessError if it exits or the deadline passes first."""
+    deadline_s = deadline_s or START_DEADLINE_S
     proc.wait_until(lambda: serving(proc, port, url), deadline_s, "answering")
     if workers:
         assert probe_dir is not None, "a server's workers are counted by its probe"
         proc.wait_until(lambda: len(workers_running(proc, probe_dir)) >= workers, deadline_s,
                         f"running {workers} worker processes")
+
+
+def fakedb_environment(room: Path) -> dict[str, str]:
+    """The fake DB's clean-room environment."""
+    return environment(room, ROOT)
+
+
+def server_environment(room: Path, db_url: str, probe_dir: Path) -> dict[str, str]:
+    """A server's clean-room environment: where the apps find the fake DB, and where
+    each worker's probe writes what served."""
+    return environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url,
+                       PYSERVERBENCH_PROBE_DIR=str(probe_dir))

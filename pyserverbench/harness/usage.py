@@ -7,13 +7,18 @@ import math
 import resource
 import statistics
 import time
+from typing import Protocol
 
 import psutil
 
-from pyserverbench.harness.procs import Process, process_tree
+from pyserverbench.harness.procs import process_tree
 from pyserverbench.harness.sockets import established_many
 
 UNEVEN_RATIO = 1.5  # busiest worker over quietest, by mean connections
+
+
+class HasPid(Protocol):
+    pid: int
 
 
 class TreeUsage:
@@ -66,12 +71,16 @@ def split_facts(counts: dict[int, list[int]]) -> dict:
 
 
 class LoadMonitor:
-    """Samples the server, the fake DB and k6 while k6 runs; `facts()` summarises."""
+    """Samples a server's process tree (and how its workers' connections spread) and the
+    fake DB's while the load runs; either may be left out (a role watches its own). The
+    `*_facts` methods give the parts of a record's usage, `facts` all of it."""
 
-    def __init__(self, server: Process, server_port: int, db: Process, workers: list[int],
-                 cpu_interval_s: float = 2.0, connection_interval_s: float = 10.0) -> None:
-        self.server = TreeUsage(server.pid)
-        self.db = TreeUsage(db.pid)
+    def __init__(self, server: HasPid | None, server_port: int, db: HasPid | None,
+                 workers: list[int], cpu_interval_s: float = 2.0,
+                 connection_interval_s: float = 10.0) -> None:
+        self.server = TreeUsage(server.pid if server else 0)
+        self.db = TreeUsage(db.pid if db else 0)
+        self.trees = [tree for tree, given in ((self.server, server), (self.db, db)) if given]
         self.server_port = server_port
         self.cpu_interval_s = cpu_interval_s
         self.connection_interval_s = connection_interval_s
@@ -80,30 +89,31 @@ class LoadMonitor:
         self.started: float | None = None
         self.last_sample = self.last_connections = -math.inf  # the first tick samples
         self.window_s = 0.0
-        self.children_cpu_at_start = _cpu(resource.RUSAGE_CHILDREN)
+        self.children_cpu_at_start = children_cpu()
         self.own_cpu_at_start = _cpu(resource.RUSAGE_SELF)
 
-    def tick(self, k6: Process) -> None:
-        """Called often while k6 runs; samples when an interval has passed."""
+    def tick(self) -> None:
+        """Called often while the load runs; samples when an interval has passed."""
         now = time.monotonic()
-        if self.started is None:
-            self.started = now
         if now - self.last_sample >= self.cpu_interval_s:
-            self.server.sample()
-            self.db.sample()
-            self.last_sample = now
-            self.window_s = now - self.started
-        if now - self.last_connections >= self.connection_interval_s:
+            self.sample()
+        if now - self.last_connections >= self.connection_interval_s and self.workers:
             found = established_many(self.workers, self.server_port)
             for pid in self.workers:
                 self.connections[pid].append(len(found[pid]))
             self.last_connections = now
 
-    def facts(self, k6_wall_s: float) -> dict:
-        """The usage part of a record; call after k6 has exited."""
-        # k6 is the only child reaped during the load; this process did the sampling
-        k6_cpu = _cpu(resource.RUSAGE_CHILDREN) - self.children_cpu_at_start
-        harness_cpu = _cpu(resource.RUSAGE_SELF) - self.own_cpu_at_start
+    def sample(self) -> None:
+        """Sample the trees now (the first sample starts the window)."""
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        for tree in self.trees:
+            tree.sample()
+        self.last_sample = now
+        self.window_s = now - self.started
+
+    def server_facts(self) -> dict:
         workers = [{
             "pid": pid,
             "cpu_s": round(self.server.cpu_seconds(pid), 3),
@@ -111,13 +121,22 @@ class LoadMonitor:
             "connections_mean": round(statistics.fmean(self.connections[pid]), 2)
             if self.connections.get(pid) else 0.0,
         } for pid in self.workers]
+        return {"cpu_s": round(self.server.cpu_seconds(), 3),
+                "peak_rss_bytes": self.server.peak_total_rss,
+                "processes": len(self.server.last_cpu), "workers": workers}
+
+    def db_facts(self) -> dict:
+        return {"cpu_s": round(self.db.cpu_seconds(), 3), "peak_rss_bytes": self.db.peak_total_rss}
+
+    def facts(self, k6_wall_s: float) -> dict:
+        """The usage part of a record; call after k6 has exited."""
+        # k6 is the only child reaped during the load; this process did the sampling
+        k6_cpu = children_cpu() - self.children_cpu_at_start
+        harness_cpu = _cpu(resource.RUSAGE_SELF) - self.own_cpu_at_start
         return {
             "window_s": round(self.window_s, 2),
-            "server": {"cpu_s": round(self.server.cpu_seconds(), 3),
-                       "peak_rss_bytes": self.server.peak_total_rss,
-                       "processes": len(self.server.last_cpu), "workers": workers},
-            "fakedb": {"cpu_s": round(self.db.cpu_seconds(), 3),
-                       "peak_rss_bytes": self.db.peak_total_rss},
+            "server": self.server_facts(),
+            "fakedb": self.db_facts(),
             "k6": {"cpu_s": round(k6_cpu, 3), "wall_s": round(k6_wall_s, 2)},
             "harness": {"cpu_s": round(harness_cpu, 3)},
             "connections": split_facts(self.connections),
@@ -142,3 +161,9 @@ def _cpu(who: int) -> float:
     """User + system seconds of this process (RUSAGE_SELF) or its reaped children."""
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
+
+
+def children_cpu() -> float:
+    """User + system seconds of this process's reaped children (k6, where it is the only
+    child reaped during the load)."""
+    return _cpu(resource.RUSAGE_CHILDREN)

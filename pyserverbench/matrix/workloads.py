@@ -1,7 +1,5 @@
-"""What a request does: the study's mix, or one of three single-request workloads.
-
-Standard library only: the noxfile checks these options before anything installs.
-"""
+"""What a request does: the study's mix, or one of three single-request workloads (their
+options: cli/options.py). Standard library only."""
 
 from __future__ import annotations
 
@@ -99,31 +97,6 @@ def db_waits(pairs: list[tuple[str, int]], app: str) -> float:
             calls = 1
         waits += weight * calls
     return waits / total
-
-
-def add_workload_options(parser: argparse.ArgumentParser) -> None:
-    """`--workload` and its dials."""
-    from pyserverbench.cli.options import bounded_int  # cli adds these options: import it late
-
-    parser.add_argument("--workload", choices=WORKLOADS, default="mix",
-                        help="what a request does: mix (the study's, default), page "
-                             "(templating only), api (one fake-DB call), fanout (several)")
-    parser.add_argument("--page-rows", type=bounded_int(0, MAX_ROWS), default=None,
-                        help=f"page only: rows of a table built per request (0 to "
-                             f"{MAX_ROWS}, default 0: the study's page)")
-    parser.add_argument("--fanout-calls", type=bounded_int(1, MAX_CALLS), default=None,
-                        help=f"fanout only: fake-DB calls per request (1 to {MAX_CALLS}, "
-                             f"default {DEFAULT_CALLS})")
-
-
-def workload_problem(args: argparse.Namespace) -> str | None:
-    """A dial given to a workload it does not apply to, in one line; else None."""
-    for option, owner in (("page_rows", "page"), ("fanout_calls", "fanout")):
-        if getattr(args, option) is not None and args.workload != owner:
-            flag = "--" + option.replace("_", "-")
-            return (f"argument {flag}: applies to --workload {owner} only, not "
-                    f"{args.workload!r}")
-    return None
 
 
 def workload_from(args: argparse.Namespace) -> Workload:

@@ -4,9 +4,7 @@ up across the steps of one search, fresh processes for every search; one record 
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,23 +13,29 @@ from pathlib import Path
 
 import psutil
 
-from pyserverbench.cli.capacity_options import (
-    build_parser,
-    default_server_cpus,
-    parse_mix,
-    search_problem,
-)
+from pyserverbench.cli.capacity_options import build_parser, default_server_cpus, search_problem
 from pyserverbench.cli.progress import Progress
-from pyserverbench.harness import signals
-from pyserverbench.harness.checks import CheckError
 from pyserverbench.harness.k6 import K6Error, find_k6, k6_version, read_summary, run_k6
 from pyserverbench.harness.machine import free_threaded_build
 from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers, running
-from pyserverbench.harness.procs import Process, ProcessError, die_with_parent, log_tail
+from pyserverbench.harness.procs import Process, ProcessError, log_tail
+from pyserverbench.harness.services import tree_pids
 from pyserverbench.harness.usage import LoadMonitor, cpu_busy
 from pyserverbench.matrix.stacks import STACKS
-from pyserverbench.matrix.workloads import STUDY_MIX, db_waits, most_calls, workload_from
-from pyserverbench.measure.closed import RunConfig, _tree_pids, base_record, guarded, services
+from pyserverbench.matrix.workloads import (
+    STUDY_MIX,
+    db_waits,
+    most_calls,
+    parse_mix,
+    workload_from,
+)
+from pyserverbench.measure.lifecycle import (
+    base_record,
+    guarded,
+    measured,
+    new_group,
+    preflight,
+)
 from pyserverbench.measure.search import (
     LOAD_BUSY,
     SCRIPT,
@@ -46,7 +50,7 @@ from pyserverbench.measure.search import (
     step_figures,
     vus_for,
 )
-from pyserverbench.records import write_record
+from pyserverbench.measure.setup import RunConfig, services
 
 COOL_DOWN_S = 1.0  # between steps, so that one step's queue has drained before the next
 
@@ -140,9 +144,10 @@ def verdict(found: Search, probe: dict) -> str | None:
 
 
 def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
-            say: Callable[[dict], None]) -> dict:
+            say: Callable[[dict], None]) -> tuple[dict, str | None]:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
-    """One search against one fake DB and one server; returns the record's results."""
+    """One search against one fake DB and one server: the record's results, and why
+    they do not count (None if they do)."""
     run = config.run
     slots = run.stack.slots(run.workers, record["threads"])
     wait_ms = config.db_wait_ms()
@@ -168,7 +173,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
                                   cpu_interval_s=1.0)
 
             def tick(k6_process: Process) -> None:
-                monitor.tick(k6_process)
+                monitor.tick()
                 nodelay.tick()
 
             started, times = time.monotonic(), psutil.cpu_times(percpu=True)
@@ -205,7 +210,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
                        config.max_rps, on_step=judged)
         after = read_workers(up.probe_dir)
         probe = probe_facts(run.processes, before, after,
-                            running(after, _tree_pids(up.server)), {}, nodelay.readings,
+                            running(after, tree_pids(up.server)), {}, nodelay.readings,
                             nodelay.error)
         up.server.check_alive()
         up.db.check_alive()
@@ -214,9 +219,9 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
         sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps),
         free_threaded_build())
     server_cpus = len(record["placement"]["server_cpus"])
-    return {"capacity": search_facts(config, found, slots, server_cpus), "probe": probe,
-            "vus": max((s["vus"] for s in found.steps), default=0),
-            "verdict": verdict(found, probe)}
+    return ({"capacity": search_facts(config, found, slots, server_cpus), "probe": probe,
+             "vus": max((s["vus"] for s in found.steps), default=0)},
+            verdict(found, probe))
 
 
 def run_search(config: CapacityConfig, repeat: dict,
@@ -226,16 +231,8 @@ def run_search(config: CapacityConfig, repeat: dict,
     k6 = find_k6()
     record = base_record(config.run, datetime.now(timezone.utc), k6_version(k6))
     record.update(kind="capacity", repeat=repeat, metrics=None, capacity=settings(config))
-    with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
-        try:
-            result = measure(config, k6, Path(logs), record, say)
-        except (ProcessError, CheckError, K6Error) as exc:
-            record.update(ok=False, error=str(exc))
-        else:
-            reason = result.pop("verdict")
-            record.update(result, ok=reason is None, error=reason)
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return record, write_record(config.run.results_dir, record)
+    return measured(record, lambda logs: measure(config, k6, logs, record, say),
+                    config.run.results_dir)
 
 
 def step_line(prefix: str, step: dict) -> str:
@@ -265,15 +262,9 @@ def main(argv: list[str] | None = None) -> int:
 def search_main(configs: list[CapacityConfig], repeat: int, label: str,
                 progress: Progress | None) -> int:
     """Run the searches, one line per step and per search, with the time left."""
-    if not sys.platform.startswith("linux"):
-        print(f"error: capacity searches need Linux; this is {sys.platform}", file=sys.stderr)
-        return 2
-    if not SCRIPT.is_file():
-        print(f"error: k6 script {SCRIPT} not found", file=sys.stderr)
-        return 2
-    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
-    signals.install()
-    die_with_parent()
+    wrong = preflight("capacity searches", SCRIPT)
+    if wrong is not None:
+        return wrong
     load_cpus = configs[0].run.load_cpus()
     if load_cpus:  # the harness samples and waits on the load side, off the server's CPUs
         os.sched_setaffinity(0, load_cpus)
@@ -284,7 +275,7 @@ def search_main(configs: list[CapacityConfig], repeat: int, label: str,
         total, done, failed = len(configs) * repeat, 0, 0
         began = time.monotonic()
         for config in configs:
-            group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+            group = new_group()
             for index in range(1, repeat + 1):
                 run = config.run
                 prefix = (f"{label + ' ' if label else ''}{run.stack.name} x{run.workers}, "

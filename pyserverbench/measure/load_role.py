@@ -4,42 +4,37 @@ of its own; one record per run that names every role's host and address."""
 from __future__ import annotations
 
 import os
-import resource
-import secrets
 import socket
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 
-from pyserverbench import ROOT
-from pyserverbench.cli.options import OneLineParser, add_k6_options
-from pyserverbench.harness import signals
-from pyserverbench.harness.checks import CheckError, check_app
-from pyserverbench.harness.k6 import K6Error, find_k6, k6_argv, k6_version, run_k6
-from pyserverbench.harness.machine import host_facts
-from pyserverbench.harness.probe import judge, probe_facts
-from pyserverbench.harness.procs import ProcessError, die_with_parent
-from pyserverbench.harness.usage import _cpu, split_facts
-from pyserverbench.matrix.ceiling import ceiling_facts
-from pyserverbench.matrix.stacks import STACKS
-from pyserverbench.matrix.workloads import (
-    Workload,
-    from_record,
-    workload_from,
+from pyserverbench.cli.options import (
+    OneLineParser,
+    add_k6_options,
+    add_results_dir,
     workload_problem,
 )
-from pyserverbench.measure.closed import LOAD_SCRIPT, guarded, read_results, verdict
+from pyserverbench.harness.checks import check_app
+from pyserverbench.harness.k6 import find_k6, k6_argv, k6_version, run_k6
+from pyserverbench.harness.machine import host_facts
+from pyserverbench.harness.probe import judge, probe_facts
+from pyserverbench.harness.procs import ProcessError
+from pyserverbench.harness.usage import children_cpu
+from pyserverbench.matrix.ceiling import ceiling_facts
+from pyserverbench.matrix.stacks import STACKS
+from pyserverbench.matrix.workloads import Workload, from_record, workload_from
+from pyserverbench.measure.closed import LOAD_SCRIPT, read_results, verdict
+from pyserverbench.measure.lifecycle import guarded, measured, new_group, record_fields
 from pyserverbench.measure.roles import address, address_arg, url
-from pyserverbench.records import FORMAT, record_id, write_record
 
 ASK_TIMEOUT_S = 10.0
 
 
-class RoleError(RuntimeError):
+class RoleError(ProcessError):
     """A role did not answer as a role should."""
 
 
@@ -72,40 +67,31 @@ def record_from(server: dict, db: dict, load: dict, workload: Workload, vus: int
                 duration_s: int, connections: str, started: datetime, k6_line: str) -> dict:
     """The record's fields before the load: the server's facts are the run's (its Python,
     packages, host), and every role is named with its host and address."""
-    stack = STACKS[server["stack"]]
-    return {
-        "format": FORMAT,
-        "id": record_id(stack.name, server["workers"], server["python"], started),
-        "stack": stack.name, "mode": stack.mode, "server": stack.server,
-        "worker_class": stack.worker_class, "app": stack.app,
-        "workers": server["workers"], "threads": server["threads"],
-        **{key: server[key] for key in ("python", "python_build", "python_implementation",
-                                        "free_threaded", "packages", "host", "project")},
-        "db_latency_ms": db["db_latency_ms"], "workload": workload.facts(), "vus": vus,
-        "connections": connections, "duration_s": duration_s,
-        "started_at": started.isoformat(timespec="seconds"), "k6_version": k6_line,
-        "roles": {"load": load, "server": server, "db": db},
-        "placement": placement(load, server, db),
-        "commands": {"server": server["command"], "fakedb": db["command"]},
-    }
+    record = record_fields(STACKS[server["stack"]], server["workers"], server["threads"],
+                           server, db["db_latency_ms"], workload, vus, connections,
+                           duration_s, started, k6_line)
+    record.update(roles={"load": load, "server": server, "db": db},
+                  placement=placement(load, server, db),
+                  commands={"server": server["command"], "fakedb": db["command"]})
+    return record
 
 
 def _usage(server: dict, db: dict, k6_cpu: float, wall_s: float) -> dict:
-    return {"window_s": server["window_s"],
-            "server": {k: server[k] for k in ("cpu_s", "peak_rss_bytes", "processes",
-                                              "workers")},
-            "fakedb": {"cpu_s": db["cpu_s"], "peak_rss_bytes": db["peak_rss_bytes"]},
-            "k6": {"cpu_s": round(k6_cpu, 3), "wall_s": round(wall_s, 2)},
-            "connections": split_facts({})}
+    """The usage part of the record, from what each role's window saw and k6's cost."""
+    return {"window_s": server["window_s"], "server": server["server"],
+            "fakedb": db["fakedb"], "k6": {"cpu_s": round(k6_cpu, 3), "wall_s": round(wall_s, 2)},
+            "connections": server["connections"]}
 
 
 def _ints(mapping: dict) -> dict:
     return {int(key): value for key, value in mapping.items()}
 
 
-def measure(record: dict, server_base: str, db_base: str, k6: str, logs: Path) -> dict:
+def measure(record: dict, server_base: str, db_base: str, k6: str,
+            logs: Path) -> tuple[dict, str | None]:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
-    """Check, load and measure; return the run's results (as `run.measure` does)."""
+    """Check, load and measure: the run's results (as a closed-loop run's), and why they
+    do not count (None if they do)."""
     server = record["roles"]["server"]
     base_url = url(*address(server["listen"]))
     summary = logs / "k6-summary.json"
@@ -116,11 +102,11 @@ def measure(record: dict, server_base: str, db_base: str, k6: str, logs: Path) -
     check_app(base_url)
     for base in (server_base, db_base):
         ask("POST", base, "/start")
-    children_before = _cpu(resource.RUSAGE_CHILDREN)  # k6 is the only child reaped here
+    children_before = children_cpu()  # k6 is the only child reaped here
     started = time.monotonic()
     code, abort = run_k6(argv, logs / "k6.log", record["duration_s"] + 120.0, [])
     wall = time.monotonic() - started
-    k6_cpu = _cpu(resource.RUSAGE_CHILDREN) - children_before
+    k6_cpu = children_cpu() - children_before
     served, fed = ask("POST", server_base, "/stop"), ask("POST", db_base, "/stop")
     summary_data, metrics = read_results(summary, abort)
     probe = probe_facts(server["processes"], _ints(served["before"]), _ints(served["after"]),
@@ -130,11 +116,12 @@ def measure(record: dict, server_base: str, db_base: str, k6: str, logs: Path) -
     probe["contradictions"] = judge(stack.loop, stack.parser, server["processes"], probe,
                                     metrics["requests"], record["vus"],
                                     bool(record["free_threaded"]))
-    return {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,
-            "metrics": metrics, "usage": _usage(served, fed, k6_cpu, wall), "probe": probe,
-            "ceiling": ceiling_facts(metrics["requests"], record["vus"], record["duration_s"],
-                                     record["db_latency_ms"], from_record(record),
-                                     record["app"])}
+    result = {"k6_exit_code": code, "k6_summary": summary_data, "abort": abort,
+              "metrics": metrics, "usage": _usage(served, fed, k6_cpu, wall), "probe": probe,
+              "ceiling": ceiling_facts(metrics["requests"], record["vus"],
+                                       record["duration_s"], record["db_latency_ms"],
+                                       from_record(record), record["app"])}
+    return result, verdict(result)
 
 
 def build_parser() -> OneLineParser:
@@ -147,7 +134,7 @@ def build_parser() -> OneLineParser:
                         metavar="ADDRESS:PORT",
                         help="where the db role listens (default 127.0.0.1:8100)")
     add_k6_options(parser)
-    parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "runs")
+    add_results_dir(parser)
     return parser
 
 
@@ -160,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(wrong)
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     server_base, db_base = url(server_at[0], server_at[1] + 1), url(db_at[0], db_at[1] + 1)
-    signals.install()
-    die_with_parent()
-    group = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    group = new_group()
 
     def runs() -> int:
         try:
@@ -180,16 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                                  args.duration, args.connections,
                                  datetime.now(timezone.utc), k6_version(k6))
             record["repeat"] = {"group": group, "index": index, "of": args.repeat}
-            with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
-                try:
-                    result = measure(record, server_base, db_base, k6, Path(logs))
-                except (RoleError, ProcessError, CheckError, K6Error) as exc:
-                    record.update(ok=False, error=str(exc), metrics=None)
-                else:
-                    reason = verdict(result)
-                    record.update(result, ok=reason is None, error=reason)
-            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            path = write_record(args.results_dir, record)
+            record, path = measured(
+                record, lambda logs, record=record: measure(record, server_base, db_base, k6,
+                                                            logs),
+                args.results_dir)
             failed += not record["ok"]
             _say(record, path)
         return 1 if failed else 0

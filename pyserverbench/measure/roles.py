@@ -15,19 +15,30 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from pyserverbench import ROOT
-from pyserverbench.cli.options import OneLineParser, bounded_int
+import psutil
+
+from pyserverbench.cli.options import (
+    OneLineParser,
+    add_db_latency,
+    add_stack,
+    add_threads,
+    add_workers,
+)
 from pyserverbench.harness import signals
 from pyserverbench.harness.checks import CheckError, check_app, check_db
-from pyserverbench.harness.cleanroom import environment, make_room
-from pyserverbench.harness.machine import git_facts, host_facts, installed_packages, python_facts
+from pyserverbench.harness.cleanroom import make_room
 from pyserverbench.harness.probe import NodelayReader, read_workers, running
-from pyserverbench.harness.procs import Process, ProcessError, die_with_parent
-from pyserverbench.harness.usage import TreeUsage
-from pyserverbench.matrix.stacks import STACKS, threads_help, threads_problem
-from pyserverbench.measure.closed import _serving, guarded
+from pyserverbench.harness.procs import Process, ProcessError, process_tree
+from pyserverbench.harness.services import (
+    fakedb_argv,
+    fakedb_environment,
+    server_environment,
+    wait_ready,
+)
+from pyserverbench.harness.usage import LoadMonitor, split_facts
+from pyserverbench.matrix.stacks import STACKS, threads_problem
+from pyserverbench.measure.lifecycle import guarded, local_facts
 
-START_DEADLINE_S = 60.0
 SAMPLE_S = 0.5
 
 
@@ -63,21 +74,29 @@ def url(host: str, port: int) -> str:
 
 
 class Window:
-    """Usage of a process tree (and its workers, for a server) between start and stop."""
+    """What a role's process did between /start and /stop: its tree's usage and, for a
+    server, its workers' connections and what they served (sampled on a thread by the
+    LoadMonitor a local run uses)."""
 
     def __init__(self, root_pid: int, probe_dir: Path | None = None, port: int = 0) -> None:
-        self.root_pid, self.probe_dir, self.port = root_pid, probe_dir, port
+        self.root = psutil.Process(root_pid)
+        self.probe_dir, self.port = probe_dir, port
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
+    def _tree(self) -> set[int]:
+        return {p.pid for p in process_tree(self.root.pid)}
+
     def start(self) -> dict:
         self.stop_sampling()
-        self.usage = TreeUsage(self.root_pid)
-        self.usage.sample()
-        self.started = time.monotonic()
-        self.before = read_workers(self.probe_dir) if self.probe_dir else {}
-        tree = {p.pid for p in self.usage.members()}
-        self.nodelay = NodelayReader(running(self.before, tree), self.port)
+        server = self.probe_dir is not None
+        self.before = read_workers(self.probe_dir) if server else {}
+        workers = running(self.before, self._tree())
+        self.monitor = LoadMonitor(self.root if server else None, self.port,
+                                   None if server else self.root, workers,
+                                   cpu_interval_s=SAMPLE_S)
+        self.monitor.sample()
+        self.nodelay = NodelayReader(workers, self.port)
         self.stopping.clear()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -85,7 +104,7 @@ class Window:
 
     def _sample(self) -> None:
         while not self.stopping.wait(SAMPLE_S):
-            self.usage.sample()
+            self.monitor.tick()
             if self.probe_dir:
                 self.nodelay.tick()
 
@@ -99,21 +118,16 @@ class Window:
         if self.thread is None:
             raise ValueError("no window was started")
         self.stop_sampling()
-        self.usage.sample()
-        found = {"window_s": round(time.monotonic() - self.started, 2),
-                 "cpu_s": round(self.usage.cpu_seconds(), 3),
-                 "peak_rss_bytes": self.usage.peak_total_rss,
-                 "processes": len(self.usage.last_cpu)}
-        if self.probe_dir:
-            after = read_workers(self.probe_dir)
-            alive = running(after, {p.pid for p in self.usage.members()})
-            found.update(before=self.before, after=after, alive=alive,
-                         threads=self.usage.peak_threads, nodelay=self.nodelay.readings,
-                         nodelay_error=self.nodelay.error,
-                         workers=[{"pid": pid, "cpu_s": round(self.usage.cpu_seconds(pid), 3),
-                                   "peak_rss_bytes": self.usage.peak_rss.get(pid, 0),
-                                   "connections_mean": 0.0} for pid in alive])
-        return found
+        self.monitor.sample()
+        found: dict = {"window_s": round(self.monitor.window_s, 2)}
+        if self.probe_dir is None:
+            return {**found, "fakedb": self.monitor.db_facts()}
+        after = read_workers(self.probe_dir)
+        return {**found, "server": self.monitor.server_facts(),
+                "connections": split_facts(self.monitor.connections),
+                "before": self.before, "after": after, "alive": running(after, self._tree()),
+                "threads": self.monitor.server.peak_threads,
+                "nodelay": self.nodelay.readings, "nodelay_error": self.nodelay.error}
 
 
 def control_server(host: str, port: int, facts: dict, window: Window) -> ThreadingHTTPServer:
@@ -151,18 +165,13 @@ def control_server(host: str, port: int, facts: dict, window: Window) -> Threadi
 
 
 def _facts(role: str, listen: str, command: list[str], **more: object) -> dict:
-    return {"role": role, "listen": listen, "command": command, "host": host_facts(),
-            **python_facts(), "packages": installed_packages(), "project": git_facts(ROOT),
-            **more}
+    return {"role": role, "listen": listen, "command": command, **local_facts(), **more}
 
 
 def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], host: str,
            port: int) -> int:
     """Start the role's process, answer on the control port, until a signal stops it."""
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
-    signals.install()
-    die_with_parent()
-
     def body() -> int:
         try:
             return _until_stopped(role, start, host, port)
@@ -210,20 +219,17 @@ def _parser(role: str, default: str) -> OneLineParser:
 
 def db_main(argv: list[str] | None = None) -> int:
     parser = _parser("db", "127.0.0.1:8100")
-    parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=25,
-                        help="fake DB latency per request in ms (0 to 10000, default 25)")
+    add_db_latency(parser)
     args = parser.parse_args(argv)
     host, port = args.listen
-    argv_db = [sys.executable, "-m", "fakedb", "--host", host, "--port", str(port),
-               "--sleep", str(args.db_latency)]
+    argv_db = fakedb_argv(host, port, args.db_latency)
 
     def start(logs: Path) -> tuple[Process, Window, dict]:
         room = make_room(logs)
-        proc = Process("fake DB", argv_db, logs / "fakedb.log",
-                       env=environment(room, ROOT), cwd=room)
+        proc = Process("fake DB", argv_db, logs / "fakedb.log", env=fakedb_environment(room),
+                       cwd=room)
         proc.start()
-        proc.wait_until(lambda: _serving(proc, port, url(host, port) + "/"), START_DEADLINE_S,
-                        "answering")
+        wait_ready(proc, port, url(host, port) + "/")
         check_db(url(host, port) + "/")
         return proc, Window(proc.pid), _facts("db", f"{host}:{port}", argv_db,
                                               db_latency_ms=args.db_latency)
@@ -233,11 +239,9 @@ def db_main(argv: list[str] | None = None) -> int:
 
 def server_main(argv: list[str] | None = None) -> int:
     parser = _parser("server", "127.0.0.1:8000")
-    parser.add_argument("--stack", required=True, choices=list(STACKS))
-    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
-                        help="server worker processes (1 to 64, default 2)")
-    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
-                        help=threads_help())
+    add_stack(parser)
+    add_workers(parser)
+    add_threads(parser)
     parser.add_argument("--db", type=address_arg, default="127.0.0.1:8100",
                         metavar="ADDRESS:PORT",
                         help="where the db role listens (default 127.0.0.1:8100)")
@@ -254,15 +258,11 @@ def server_main(argv: list[str] | None = None) -> int:
     def start(logs: Path) -> tuple[Process, Window, dict]:
         room, probe_dir = make_room(logs), logs / "probe"
         probe_dir.mkdir()
-        env = environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url,
-                          PYSERVERBENCH_PROBE_DIR=str(probe_dir))
-        proc = Process("server", command, logs / "server.log", env=env, cwd=room)
+        proc = Process("server", command, logs / "server.log",
+                       env=server_environment(room, db_url, probe_dir), cwd=room)
         proc.start()
         base = url(host, port)
-        proc.wait_until(lambda: _serving(proc, port, base + "/"), START_DEADLINE_S, "answering")
-        proc.wait_until(lambda: len(running(read_workers(probe_dir),
-                                            {p.pid for p in proc.tree()})) >= processes,
-                        START_DEADLINE_S, f"running {processes} worker processes")
+        wait_ready(proc, port, base + "/", processes, probe_dir)
         check_app(base)
         facts = _facts("server", f"{host}:{port}", command, stack=stack.name,
                        workers=args.workers, threads=stack.threads(args.workers, args.threads),

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyserverbench import ROOT
-from pyserverbench.cli.capacity_options import STUDY_MIX
 from pyserverbench.harness.k6 import script_argv
+from pyserverbench.matrix.workloads import STUDY_MIX
 
 SCRIPT = ROOT / "capacity.js"
 

@@ -11,16 +11,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-from pyserverbench import ROOT
+from pyserverbench import RESULTS, ROOT
 from pyserverbench.cli.options import (
-    CONNECTIONS,
     OneLineParser,
-    bounded_float,
-    bounded_int,
-    k6_duration,
+    add_connections,
+    add_duration,
+    add_goal,
+    add_repeat,
+    add_results_dir,
+    add_threads,
+    add_vus,
+    add_workers,
 )
 from pyserverbench.matrix.stacks import STACKS, app_stacks
 
@@ -245,36 +248,29 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                              "KEY, SECRET, PASSWORD or TOKEN are masked in records and output")
     parser.add_argument("--name", default=None,
                         help="what the report calls your app (default: the target's package)")
-    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
-                        help="server worker processes (1 to 64, default 2)")
-    parser.add_argument("--threads", type=bounded_int(1, 256), default=None,
-                        help=f"request threads per worker for {', '.join(thread_stacks())} "
-                             f"(1 to 256; default each server's own); other stacks run as "
-                             f"they are")
-    parser.add_argument("--duration", type=k6_duration, default=30,
-                        help="closed loop: load duration, k6 style (default 30s)")
-    parser.add_argument("--vus", type=bounded_int(1, 1000), default=10,
-                        help="closed loop: k6 virtual users (1 to 1000, default 10)")
-    parser.add_argument("--repeat", type=bounded_int(1, 100), default=1,
-                        help="runs (or searches) per stack, fresh processes each (default 1)")
-    parser.add_argument("--connections", choices=CONNECTIONS, default="kept",
-                        help="closed loop: kept (default) or per-iteration")
+    add_workers(parser)
+    add_threads(parser, f"request threads per worker for {', '.join(thread_stacks())} (1 to "
+                        f"256; default each server's own); other stacks run as they are")
+    add_duration(parser, 30, "closed loop: load duration, k6 style (default 30s)")
+    add_vus(parser, "closed loop: k6 virtual users (1 to 1000, default 10)")
+    add_repeat(parser, "runs (or searches) per stack, fresh processes each (default 1)")
+    add_connections(parser, "closed loop: kept (default) or per-iteration")
     parser.add_argument("--capacity", action="store_true",
                         help="capacity searches (open loop, --path mix) instead of the "
                              "closed loop")
-    parser.add_argument("--goal-ms", type=bounded_float(1, 60_000), default=None,
-                        help=f"--capacity only: the p99 goal in ms (default {DEFAULT_GOAL_MS:g})")
-    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS,
-                        help=f"records go in its runs/, the report in its README.md "
-                             f"(default ./{DEFAULT_RESULTS}, never the project's results/)")
+    add_goal(parser, f"--capacity only: the p99 goal in ms (default {DEFAULT_GOAL_MS:g})")
+    add_results_dir(parser, DEFAULT_RESULTS, f"records go in its runs/, the report in its "
+                                             f"README.md (default ./{DEFAULT_RESULTS}, never "
+                                             f"the project's results/)")
     parser.add_argument("--requirements", type=existing("file"), default=None,
                         help="a requirements file installed beside each stack's pins")
 
 
-def build_parser(prog: str = "nox -s app --") -> OneLineParser:
+def build_parser(prog: str = "nox -s app --", raising: bool = False) -> OneLineParser:
     """The `app` session's options."""
-    parser = OneLineParser(prog=prog, description="Benchmark your own WSGI or ASGI app under "
-                                                  "every stack that can serve it.")
+    parser = OneLineParser(prog=prog, raising=raising,
+                           description="Benchmark your own WSGI or ASGI app under every "
+                                       "stack that can serve it.")
     parser.add_argument("--wsgi", type=target, default=None,
                         help="your WSGI callable, module:attribute")
     parser.add_argument("--asgi", type=target, default=None,
@@ -382,17 +378,11 @@ def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str
     return argv
 
 
-class _Raising(OneLineParser):
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
-        raise ValueError(message)
-
-
 def plan(argv: list[str], pythons_found: list[str], cwd: Path) -> Plan:
     """The sessions `nox -s app -- argv` runs, paths read from `cwd` (where the user ran
     nox); ValueError with one line if the options are wrong, a requirement conflicts
     with a stack's pins, or no Python is found."""
-    parser = build_parser()
-    parser.__class__ = _Raising
+    parser = build_parser(raising=True)
     here = Path.cwd()
     os.chdir(cwd)
     try:
@@ -400,8 +390,7 @@ def plan(argv: list[str], pythons_found: list[str], cwd: Path) -> Plan:
         args.results_dir = args.results_dir.resolve()
     finally:
         os.chdir(here)
-    if args.results_dir == (ROOT / "results").resolve() or (
-            ROOT / "results").resolve() in args.results_dir.parents:
+    if args.results_dir == RESULTS.resolve() or RESULTS.resolve() in args.results_dir.parents:
         parser.error(f"argument --results-dir: {args.results_dir} is inside the project's "
                      f"reference results/ (accepted: any directory outside it)")
     wrong = app_options_problem(args)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from pyserverbench import ROOT
+from pyserverbench import RESULTS, RUNS
 from pyserverbench.cli.options import OneLineParser
 from pyserverbench.matrix.ceiling import ceiling
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
@@ -357,8 +357,8 @@ def write_charts(records: list[dict], directory: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m pyserverbench report",
                            description="Render results/runs/*.json into Markdown.")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "results" / "runs")
-    parser.add_argument("--output", type=Path, default=ROOT / "results" / "README.md")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS)
+    parser.add_argument("--output", type=Path, default=RESULTS / "README.md")
     parser.add_argument("--show-since", type=_instant, default=None,
                         help="also print, here, the sections holding records started at or "
                              "after this UTC time (the sessions that ran them pass it)")

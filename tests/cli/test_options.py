@@ -2,15 +2,8 @@ import argparse
 
 import pytest
 
-from pyserverbench.cli.options import (
-    OneLineParser,
-    add_load_options,
-    bounded_float,
-    bounded_int,
-    cpu_list,
-    k6_duration,
-    load_options_problem,
-)
+from pyserverbench.cli.options import OneLineParser, add_load_options, load_options_problem
+from pyserverbench.cli.types import bounded_float, bounded_int, cpu_list, k6_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("15s", 15), ("1m", 60), ("1m30s", 90),

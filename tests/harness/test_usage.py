@@ -80,9 +80,9 @@ def test_the_load_monitor_counts_a_workers_connections_and_cpu():
         try:
             monitor = LoadMonitor(me, port, me, [pid], cpu_interval_s=0.0,
                                   connection_interval_s=3600)
-            monitor.tick(me)
+            monitor.tick()
             _burn(0.2)
-            monitor.tick(me)  # CPU sampled again, connections not (interval not over)
+            monitor.tick()  # CPU sampled again, connections not (interval not over)
         finally:
             for s in clients + accepted:
                 s.close()
@@ -104,7 +104,7 @@ def test_a_worker_gone_during_the_load_counts_no_connections():
     me = types.SimpleNamespace(pid=os.getpid())
     gone = 2**22 + 12345  # above the kernel's pid limit: never a live process
     monitor = LoadMonitor(me, 1, me, [gone])
-    monitor.tick(me)
+    monitor.tick()
     assert monitor.connections == {gone: [0]}
     [worker] = monitor.facts(1.0)["server"]["workers"]
     assert worker == {"pid": gone, "cpu_s": 0, "peak_rss_bytes": 0, "connections_mean": 0.0}
@@ -137,8 +137,8 @@ def test_the_load_monitor_reads_another_process_tree(tmp_path):
         port, child = _ready(server)
         subprocess.run([sys.executable, "-c", "pass"], check=True)  # a child reaped before
         monitor = LoadMonitor(server, port, server, [server.pid], cpu_interval_s=3600)
-        monitor.tick(server)
-        monitor.tick(server)  # within the interval: nothing sampled again
+        monitor.tick()
+        monitor.tick()  # within the interval: nothing sampled again
         facts = monitor.facts(k6_wall_s=10.0)
     assert monitor.connections == {server.pid: [2]}  # accepted on the port: not the clients
     assert set(monitor.server.last_cpu) == set(monitor.db.last_cpu) == {server.pid, child}
@@ -167,9 +167,9 @@ def test_a_workers_cpu_is_its_own_and_the_servers_the_whole_trees(tmp_path):
     with Process("parent", [sys.executable, "-c", BUSY_CHILD], log) as parent:
         _ready(parent)
         monitor = LoadMonitor(parent, 1, parent, [parent.pid], cpu_interval_s=0.0)
-        monitor.tick(parent)
+        monitor.tick()
         time.sleep(1.0)
-        monitor.tick(parent)
+        monitor.tick()
         facts = monitor.facts(1.0)
     [worker] = facts["server"]["workers"]
     # the parent idled; its child had a core's worth of work for the whole second

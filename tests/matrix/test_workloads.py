@@ -4,16 +4,16 @@ import argparse
 
 import pytest
 
-from pyserverbench.cli.capacity_options import parse_mix, search_options_problem
-from pyserverbench.cli.options import load_options_problem
+from pyserverbench.cli.capacity_options import search_options_problem
+from pyserverbench.cli.options import add_workload_options, load_options_problem
 from pyserverbench.matrix.ceiling import ceiling, ceiling_facts
 from pyserverbench.matrix.workloads import (
     STUDY_MIX,
     Workload,
-    add_workload_options,
     db_calls,
     db_waits,
     from_record,
+    parse_mix,
     workload_from,
 )
 

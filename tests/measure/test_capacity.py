@@ -8,13 +8,10 @@ import pytest
 from helpers import capacity_step as _step
 from helpers import capacity_usage as _usage
 
-from pyserverbench.cli.capacity_options import (
-    default_server_cpus,
-    latencies,
-    parse_mix,
-    search_options_problem,
-)
+from pyserverbench.cli.capacity_options import default_server_cpus, search_options_problem
+from pyserverbench.cli.types import latencies
 from pyserverbench.harness.usage import cpu_busy
+from pyserverbench.matrix.workloads import parse_mix
 from pyserverbench.measure.capacity import (
     parse_args,
     result_line,
@@ -123,7 +120,8 @@ def test_good_session_options_pass():
     assert search_options_problem("sync", 1, []) is None
 
 
-def test_one_search_per_latency_with_the_default_goal_and_placement(tmp_path):
+def test_one_search_per_latency_with_the_default_goal_and_placement(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     configs, repeat, label = parse_args(["--stack", "sync", "--db-latency", "0,100",
                                          "--repeat", "3", "--results-dir", str(tmp_path),
                                          "--progress-label", "[1 of 8]"])
@@ -132,7 +130,7 @@ def test_one_search_per_latency_with_the_default_goal_and_placement(tmp_path):
     first = configs[0]
     assert (first.run.duration_s, first.warmup_s, first.resolution, first.start_rps,
             first.mix) == (5, 2, 0.05, 50.0, "/:2,/api:1")
-    assert first.run.server_cpus == default_server_cpus(os.sched_getaffinity(0))
+    assert first.run.server_cpus == frozenset({0})  # the lower half of CPUs 0 and 1
     shared, _, _ = parse_args(["--stack", "sync", "--shared-cpus", "--goal-ms", "30"])
     assert shared[0].run.server_cpus is None and shared[0].goal_ms == 30.0
 
@@ -185,17 +183,18 @@ def test_progress_lines_say_the_rate_the_latency_and_the_outcome(tmp_path):
                                                 tmp_path / "r.json")
 
 
-def test_the_intended_placement_is_what_the_config_asks_for():
-    from pyserverbench.measure.closed import intended_placement
+def test_the_intended_placement_is_what_the_config_asks_for(monkeypatch):
+    from pyserverbench.measure.setup import intended_placement
 
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
     configs, _, _ = parse_args(["--stack", "sync", "--shared-cpus"])
-    usable = sorted(os.sched_getaffinity(0))
     assert intended_placement(configs[0].run) == {
-        "server_cpus": usable, "load_cpus": usable, "shared": True,
-        "host_cores": os.cpu_count()}
-    if len(usable) >= 2:
-        pinned, _, _ = parse_args(["--stack", "sync"])
-        placed = intended_placement(pinned[0].run)
-        assert placed["server_cpus"] == usable[: len(usable) // 2]
-        assert placed["load_cpus"] == usable[len(usable) // 2:]
-        assert placed["shared"] is False
+        "server_cpus": [0, 1, 2, 3], "load_cpus": [0, 1, 2, 3], "shared": True,
+        "host_cores": 4}
+    pinned, _, _ = parse_args(["--stack", "sync"])
+    assert intended_placement(pinned[0].run) == {
+        "server_cpus": [0, 1], "load_cpus": [2, 3], "shared": False, "host_cores": 4}
+    chosen, _, _ = parse_args(["--stack", "sync", "--server-cpus", "3"])
+    assert intended_placement(chosen[0].run) == {
+        "server_cpus": [3], "load_cpus": [0, 1, 2], "shared": False, "host_cores": 4}

@@ -15,7 +15,7 @@ import pytest
 from helpers import ROOT, serving
 
 from pyserverbench.matrix.stacks import STACKS
-from pyserverbench.measure import closed as run_module
+from pyserverbench.measure import setup as run_setup
 from pyserverbench.measure.closed import RunConfig, run
 
 pytestmark = pytest.mark.processes  # every test here starts real processes
@@ -102,14 +102,14 @@ def test_a_taken_port_is_reported_by_number_and_nothing_is_measured(tmp_path, mo
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
-        monkeypatch.setattr(run_module, "free_ports", lambda count, host: [taken, taken])
+        monkeypatch.setattr(run_setup, "free_ports", lambda count, host: [taken, taken])
         config = RunConfig(stack=STACKS["sync"], workers=1, threads=None, duration_s=2,
                            db_latency_ms=0, vus=1, results_dir=tmp_path)
         record, _ = run(config)
     assert record["ok"] is False
     assert record["metrics"] is None
     assert f"port {taken} on 127.0.0.1 is already in use" in record["error"]
-    assert len(record["port_retries"]) == run_module.PORT_ATTEMPTS - 1
+    assert len(record["port_retries"]) == run_setup.PORT_ATTEMPTS - 1
 
 
 @pytest.mark.parametrize("answers, seen_as", [
@@ -122,7 +122,7 @@ def test_a_port_taken_between_the_pick_and_the_bind_is_picked_again(
     never does (so our server fails to bind and exits first). The run must not measure
     it, and starts again."""
     picks, planted, held = [], [], ExitStack()
-    real_free_ports, real_check_db = run_module.free_ports, run_module.check_db
+    real_free_ports, real_check_db = run_setup.free_ports, run_setup.check_db
 
     def pick(count, host):
         picks.append(real_free_ports(count, host))
@@ -135,8 +135,8 @@ def test_a_port_taken_between_the_pick_and_the_bind_is_picked_again(
                                else socket.create_server(("127.0.0.1", planted[0])))
         real_check_db(db_url)
 
-    monkeypatch.setattr(run_module, "free_ports", pick)
-    monkeypatch.setattr(run_module, "check_db", squat_then_check)
+    monkeypatch.setattr(run_setup, "free_ports", pick)
+    monkeypatch.setattr(run_setup, "check_db", squat_then_check)
     config = RunConfig(stack=STACKS["uvicorn"], workers=1, threads=None, duration_s=2,
                        db_latency_ms=0, vus=1, results_dir=tmp_path)
     with held:

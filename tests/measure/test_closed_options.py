@@ -7,17 +7,12 @@ import os
 import pytest
 from helpers import DATA
 
-from pyserverbench.cli.options import (
-    bounded_float,
-    bounded_int,
-    cpu_list,
-    fail,
-    k6_duration,
-    load_options_problem,
-)
+from pyserverbench.cli.options import fail, load_options_problem
+from pyserverbench.cli.types import bounded_float, bounded_int, cpu_list, k6_duration
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.measure import closed as run_module
-from pyserverbench.measure.closed import RunConfig, build_parser, effective_threads, parse_args
+from pyserverbench.measure.closed import build_parser, parse_args
+from pyserverbench.measure.setup import RunConfig
 
 USABLE = sorted(os.sched_getaffinity(0))
 
@@ -88,9 +83,9 @@ def test_the_help_a_user_reads_is_the_saved_one():
 
 def test_the_thread_count_is_the_given_one_or_gunicorns_default():
     config = parse_args(["--stack", "gthread"])
-    assert effective_threads(config) == 1  # gunicorn's own default
-    assert effective_threads(parse_args(["--stack", "gthread", "--threads", "8"])) == 8
-    assert effective_threads(parse_args(["--stack", "sync"])) is None
+    assert config.effective_threads() == 1  # gunicorn's own default
+    assert parse_args(["--stack", "gthread", "--threads", "8"]).effective_threads() == 8
+    assert parse_args(["--stack", "sync"]).effective_threads() is None
 
 
 def test_the_load_side_gets_the_cpus_the_server_does_not():
@@ -147,7 +142,7 @@ def test_session_options_have_no_help_flag_of_their_own():
 def test_a_run_without_its_load_script_stops_in_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(run_module, "LOAD_SCRIPT", tmp_path / "load.js")
     assert run_module.main(["--stack", "sync", "--results-dir", str(tmp_path / "runs")]) == 2
-    assert capsys.readouterr().err == f"error: load script {tmp_path / 'load.js'} not found\n"
+    assert capsys.readouterr().err == f"error: k6 script {tmp_path / 'load.js'} not found\n"
     assert not (tmp_path / "runs").exists()
 
 

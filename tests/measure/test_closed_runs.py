@@ -15,11 +15,13 @@ import psutil
 import pytest
 from helpers import ROOT, is_k6_run
 
+from pyserverbench.harness import services as services_module
 from pyserverbench.harness.checks import answers
 from pyserverbench.harness.k6 import K6Error
 from pyserverbench.harness.procs import ProcessError, free_port, port_is_free
 from pyserverbench.matrix.stacks import STACKS, Stack
 from pyserverbench.measure import closed as run_module
+from pyserverbench.measure import setup as run_setup
 from pyserverbench.measure.closed import RunConfig, read_results, run, verdict
 
 
@@ -123,8 +125,8 @@ def test_a_fake_db_that_never_answers_is_a_failed_record(tmp_path, monkeypatch):
     silent_root = tmp_path / "root"
     (silent_root / "fakedb").mkdir(parents=True)
     (silent_root / "fakedb" / "__main__.py").write_text("import time\ntime.sleep(60)\n")
-    monkeypatch.setattr(run_module, "ROOT", silent_root)
-    monkeypatch.setattr(run_module, "START_DEADLINE_S", 1.0)
+    monkeypatch.setattr(services_module, "ROOT", silent_root)
+    monkeypatch.setattr(services_module, "START_DEADLINE_S", 1.0)
     record, _ = run(_config(STACKS["uvicorn"], tmp_path / "runs"))
     assert record["ok"] is False
     assert "fake DB not answering after 1 s" in record["error"]
@@ -273,9 +275,9 @@ def test_a_port_taken_by_a_foreign_process_after_the_check_is_not_our_server(tmp
             assert time.monotonic() < deadline, "the foreign server never answered"
             time.sleep(0.1)
         # the fake DB's port, then the server's
-        monkeypatch.setattr(run_module, "free_ports",
+        monkeypatch.setattr(run_setup, "free_ports",
                             lambda count, host: [free_port(), foreign_port])
-        monkeypatch.setattr(run_module, "port_is_free", lambda port, host: True)
+        monkeypatch.setattr(run_setup, "port_is_free", lambda port, host: True)
         record, _ = run(_config(STACKS["sync"], tmp_path / "runs"))
     finally:
         foreign.terminate()
@@ -383,7 +385,7 @@ def test_the_k6_command_line_carries_the_load_each_run_asks_for(tmp_path):
 def test_a_start_is_tried_again_only_when_a_port_is_held_by_another_process():
     ours = ProcessError("server exited with code 1")
     free = [free_port(), free_port()]
-    assert not run_module._lost_a_port(ours, free)
-    assert run_module._lost_a_port(run_module.PortTaken("answered by another"), free)
+    assert not run_setup._lost_a_port(ours, free)
+    assert run_setup._lost_a_port(run_setup.PortTaken("answered by another"), free)
     with socket.create_server(("127.0.0.1", 0)) as squatter:
-        assert run_module._lost_a_port(ours, [free[0], squatter.getsockname()[1]])
+        assert run_setup._lost_a_port(ours, [free[0], squatter.getsockname()[1]])
