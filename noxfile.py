@@ -110,14 +110,19 @@ def _install_stack(session: nox.Session, server: str) -> None:
                      f"error is above)")
 
 
+def _run_stack(session: nox.Session, command: str, server: str, workers: int) -> None:
+    """Install the stack, then run `python -m pyserverbench COMMAND` on it."""
+    _install_stack(session, server)
+    session.run("python", "-m", "pyserverbench", command, "--stack", server,
+                "--workers", str(workers), *session.posargs,
+                interrupt_timeout=30, terminate_timeout=10)
+
+
 @nox.session(python=PYTHONS + FREE_THREADED, default=False)
 @nox.parametrize(("server", "workers"), MATRIX)
 def bench_on(session: nox.Session, server: str, workers: int) -> None:
     """Run one stack on one Python, in an environment holding only that stack."""
-    _install_stack(session, server)
-    session.run("python", "-m", "pyserverbench", "run", "--stack", server,
-                "--workers", str(workers), *session.posargs,
-                interrupt_timeout=30, terminate_timeout=10)
+    _run_stack(session, "run", server, workers)
 
 
 def _capacity_name(python: str, server: str, workers: int) -> str:
@@ -139,10 +144,7 @@ def capacity(session: nox.Session, server: str, workers: int) -> None:
 @nox.parametrize(("server", "workers"), MATRIX)
 def capacity_on(session: nox.Session, server: str, workers: int) -> None:
     """Capacity searches for one stack on one Python, in an environment of that stack."""
-    _install_stack(session, server)
-    session.run("python", "-m", "pyserverbench", "capacity", "--stack", server,
-                "--workers", str(workers), *session.posargs,
-                interrupt_timeout=30, terminate_timeout=10)
+    _run_stack(session, "capacity", server, workers)
 
 
 @nox.session(python=False)

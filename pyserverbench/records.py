@@ -144,14 +144,14 @@ def user_key(record: dict) -> str:
     return (record.get("user_app") or {}).get("key", "")
 
 
-class Machine(NamedTuple):
+MACHINE_FIELDS = [("host", str), ("kernel", str), ("placement", str), ("k6", str)]
+
+
+class Machine(NamedTuple("Machine", MACHINE_FIELDS)):
     """What must be equal for runs to share a median: the host (its stable id), the
     kernel, the placement and k6's version."""
 
-    host: str
-    kernel: str
-    placement: str
-    k6: str
+    __slots__ = ()
 
     @classmethod
     def of(cls, record: dict) -> Machine:
@@ -160,22 +160,26 @@ class Machine(NamedTuple):
                    str(host.get("kernel")), placement_key(record), k6_label(record))
 
 
-class ClosedKey(NamedTuple):
+class _MachineFirst(tuple):
+    """A key whose first fields are its Machine's."""
+
+    __slots__ = ()
+
+    def machine(self) -> Machine:
+        return Machine(*self[:len(MACHINE_FIELDS)])
+
+    def setup(self) -> tuple:
+        """Everything but the machine: sections alike in this differ in machine facts."""
+        return tuple(self[len(MACHINE_FIELDS):])
+
+
+class ClosedKey(NamedTuple("ClosedKey", [
+        *MACHINE_FIELDS, ("python_order", tuple), ("python", str), ("workers", int),
+        ("db_latency_ms", int), ("vus", int), ("duration_s", int), ("connections", str),
+        ("workload", str), ("user_app", str)]), _MachineFirst):
     """A closed-loop section: the machine, then the scenario (sorted in this order)."""
 
-    host: str
-    kernel: str
-    placement: str
-    k6: str
-    python_order: tuple[int, ...]
-    python: str
-    workers: int
-    db_latency_ms: int
-    vus: int
-    duration_s: int
-    connections: str
-    workload: str
-    user_app: str
+    __slots__ = ()
 
     @classmethod
     def of(cls, record: dict) -> ClosedKey:
@@ -184,48 +188,28 @@ class ClosedKey(NamedTuple):
                    record["duration_s"], record.get("connections", "kept"),
                    from_record(record).label(), user_key(record))
 
-    def machine(self) -> Machine:
-        return Machine(*self[:len(Machine._fields)])
-
-    def setup(self) -> tuple:
-        """Everything but the machine: sections alike in this differ in machine facts."""
-        return tuple(self[len(Machine._fields):])
-
     def across(self, commit: str) -> tuple:
         """The key of the view across Pythons: this less the Python, plus the commit."""
         return (*self.machine(), "closed", self.workers, self.db_latency_ms, self.vus,
                 self.duration_s, self.connections, self.workload, self.user_app, commit)
 
 
-class CapacityKey(NamedTuple):
+class CapacityKey(NamedTuple("CapacityKey", [
+        *MACHINE_FIELDS, ("python", str), ("workers", int), ("mix", str),
+        ("margin_ms", float), ("step_s", int), ("warmup_s", int), ("resolution", float),
+        ("user_app", str)]), _MachineFirst):
     """A capacity section (latency aside): the machine, then how the search was set up.
     `margin_ms` is the goal less the DB time of the mix's slowest request."""
 
-    host: str
-    kernel: str
-    placement: str
-    k6: str
-    python: str
-    workers: int
-    mix: str
-    margin_ms: float
-    step_s: int
-    warmup_s: int
-    resolution: float
-    user_app: str
+    __slots__ = ()
 
     @classmethod
     def of(cls, record: dict) -> CapacityKey:
         c = record["capacity"]
-        margin = round(c["goal_ms"] - most_calls(parse_mix(c["mix"])) * record["db_latency_ms"], 3)
+        margin = round(c["goal_ms"] - most_calls(parse_mix(c["mix"])) * record["db_latency_ms"],
+                       3)
         return cls(*Machine.of(record), record["python"], record["workers"], c["mix"],
                    margin, c["step_s"], c["warmup_s"], c["resolution"], user_key(record))
-
-    def machine(self) -> Machine:
-        return Machine(*self[:len(Machine._fields)])
-
-    def setup(self) -> tuple:
-        return tuple(self[len(Machine._fields):])
 
     def order(self) -> tuple:
         """The report's order: machine, then Python by number, then the rest."""

@@ -103,3 +103,26 @@ def test_the_package_has_no_import_cycle():
 def test_a_cycle_is_found():
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_every_command_names_a_function_that_exists():
+    import importlib
+
+    from pyserverbench.cli.commands import COMMANDS
+
+    assert len(COMMANDS) == 13
+    for command, target in COMMANDS.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), command
+
+
+def test_an_unknown_command_is_refused_naming_the_commands(capsys):
+    from pyserverbench.cli.commands import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["bogus"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: unknown command 'bogus' (accepted: run, capacity, report, asyncable, "
+        "interrupts, calibrate, mutants, compare, matrix, db-role, server-role, load-role, "
+        "app)\n")

@@ -16,6 +16,7 @@ from pyserverbench.cli.options import OneLineParser
 from pyserverbench.matrix.ceiling import ceiling
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
 from pyserverbench.records import (
+    MACHINE_FIELDS,
     CapacityKey,
     ClosedKey,
     Machine,
@@ -109,7 +110,7 @@ def _differences(keys: list[tuple]) -> dict[tuple, list[str]]:
     """For sections whose headings would read alike, the machine facts that tell them
     apart, named: `host 4a016e28f8a3`, `kernel 6.1.0`, ... (every key starts with its
     Machine)."""
-    size = len(Machine._fields)
+    size = len(MACHINE_FIELDS)
     alike: dict[tuple, list[tuple]] = defaultdict(list)
     for key in keys:
         alike[tuple(key[size:])].append(key)

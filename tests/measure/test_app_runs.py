@@ -1,6 +1,6 @@
 """Real user apps under real servers and real k6 (`nox -s app`): a Flask app and a Django
 project (WSGI and ASGI, with Django's own async view), both installed from PyPI at the
-pins in stacks.py, copied from examples/ into each test's own directory."""
+pins in matrix/pins.py, copied from examples/ into each test's own directory."""
 
 from __future__ import annotations
 
