@@ -242,7 +242,8 @@ def regressions(rows: list[Row], threshold: float) -> list[Row]:
     return [row for row in rows if row.verdict == SLOWER and abs(row.change) > threshold]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> OneLineParser:
+    """The options of `compare`."""
     parser = OneLineParser(
         prog="python -m pyserverbench compare",
         description="Compare records A with records B, configuration by configuration.")
@@ -256,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
                              "by more than PERCENT (0 to 100)")
     parser.add_argument("--metric", choices=METRICS, default="rps",
                         help="rps: req/s (default); cpu: the server's CPU ms per request")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         a, b = select(args.a, args.runs_dir), select(args.b, args.runs_dir)

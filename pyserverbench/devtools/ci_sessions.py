@@ -38,7 +38,8 @@ def choose(sessions: list[dict], kind: str, stacks: list[str], pythons: list[str
             and str(s["call_spec"].get("workers")) in workers]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> OneLineParser:
+    """The options of the CI fan-out's listing step."""
     parser = OneLineParser(prog="python -m pyserverbench matrix",
                            description="Choose benchmark sessions from `nox -l --json`.")
     parser.add_argument("--kind", choices=KINDS, required=True)
@@ -47,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="2", help="worker counts like 1,2")
     parser.add_argument("--options", default="",
                         help="what each session gets after --, checked here first")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         sessions = json.load(sys.stdin)

@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main(config: RunConfig, progress: Progress | None) -> int:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Run config's repeats, one line each with the progress and the time left."""
     wrong = preflight("benchmark runs", LOAD_SCRIPT)
     if wrong is not None:

@@ -76,7 +76,6 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
 
 
 def measured(record: dict, measure: Measure, results_dir: Path) -> tuple[dict, Path]:
-    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Measure, judge and write one record, failed or not; returns (record, path).
 
     `record` holds the facts known before (kept if the measurement fails); `measure`

@@ -217,9 +217,25 @@ def _parser(role: str, default: str) -> OneLineParser:
     return parser
 
 
-def db_main(argv: list[str] | None = None) -> int:
+def db_parser() -> OneLineParser:
     parser = _parser("db", "127.0.0.1:8100")
     add_db_latency(parser)
+    return parser
+
+
+def server_parser() -> OneLineParser:
+    parser = _parser("server", "127.0.0.1:8000")
+    add_stack(parser)
+    add_workers(parser)
+    add_threads(parser)
+    parser.add_argument("--db", type=address_arg, default="127.0.0.1:8100",
+                        metavar="ADDRESS:PORT",
+                        help="where the db role listens (default 127.0.0.1:8100)")
+    return parser
+
+
+def db_main(argv: list[str] | None = None) -> int:
+    parser = db_parser()
     args = parser.parse_args(argv)
     host, port = args.listen
     argv_db = fakedb_argv(host, port, args.db_latency)
@@ -238,13 +254,7 @@ def db_main(argv: list[str] | None = None) -> int:
 
 
 def server_main(argv: list[str] | None = None) -> int:
-    parser = _parser("server", "127.0.0.1:8000")
-    add_stack(parser)
-    add_workers(parser)
-    add_threads(parser)
-    parser.add_argument("--db", type=address_arg, default="127.0.0.1:8100",
-                        metavar="ADDRESS:PORT",
-                        help="where the db role listens (default 127.0.0.1:8100)")
+    parser = server_parser()
     args = parser.parse_args(argv)
     host, port = args.listen
     db_url = url(*args.db) + "/"

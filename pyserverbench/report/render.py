@@ -355,7 +355,8 @@ def write_charts(records: list[dict], directory: Path) -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> OneLineParser:
+    """The options of `report`."""
     parser = OneLineParser(prog="python -m pyserverbench report",
                            description="Render results/runs/*.json into Markdown.")
     parser.add_argument("--runs-dir", type=Path, default=RUNS)
@@ -363,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-since", type=_instant, default=None,
                         help="also print, here, the sections holding records started at or "
                              "after this UTC time (the sessions that ran them pass it)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.runs_dir.is_dir():
         print(f"error: --runs-dir {args.runs_dir} is not a directory", file=sys.stderr)

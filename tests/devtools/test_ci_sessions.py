@@ -14,6 +14,7 @@ import yaml
 from helpers import ROOT
 
 from pyserverbench.devtools import ci_sessions as matrix
+from pyserverbench.matrix.stacks import STACKS
 
 WORKFLOW = ROOT / ".github" / "workflows" / "matrix.yml"
 ACTIONLINT = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -155,3 +156,60 @@ def test_the_matrix_command_refuses_bad_choices_in_one_line(monkeypatch, capsys,
 def test_the_matrix_command_needs_the_listing_on_stdin(monkeypatch, capsys):
     assert _matrix(monkeypatch, ["--kind", "bench_on"], sessions=[]) == 2
     assert "stdin lists no bench_on session" in capsys.readouterr().err
+
+
+def test_each_choice_is_named_in_its_error_with_what_it_accepts(monkeypatch, capsys):
+    for option, value, accepted in (
+            ("--stacks", "nope", ", ".join(STACKS)), ("--pythons", "3.9", "3.12, 3.13"),
+            ("--workers", "4", "1, 2")):
+        assert _matrix(monkeypatch, ["--kind", "bench_on", option, value]) == 2
+        assert capsys.readouterr().err == (
+            f"python -m pyserverbench matrix: error: {option} {value!r}: {value} is not "
+            f"accepted (accepted: all, or a comma-separated list of {accepted})\n")
+
+
+def test_the_defaults_are_every_stack_and_python_at_two_workers(monkeypatch, capsys):
+    assert _matrix(monkeypatch, ["--kind", "capacity_on"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert {(e["stack"], e["python"], e["workers"]) for e in entries} == {
+        (s, p, 2) for s in ("sync", "gevent") for p in ("3.12", "3.13")}
+
+
+def test_the_kind_is_required_and_one_of_the_two(monkeypatch, capsys):
+    assert _matrix(monkeypatch, []) == 2
+    assert "the following arguments are required: --kind" in capsys.readouterr().err
+    assert _matrix(monkeypatch, ["--kind", "tour"]) == 2
+    assert "argument --kind: invalid choice: 'tour'" in capsys.readouterr().err
+
+
+def test_the_options_are_checked_as_the_chosen_kind_takes_them(monkeypatch, capsys):
+    # bench_on: load options, for the one stack chosen (gthread takes --threads) ...
+    assert _matrix(monkeypatch, ["--kind", "bench_on", "--stacks", "gthread",
+                                 "--options", "--threads 4"],
+                   sessions=[{**s, "call_spec": {**s["call_spec"], "server": "gthread"}}
+                             for s in SESSIONS]) == 0
+    capsys.readouterr()
+    # ... or for several at once, where --threads applies to none alone
+    assert _matrix(monkeypatch, ["--kind", "bench_on", "--stacks", "sync,gevent",
+                                 "--options", "--threads 4"]) == 2
+    assert "applies to one stack at a time" in capsys.readouterr().err
+    # capacity_on: a search's options, for each stack and worker count chosen
+    assert _matrix(monkeypatch, ["--kind", "capacity_on", "--stacks", "gevent",
+                                 "--options", "--db-latency 0,25 --repeat 3"]) == 0
+    capsys.readouterr()
+    assert _matrix(monkeypatch, ["--kind", "capacity_on", "--stacks", "sync",
+                                 "--options", "--threads 4"]) == 2
+    assert capsys.readouterr().err == (
+        "python -m pyserverbench matrix: error: --options '--threads 4': argument "
+        "--threads: stack 'sync' has no threads (accepted only with: gthread, "
+        "granian-wsgi)\n")
+    assert _matrix(monkeypatch, ["--kind", "capacity_on", "--options", "--repeat 0"]) == 2
+    assert "--repeat" in capsys.readouterr().err
+
+
+def test_stdin_that_is_not_json_is_refused_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("nox > listing..."))
+    with pytest.raises(SystemExit):
+        matrix.main(["--kind", "bench_on"])
+    assert capsys.readouterr().err == ("python -m pyserverbench matrix: error: stdin is not "
+                                       "the JSON of `nox -l --json`\n")

@@ -183,18 +183,3 @@ def test_progress_lines_say_the_rate_the_latency_and_the_outcome(tmp_path):
                                                 tmp_path / "r.json")
 
 
-def test_the_intended_placement_is_what_the_config_asks_for(monkeypatch):
-    from pyserverbench.measure.setup import intended_placement
-
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    configs, _, _ = parse_args(["--stack", "sync", "--shared-cpus"])
-    assert intended_placement(configs[0].run) == {
-        "server_cpus": [0, 1, 2, 3], "load_cpus": [0, 1, 2, 3], "shared": True,
-        "host_cores": 4}
-    pinned, _, _ = parse_args(["--stack", "sync"])
-    assert intended_placement(pinned[0].run) == {
-        "server_cpus": [0, 1], "load_cpus": [2, 3], "shared": False, "host_cores": 4}
-    chosen, _, _ = parse_args(["--stack", "sync", "--server-cpus", "3"])
-    assert intended_placement(chosen[0].run) == {
-        "server_cpus": [3], "load_cpus": [0, 1, 2], "shared": False, "host_cores": 4}

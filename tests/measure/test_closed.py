@@ -1,15 +1,12 @@
 """What a finished run's record says: its verdict, its facts, the line printed for it."""
 
 import json
-import platform
-from datetime import datetime, timezone
 
 import pytest
 
 from pyserverbench.harness.k6 import K6Error
 from pyserverbench.harness.procs import ProcessError
-from pyserverbench.measure.closed import _say, base_record, parse_args, read_results, verdict
-from pyserverbench.records import FORMAT
+from pyserverbench.measure.closed import _say, parse_args, read_results, verdict
 
 
 def _result(**changes) -> dict:
@@ -74,26 +71,6 @@ def test_results_are_read_from_the_summary(tmp_path):
         read_results(tmp_path / "none.json", None)
     with pytest.raises(ProcessError, match="^server died$"):
         read_results(tmp_path / "none.json", "server died")
-
-
-def test_a_record_states_the_run_and_the_machine(tmp_path):
-    config = parse_args(["--stack", "gthread", "--workers", "3", "--duration", "5s",
-                         "--db-latency", "7", "--vus", "4", "--connections", "per-iteration"])
-    started = datetime(2026, 11, 24, 12, 0, 1, tzinfo=timezone.utc)
-    record = base_record(config, started, "k6 v1.1.0 (x)")
-    stack = config.stack
-    assert {key: record[key] for key in (
-        "format", "stack", "mode", "server", "worker_class", "app", "workers", "threads",
-        "db_latency_ms", "vus", "connections", "duration_s", "started_at", "k6_version")} == {
-        "format": FORMAT, "stack": "gthread", "mode": stack.mode, "server": stack.server,
-        "worker_class": stack.worker_class, "app": stack.app, "workers": 3, "threads": 1,
-        "db_latency_ms": 7, "vus": 4, "connections": "per-iteration", "duration_s": 5,
-        "started_at": "2026-11-24T12:00:01+00:00", "k6_version": "k6 v1.1.0 (x)"}
-    assert record["id"].startswith(f"20261124T120001Z-gthread-w3-py{record['python']}-")
-    assert "psutil" in record["packages"]  # what this environment holds
-    assert set(record["host"]) >= {"id", "cores", "cpu_model", "kernel", "machine"}
-    assert record["python_implementation"] == platform.python_implementation()
-    assert record["python"] == platform.python_version() and "project" in record
 
 
 def _ok_record() -> dict:

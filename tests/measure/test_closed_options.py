@@ -1,17 +1,15 @@
 """The options of a run, as a user types them: defaults, bounds, the help they read."""
 
 import argparse
-import json
 import os
 
 import pytest
-from helpers import DATA
 
 from pyserverbench.cli.options import fail, load_options_problem
 from pyserverbench.cli.types import bounded_float, bounded_int, cpu_list, k6_duration
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.measure import closed as run_module
-from pyserverbench.measure.closed import build_parser, parse_args
+from pyserverbench.measure.closed import parse_args
 from pyserverbench.measure.setup import RunConfig
 
 USABLE = sorted(os.sched_getaffinity(0))
@@ -65,20 +63,6 @@ def test_bounds_are_refused_in_one_line(argv, capsys):
                                   ["--repeat", "1"], ["--db-latency", "0"]])
 def test_the_ends_of_each_range_are_accepted(argv):
     parse_args(["--stack", "gthread", *argv])
-
-
-def _options() -> dict:
-    parser = build_parser()
-    found = {"description": parser.description}
-    for action in parser._actions:  # what --help shows, option by option
-        found[action.option_strings[-1]] = {
-            "help": action.help, "choices": list(action.choices or []), "required": action.required,
-            "default": str(action.default).replace(str(run_module.ROOT), "ROOT")}
-    return found
-
-
-def test_the_help_a_user_reads_is_the_saved_one():
-    assert _options() == json.loads((DATA / "run_options.json").read_text())
 
 
 def test_the_thread_count_is_the_given_one_or_gunicorns_default():

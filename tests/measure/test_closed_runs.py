@@ -4,7 +4,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -382,10 +381,3 @@ def test_the_k6_command_line_carries_the_load_each_run_asks_for(tmp_path):
         str(tmp_path / "mine.js")]
 
 
-def test_a_start_is_tried_again_only_when_a_port_is_held_by_another_process():
-    ours = ProcessError("server exited with code 1")
-    free = [free_port(), free_port()]
-    assert not run_setup._lost_a_port(ours, free)
-    assert run_setup._lost_a_port(run_setup.PortTaken("answered by another"), free)
-    with socket.create_server(("127.0.0.1", 0)) as squatter:
-        assert run_setup._lost_a_port(ours, [free[0], squatter.getsockname()[1]])

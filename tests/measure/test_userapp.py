@@ -307,24 +307,6 @@ def test_a_users_script_is_asked_for_the_percentiles_load_js_asks_for():
     assert [part.strip(" '") for part in listed.split(",")] == TREND_STATS.split(",")
 
 
-def _app_options() -> dict:
-    from pyserverbench.measure.userapp import build_parser
-
-    parser = build_parser()
-    found = {"description": parser.description, "prog": parser.prog}
-    for action in parser._actions:  # what --help shows, option by option
-        found[action.option_strings[-1]] = {
-            "help": action.help, "choices": list(action.choices or []),
-            "required": action.required, "dest": action.dest,
-            "default": str(action.default), "type": getattr(action.type, "__name__", None)}
-    return found
-
-
-def test_the_app_options_a_user_reads_are_the_saved_ones():
-    saved = json.loads((ROOT / "tests" / "data" / "app_options.json").read_text())
-    assert _app_options() == saved
-
-
 def test_package_names_compare_as_pip_compares_them(tmp_path):
     wanted = _requirements(tmp_path, "Gunicorn<25\n")
     assert "gunicorn==27.0.1" in requirements_problem(wanted, ["sync"])
