@@ -8,8 +8,6 @@ import pytest
 from helpers import capacity_step as _step
 from helpers import capacity_usage as _usage
 
-from pyserverbench.cli.capacity_options import default_server_cpus, search_options_problem
-from pyserverbench.cli.types import latencies
 from pyserverbench.harness.usage import cpu_busy
 from pyserverbench.matrix.workloads import parse_mix
 from pyserverbench.measure.capacity import (
@@ -87,37 +85,6 @@ def test_cpu_busy_counts_everything_but_idle_and_io_wait_on_the_chosen_cpus():
     assert cpu_busy(before, after, [1]) == 0.0
     assert cpu_busy(before, after, [0, 1]) == 0.25
     assert cpu_busy(before, before, [0]) == 0.0
-
-
-def test_latencies_and_default_placement():
-    assert latencies("25") == [25] and latencies("0,5,25,100") == [0, 5, 25, 100]
-    for bad in ("", "5,", "x", "-1", "10001", "1.5"):
-        with pytest.raises(Exception, match="is not a list of latencies"):
-            latencies(bad)
-    assert default_server_cpus({0, 1}) == frozenset({0})
-    assert default_server_cpus({3, 1, 2, 0}) == frozenset({0, 1})
-    assert default_server_cpus({5, 6, 7}) == frozenset({5})
-    assert default_server_cpus({0}) is None
-
-
-@pytest.mark.parametrize(("argv", "named"), [
-    (["--threads", "4"], "argument --threads: stack 'sync' has no threads"),
-    (["--start-rps", "500", "--max-rps", "100"], "--start-rps: 500 is above --max-rps 100"),
-    (["--mix", "/x"], "argument --mix: '/x' is not a request mix"),
-    (["--db-latency", "5,x"], "argument --db-latency: '5,x' is not a list of latencies"),
-    (["--step", "0s"], "argument --step: '0s' is out of range"),
-    (["--resolution", "0"], "argument --resolution: '0' is out of range"),
-    (["--shared-cpus", "--server-cpus", "0"], "not allowed with argument"),
-    (["--goal-ms", "nan"], "argument --goal-ms: 'nan' is not a number"),
-])
-def test_bad_session_options_are_named_in_one_line(argv, named):
-    problem = search_options_problem("sync", 2, argv)
-    assert problem is not None and named in problem and "\n" not in problem
-
-
-def test_good_session_options_pass():
-    assert search_options_problem("gthread", 2, ["--threads", "4", "--db-latency", "0,25"]) is None
-    assert search_options_problem("sync", 1, []) is None
 
 
 def test_one_search_per_latency_with_the_default_goal_and_placement(tmp_path, monkeypatch):
