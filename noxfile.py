@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not i
 
 from pyserverbench.cli.capacity_options import MAP_LATENCIES, search_options_problem  # noqa: E402
 from pyserverbench.cli.options import load_options_problem  # noqa: E402
-from pyserverbench.matrix.pins import HARNESS_PACKAGES, pinned  # noqa: E402
+from pyserverbench.matrix.pins import HARNESS_PACKAGES, READING, pinned  # noqa: E402
 from pyserverbench.matrix.pythons import available, free_threaded, newest  # noqa: E402
 from pyserverbench.matrix.stacks import (  # noqa: E402
     STACKS,
@@ -53,9 +53,10 @@ def _fan_out(session: nox.Session, runs: list[tuple[str, list[str]]], *report: s
     began = time.time()
     since = datetime.now(timezone.utc).isoformat(timespec="seconds")
     names = [name for name, _ in runs]
+    queued = len(set(names)) == len(names)
     for number, (name, options) in enumerate(runs, start=1):
         posargs = [*options, "--progress", f"{number}/{len(runs)}@{began:.0f}"]
-        if len(set(names)) == len(names):
+        if queued:
             session.notify(name, posargs=posargs)
         else:
             session.run(sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
@@ -213,7 +214,7 @@ def app_on(session: nox.Session, server: str) -> None:
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def report(session: nox.Session) -> None:
     """Render every record under results/runs into results/README.md."""
-    session.install(*pinned("tabulate", "matplotlib", "jsonschema"))
+    session.install(*pinned(*READING))
     session.run("python", "-m", "pyserverbench", "report", *session.posargs)
 
 

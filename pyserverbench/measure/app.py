@@ -12,7 +12,8 @@ from pyserverbench.cli.capacity_options import default_server_cpus
 from pyserverbench.cli.options import OneLineParser
 from pyserverbench.cli.progress import Progress, add_progress_option
 from pyserverbench.matrix.stacks import STACKS, app_stacks, threads_problem
-from pyserverbench.measure.closed import RunConfig, run_main
+from pyserverbench.measure.closed import run_main
+from pyserverbench.measure.setup import RunConfig
 from pyserverbench.measure.userapp import (
     DEFAULT_GOAL_MS,
     ENV_VARIABLE,

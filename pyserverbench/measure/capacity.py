@@ -17,9 +17,8 @@ from pyserverbench.cli.capacity_options import build_parser, default_server_cpus
 from pyserverbench.cli.progress import Progress
 from pyserverbench.harness.k6 import K6Error, find_k6, k6_version, read_summary, run_k6
 from pyserverbench.harness.machine import free_threaded_build
-from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers, running
+from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers
 from pyserverbench.harness.procs import Process, ProcessError, log_tail
-from pyserverbench.harness.services import tree_pids
 from pyserverbench.harness.usage import LoadMonitor, cpu_busy
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.matrix.workloads import (
@@ -161,7 +160,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
     with services(run, logs, record, load_commands) as up:
         load_cpus = len(record["placement"]["load_cpus"])
         before = read_workers(up.probe_dir)
-        workers = up.workers()
+        workers = up.workers(before)
         nodelay = NodelayReader(workers, up.server_port)
 
         def step(rate: float) -> dict:
@@ -210,7 +209,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
                        config.max_rps, on_step=judged)
         after = read_workers(up.probe_dir)
         probe = probe_facts(run.processes, before, after,
-                            running(after, tree_pids(up.server)), {}, nodelay.readings,
+                            up.workers(after), {}, nodelay.readings,
                             nodelay.error)
         up.server.check_alive()
         up.db.check_alive()

@@ -31,9 +31,8 @@ from pyserverbench.harness.k6 import (
     script_argv,
 )
 from pyserverbench.harness.machine import free_threaded_build
-from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers, running
+from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers
 from pyserverbench.harness.procs import Process, ProcessError
-from pyserverbench.harness.services import tree_pids
 from pyserverbench.harness.usage import LoadMonitor
 from pyserverbench.matrix.ceiling import ceiling_facts
 from pyserverbench.matrix.stacks import STACKS, threads_problem
@@ -92,7 +91,7 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
     with services(config, logs, record, load_commands) as up:
         load_argv = record["commands"]["k6"]
         before = read_workers(up.probe_dir)
-        workers = up.workers()
+        workers = up.workers(before)
         monitor = LoadMonitor(up.server, up.server_port, up.db, workers)
         nodelay = NodelayReader(workers, up.server_port)
 
@@ -107,7 +106,7 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
         usage = monitor.facts(time.monotonic() - k6_start)
         after = read_workers(up.probe_dir)
         probe = probe_facts(config.processes, before, after,
-                            running(after, tree_pids(up.server)),
+                            up.workers(after),
                             monitor.server.peak_threads, nodelay.readings, nodelay.error)
         if abort is None:
             up.server.check_alive()

@@ -33,10 +33,6 @@ FAILURES = (ProcessError, CheckError, K6Error)
 Measure = Callable[[Path], tuple[dict, "str | None"]]  # logs -> (figures, why not counted)
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def record_fields(stack: Stack, workers: int, threads: int | None, where: dict,
                   db_latency_ms: int, workload: Workload, vus: int, connections: str,
                   duration_s: int, started: datetime, k6_line: str) -> dict:
@@ -88,7 +84,7 @@ def measured(record: dict, measure: Measure, results_dir: Path) -> tuple[dict, P
             record.update(ok=False, error=str(exc), metrics=None)
         else:
             record.update(result, ok=reason is None, error=reason)
-    record["finished_at"] = now()
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return record, write_record(results_dir, record)
 
 

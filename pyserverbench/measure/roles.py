@@ -15,8 +15,6 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import psutil
-
 from pyserverbench.cli.options import (
     OneLineParser,
     add_db_latency,
@@ -28,11 +26,12 @@ from pyserverbench.harness import signals
 from pyserverbench.harness.checks import CheckError, check_app, check_db
 from pyserverbench.harness.cleanroom import make_room
 from pyserverbench.harness.probe import NodelayReader, read_workers, running
-from pyserverbench.harness.procs import Process, ProcessError, process_tree
+from pyserverbench.harness.procs import Process, ProcessError
 from pyserverbench.harness.services import (
     fakedb_argv,
     fakedb_environment,
     server_environment,
+    tree_pids,
     wait_ready,
 )
 from pyserverbench.harness.usage import LoadMonitor, split_facts
@@ -78,22 +77,18 @@ class Window:
     server, its workers' connections and what they served (sampled on a thread by the
     LoadMonitor a local run uses)."""
 
-    def __init__(self, root_pid: int, probe_dir: Path | None = None, port: int = 0) -> None:
-        self.root = psutil.Process(root_pid)
-        self.probe_dir, self.port = probe_dir, port
+    def __init__(self, proc: Process, probe_dir: Path | None = None, port: int = 0) -> None:
+        self.proc, self.probe_dir, self.port = proc, probe_dir, port
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
-
-    def _tree(self) -> set[int]:
-        return {p.pid for p in process_tree(self.root.pid)}
 
     def start(self) -> dict:
         self.stop_sampling()
         server = self.probe_dir is not None
         self.before = read_workers(self.probe_dir) if server else {}
-        workers = running(self.before, self._tree())
-        self.monitor = LoadMonitor(self.root if server else None, self.port,
-                                   None if server else self.root, workers,
+        workers = running(self.before, tree_pids(self.proc))
+        self.monitor = LoadMonitor(self.proc if server else None, self.port,
+                                   None if server else self.proc, workers,
                                    cpu_interval_s=SAMPLE_S)
         self.monitor.sample()
         self.nodelay = NodelayReader(workers, self.port)
@@ -125,7 +120,8 @@ class Window:
         after = read_workers(self.probe_dir)
         return {**found, "server": self.monitor.server_facts(),
                 "connections": split_facts(self.monitor.connections),
-                "before": self.before, "after": after, "alive": running(after, self._tree()),
+                "before": self.before, "after": after,
+                "alive": running(after, tree_pids(self.proc)),
                 "threads": self.monitor.server.peak_threads,
                 "nodelay": self.nodelay.readings, "nodelay_error": self.nodelay.error}
 
@@ -247,7 +243,7 @@ def db_main(argv: list[str] | None = None) -> int:
         proc.start()
         wait_ready(proc, port, url(host, port) + "/")
         check_db(url(host, port) + "/")
-        return proc, Window(proc.pid), _facts("db", f"{host}:{port}", argv_db,
+        return proc, Window(proc), _facts("db", f"{host}:{port}", argv_db,
                                               db_latency_ms=args.db_latency)
 
     return _serve("db", start, host, port)
@@ -277,6 +273,6 @@ def server_main(argv: list[str] | None = None) -> int:
         facts = _facts("server", f"{host}:{port}", command, stack=stack.name,
                        workers=args.workers, threads=stack.threads(args.workers, args.threads),
                        processes=processes, db=db_url)
-        return proc, Window(proc.pid, probe_dir, port), facts
+        return proc, Window(proc, probe_dir, port), facts
 
     return _serve("server", start, host, port)

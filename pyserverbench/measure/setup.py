@@ -15,11 +15,13 @@ import psutil
 
 from pyserverbench.harness.checks import check_app, check_db, check_paths
 from pyserverbench.harness.cleanroom import environment, make_room
+from pyserverbench.harness.probe import running
 from pyserverbench.harness.procs import PortTaken, Process, ProcessError, free_ports, port_is_free
 from pyserverbench.harness.services import (
     fakedb_argv,
     fakedb_environment,
     server_environment,
+    tree_pids,
     wait_ready,
     workers_running,
 )
@@ -95,9 +97,12 @@ class Services:
     room: Path
     envs: dict[str, dict[str, str]]
 
-    def workers(self) -> list[int]:
-        """The worker processes that loaded the app and are alive in the server's tree."""
-        return workers_running(self.server, self.probe_dir)
+    def workers(self, readings: dict[int, dict] | None = None) -> list[int]:
+        """The worker processes that loaded the app and are alive in the server's tree, by
+        the probe's `readings` (read now if none are given)."""
+        if readings is None:
+            return workers_running(self.server, self.probe_dir)
+        return running(readings, tree_pids(self.server))
 
 
 @contextmanager

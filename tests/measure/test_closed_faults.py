@@ -16,7 +16,8 @@ from helpers import ROOT, serving
 
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.measure import setup as run_setup
-from pyserverbench.measure.closed import RunConfig, run
+from pyserverbench.measure.closed import run
+from pyserverbench.measure.setup import RunConfig
 
 pytestmark = pytest.mark.processes  # every test here starts real processes
 

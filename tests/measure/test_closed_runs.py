@@ -21,7 +21,8 @@ from pyserverbench.harness.procs import ProcessError, free_port, port_is_free
 from pyserverbench.matrix.stacks import STACKS, Stack
 from pyserverbench.measure import closed as run_module
 from pyserverbench.measure import setup as run_setup
-from pyserverbench.measure.closed import RunConfig, read_results, run, verdict
+from pyserverbench.measure.closed import read_results, run, verdict
+from pyserverbench.measure.setup import RunConfig
 
 
 def _harness(*args: str, env=None, timeout=120) -> subprocess.CompletedProcess:
