@@ -110,7 +110,7 @@ def test_every_command_names_a_function_that_exists():
 
     from pyserverbench.cli.commands import COMMANDS
 
-    assert len(COMMANDS) == 13
+    assert len(COMMANDS) == 15
     for command, target in COMMANDS.items():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), command
@@ -124,5 +124,5 @@ def test_an_unknown_command_is_refused_naming_the_commands(capsys):
     assert stopped.value.code == 2
     assert capsys.readouterr().err == (
         "error: unknown command 'bogus' (accepted: run, capacity, report, asyncable, "
-        "interrupts, calibrate, mutants, compare, matrix, db-role, server-role, load-role, "
-        "app)\n")
+        "interrupts, calibrate, knee, mutants, compare, matrix, db-role, server-role, "
+        "load-role, app, sitting)\n")

@@ -15,6 +15,7 @@ COMMANDS = {
     "asyncable": "pyserverbench.devtools.gil_demo:main",
     "interrupts": "pyserverbench.devtools.interrupts:main",
     "calibrate": "pyserverbench.devtools.calibrate:main",
+    "knee": "pyserverbench.devtools.knee:main",
     "mutants": "pyserverbench.devtools.mutation:main",
     "compare": "pyserverbench.compare.compare:main",
     "matrix": "pyserverbench.devtools.ci_sessions:main",
@@ -22,6 +23,7 @@ COMMANDS = {
     "server-role": "pyserverbench.measure.roles:server_main",
     "load-role": "pyserverbench.measure.load_role:main",
     "app": "pyserverbench.measure.app:main",
+    "sitting": "pyserverbench.sitting.run:main",
 }
 
 

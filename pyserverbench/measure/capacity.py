@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psutil
-
-from pyserverbench.cli.capacity_options import build_parser, default_server_cpus, search_problem
+from pyserverbench.cli.capacity_options import (
+    START_RPS,
+    build_parser,
+    default_server_cpus,
+    search_problem,
+)
 from pyserverbench.cli.progress import Progress
-from pyserverbench.harness.k6 import K6Error, find_k6, k6_version, read_summary, run_k6
+from pyserverbench.harness.k6 import find_k6, k6_version
 from pyserverbench.harness.machine import free_threaded_build
 from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers
-from pyserverbench.harness.procs import Process, ProcessError, log_tail
-from pyserverbench.harness.usage import LoadMonitor, cpu_busy
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.matrix.workloads import (
     STUDY_MIX,
@@ -39,19 +40,16 @@ from pyserverbench.measure.search import (
     LOAD_BUSY,
     SCRIPT,
     Search,
+    aim,
     bounds,
-    cpu_per_1000,
     default_goal_ms,
-    little,
-    load_busy,
+    first_rate,
     search,
     step_argv,
-    step_figures,
-    vus_for,
+    step_seconds,
 )
 from pyserverbench.measure.setup import RunConfig, services
-
-COOL_DOWN_S = 1.0  # between steps, so that one step's queue has drained before the next
+from pyserverbench.measure.steps import Stepper
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,8 @@ def parse(argv: list[str] | None = None
                       results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
                       workload=workload),
         goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
-        warmup_s=args.warmup, resolution=args.resolution, start_rps=args.start_rps,
+        warmup_s=args.warmup, resolution=args.resolution,
+        start_rps=args.start_rps or min(START_RPS, args.max_rps),
         max_rps=args.max_rps, mix=mix) for latency in args.db_latency]
     return configs, args.repeat, args.progress_label, args.progress
 
@@ -158,46 +157,12 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
         return {"k6": [shown.get(part, part) for part in argv]}
 
     with services(run, logs, record, load_commands) as up:
-        load_cpus = len(record["placement"]["load_cpus"])
         before = read_workers(up.probe_dir)
         workers = up.workers(before)
         nodelay = NodelayReader(workers, up.server_port)
 
-        def step(rate: float) -> dict:
-            vus = vus_for(rate, config.goal_ms)
-            summary = logs / f"step-{len(found_steps)}.json"
-            argv = step_argv(k6, summary, up.base_url, rate, run.duration_s,
-                             config.warmup_s, vus, config.mix)
-            monitor = LoadMonitor(up.server, up.server_port, up.db, workers,
-                                  cpu_interval_s=1.0)
-
-            def tick(k6_process: Process) -> None:
-                monitor.tick()
-                nodelay.tick()
-
-            started, times = time.monotonic(), psutil.cpu_times(percpu=True)
-            log = logs / f"k6-step-{len(found_steps)}.log"
-            code, abort = run_k6(argv, log,
-                                 config.warmup_s + run.duration_s + 60.0, [up.db, up.server],
-                                 on_tick=tick, cpus=run.load_cpus(), env=up.envs["k6"],
-                                 cwd=up.room)
-            if abort is not None:
-                raise ProcessError(abort)
-            if not summary.exists():
-                raise K6Error(f"k6 exited with code {code} at {rate:g}/s without a summary; "
-                              f"log: {log_tail(log)}")
-            usage = monitor.facts(time.monotonic() - started)
-            now = psutil.cpu_times(percpu=True)
-            usage["cpus_busy"] = {side: cpu_busy(times, now, record["placement"][side])
-                                  for side in ("server_cpus", "load_cpus")}
-            figures = {**step_figures(read_summary(summary), rate, run.duration_s),
-                       "vus": vus, "k6_exit_code": code, "usage": usage}
-            figures["cpu_s_per_1000"] = cpu_per_1000(usage, figures["achieved_rps"])
-            figures["load_busy"] = max(load_busy(usage, load_cpus),
-                                       usage["cpus_busy"]["load_cpus"])
-            figures["little"] = little(figures, slots, wait_ms)
-            time.sleep(COOL_DOWN_S)
-            return figures
+        step = Stepper(run, k6, logs, up, workers, nodelay, record["placement"], slots,
+                       wait_ms, config.goal_ms, config.warmup_s, config.mix)
 
         found_steps: list[dict] = record["capacity"]["steps"]  # kept if the search fails
 
@@ -205,8 +170,11 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
             found_steps.append(step)
             say(step)
 
-        found = search(step, config.goal_ms, config.start_rps, config.resolution,
-                       config.max_rps, on_step=judged)
+        server_cpus = len(record["placement"]["server_cpus"])
+        found = search(lambda rate: step(rate, step_seconds(rate, run.duration_s)),
+                       config.goal_ms, first_rate(config.start_rps, slots, wait_ms),
+                       config.resolution, config.max_rps, on_step=judged,
+                       aim_after=lambda first: aim(first, slots, server_cpus, wait_ms))
         after = read_workers(up.probe_dir)
         probe = probe_facts(run.processes, before, after,
                             up.workers(after), {}, nodelay.readings,
@@ -217,7 +185,6 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
         run.stack.loop, run.stack.parser, run.processes, probe,
         sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps),
         free_threaded_build())
-    server_cpus = len(record["placement"]["server_cpus"])
     return ({"capacity": search_facts(config, found, slots, server_cpus), "probe": probe,
              "vus": max((s["vus"] for s in found.steps), default=0)},
             verdict(found, probe))
@@ -231,7 +198,7 @@ def run_search(config: CapacityConfig, repeat: dict,
     record = base_record(config.run, datetime.now(timezone.utc), k6_version(k6))
     record.update(kind="capacity", repeat=repeat, metrics=None, capacity=settings(config))
     return measured(record, lambda logs: measure(config, k6, logs, record, say),
-                    config.run.results_dir)
+                    config.run.results_dir, config.run.server_cpus)
 
 
 def step_line(prefix: str, step: dict) -> str:

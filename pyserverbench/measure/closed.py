@@ -193,7 +193,7 @@ def run(config: RunConfig, repeat: dict | None = None) -> tuple[dict, Path]:
         result = measure(config, k6, logs, record)
         return result, verdict(result)
 
-    return measured(record, judged, config.results_dir)
+    return measured(record, judged, config.results_dir, config.server_cpus)
 
 
 def _say(config: RunConfig, record: dict, path: Path) -> None:

@@ -8,6 +8,8 @@ the facts it adds, and a `measure(logs)` that returns its figures and their verd
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import signal
 import sys
@@ -22,10 +24,13 @@ from pyserverbench.harness.checks import CheckError
 from pyserverbench.harness.k6 import K6Error
 from pyserverbench.harness.machine import git_facts, host_facts, installed_packages, python_facts
 from pyserverbench.harness.procs import ProcessError, die_with_parent, stop_all
+from pyserverbench.harness.speed import cpu_speed
+from pyserverbench.harness.watch import Watch
 from pyserverbench.matrix.stacks import Stack
 from pyserverbench.matrix.workloads import Workload
 from pyserverbench.measure.setup import RunConfig
 from pyserverbench.records import FORMAT, record_id, write_record
+from pyserverbench.sitting.plan import SITTING_VARIABLE
 
 # A measurement that raises one of these failed: its record says why, with ok false.
 FAILURES = (ProcessError, CheckError, K6Error)
@@ -71,12 +76,18 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
     return record
 
 
-def measured(record: dict, measure: Measure, results_dir: Path) -> tuple[dict, Path]:
+def measured(record: dict, measure: Measure, results_dir: Path,
+             server_cpus: frozenset[int] | None = None) -> tuple[dict, Path]:
     """Measure, judge and write one record, failed or not; returns (record, path).
 
     `record` holds the facts known before (kept if the measurement fails); `measure`
     gets a fresh directory for its logs and returns its figures and why they do not
-    count (None if they do)."""
+    count (None if they do). The machine is watched throughout (`machine`), and the
+    speed of the server's CPUs (`server_cpus`, all usable if None) taken before."""
+    record["sitting"] = sitting_place()
+    speed = cpu_speed(server_cpus)
+    watch = Watch(sorted(os.sched_getaffinity(0) | set(server_cpus or ())))
+    watch.start()
     with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
         try:
             result, reason = measure(Path(logs))
@@ -84,8 +95,16 @@ def measured(record: dict, measure: Measure, results_dir: Path) -> tuple[dict, P
             record.update(ok=False, error=str(exc), metrics=None)
         else:
             record.update(result, ok=reason is None, error=reason)
+    record["machine"] = {**watch.facts(), "cpu_speed": speed}
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return record, write_record(results_dir, record)
+
+
+def sitting_place() -> dict | None:
+    """The sitting this run is part of (id, seed, round, order, cell), as the sitting
+    that started it passed it; None when run alone."""
+    given = os.environ.get(SITTING_VARIABLE)
+    return json.loads(given) if given else None
 
 
 def new_group() -> str:

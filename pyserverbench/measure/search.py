@@ -3,9 +3,14 @@ the search for the highest arrival rate that passes.
 
 A step passes when p99 latency is within the goal, no request failed, no iteration was
 dropped (k6 had no free virtual user to send on time) and the achieved rate is at least
-99% of the offered one. The search doubles the rate until a step fails, then halves the
-gap between the highest passing and the lowest failing rate until it is within the
-resolution."""
+99% of the offered one. Near the knee a server fails a step now and then and passes the
+next at the same rate (a short stall, see docs/methodology.md), so one failed step does
+not decide a rate: a rate whose first step fails is run again, and the majority of up to
+three steps decides. Only a step that fell far behind (achieved under 80% of the rate)
+is trusted alone. The search starts low and, after each step that passes, jumps to
+a share of what theory allows for the CPU cost it measured (or climbs), until a rate
+fails; then it halves the gap between the highest passing and the lowest failing rate
+until it is within the resolution."""
 
 from __future__ import annotations
 
@@ -23,6 +28,13 @@ SCRIPT = ROOT / "capacity.js"
 MEASURED = "{scenario:measure}"  # the sub-metrics capacity.js keeps apart from the warm-up
 ACHIEVED_FRACTION = 0.99
 MIN_RPS = 1.0  # below this a search gives up: no capacity at the goal
+MIN_REQUESTS = 1000  # a step measures at least this many (p99: the 10th largest) ...
+MAX_STEP_S = 40  # ... unless that takes longer than this
+VOTES = 3  # a rate whose first step failed is run up to this many times: the majority decides
+BEHIND = 0.8  # a failed step that achieved less than this share of its rate is trusted alone
+AIM = 0.7  # while climbing, jump to this share of the rate the CPU cost allows ...
+AIM_SLOTS = 0.9  # ... or the slots allow, where they bind first (a closer bound) ...
+AIMED_CLIMB = 1.2  # ... or climb by this factor, whichever is higher (2 without an aim)
 DEFAULT_GOAL_MARGIN_MS = 50.0  # the goal is p99 <= DB time + this, unless given
 
 
@@ -130,6 +142,38 @@ def bounds(slots: int | None, server_cpus: int, db_wait_ms: float,
     return {"cpu_rps": by_cpu, "slots_rps": by_slots, "rps": min(known) if known else None}
 
 
+def step_seconds(rate: float, shortest: int) -> int:
+    """A step's measured seconds at `rate`: at least `shortest`, and long enough for
+    MIN_REQUESTS requests, up to MAX_STEP_S."""
+    return max(shortest, min(MAX_STEP_S, math.ceil(MIN_REQUESTS / rate)))
+
+
+def first_rate(start_rps: float, slots: int | None, db_wait_ms: float) -> float:
+    """The first rate of a search: `start_rps`, or half the slot bound if that is lower
+    (a blocking server's first step should pass)."""
+    if slots is None or db_wait_ms <= 0:
+        return start_rps
+    return max(MIN_RPS, min(start_rps, round(slots / (db_wait_ms / 1000) / 2, 1)))
+
+
+def aim(step: dict, slots: int | None, server_cpus: int, db_wait_ms: float) -> float | None:
+    """Where to jump after a step that passed: a share of the bound its CPU cost and the
+    slots give (AIM_SLOTS where the slots bind, AIM where the CPUs do; None if its cost
+    could not be measured)."""
+    cost = step.get("cpu_s_per_1000")
+    if not cost:
+        return None
+    found = bounds(slots, server_cpus, db_wait_ms, cost)
+    if found["slots_rps"] is not None and found["slots_rps"] <= (found["cpu_rps"] or math.inf):
+        return round(found["slots_rps"] * AIM_SLOTS, 1)
+    return round(found["cpu_rps"] * AIM, 1) if found["cpu_rps"] else None
+
+
+def behind(step: dict) -> bool:
+    """True if a step fell clearly behind its rate: overload, not a stall."""
+    return step["achieved_rps"] < BEHIND * step["offered_rps"]
+
+
 @dataclass
 class Search:
     """The steps of one search and what it found."""
@@ -141,27 +185,53 @@ class Search:
     passing: float | None = None  # highest offered rate that passed
     failing: float | None = None  # lowest offered rate that failed
     error: str | None = None  # why the search stopped before it was over
+    aim: float | None = None  # where the knee is expected: the climb jumps there
+    votes: dict[float, list[str]] = field(default_factory=dict)  # rate -> pass/fail/behind
+    last_rate: float | None = None
+
+    def verdict(self, rate: float) -> bool | None:
+        """Whether `rate` passed (True), failed (False), or needs another step (None)."""
+        votes = self.votes.get(rate, [])
+        if not votes:
+            return None
+        if votes[0] != "fail":  # a first pass counts, and so does falling behind
+            return votes[0] == "pass"
+        passes, fails = votes.count("pass"), len(votes) - votes.count("pass")
+        if fails * 2 > VOTES:
+            return False
+        if passes * 2 > VOTES:
+            return True
+        return None
 
     def next_rate(self) -> float | None:
         """The next rate to try, or None when the search is over."""
+        if self.last_rate is not None and self.verdict(self.last_rate) is None:
+            return self.last_rate
         if self.failing is None:  # climbing
             if self.passing is None:
                 return self.start_rps
-            return None if self.passing >= self.max_rps else min(self.passing * 2,
-                                                                 self.max_rps)
+            if self.passing >= self.max_rps:
+                return None
+            climb = self.passing * (2.0 if self.aim is None else AIMED_CLIMB)
+            return round(min(max(climb, self.aim or 0.0), self.max_rps), 1)
         if self.passing is None:  # even the start failed: halve until a rate passes
             lower = round(self.failing / 2, 1)
             return lower if lower >= MIN_RPS else None
         if (self.failing - self.passing) / self.passing <= self.resolution:
             return None
-        return round((self.passing + self.failing) / 2, 1)
+        middle = round((self.passing + self.failing) / 2, 1)
+        return None if middle in (self.passing, self.failing) else middle
 
     def record(self, step: dict, reason: str | None) -> None:
-        self.steps.append({**step, "passed": reason is None, "reason": reason})
-        rate = step["offered_rps"]
-        if reason is None:
+        rate = self.last_rate = step["offered_rps"]
+        vote = "pass" if reason is None else "behind" if behind(step) else "fail"
+        self.votes.setdefault(rate, []).append(vote)
+        settled = self.verdict(rate)
+        self.steps.append({**step, "passed": reason is None, "reason": reason,
+                           "vote": len(self.votes[rate]), "settled": settled})
+        if settled is True:
             self.passing = max(rate, self.passing or rate)
-        else:
+        elif settled is False:
             self.failing = min(rate, self.failing or rate)
 
     def capacity(self) -> float | None:
@@ -171,9 +241,11 @@ class Search:
 
 def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
            resolution: float = 0.05, max_rps: float = 100_000.0,
-           on_step: Callable[[dict], None] | None = None, max_steps: int = 40) -> Search:
+           on_step: Callable[[dict], None] | None = None, max_steps: int = 40,
+           aim_after: Callable[[dict], float | None] | None = None) -> Search:
     """Run steps (`measure(rate)` returns a step's figures) until the search is over, or
-    `max_steps` have run (then `error` says so)."""
+    `max_steps` have run (then `error` says so). `aim_after(step)`, if given, says
+    where to jump after a step that passed while climbing."""
     state = Search(start_rps, resolution, max_rps)
     rate = state.next_rate()
     while rate is not None:
@@ -182,6 +254,8 @@ def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
             break
         step = measure(rate)
         state.record(step, step_problem(step, goal_ms))
+        if aim_after is not None and state.failing is None and state.steps[-1]["passed"]:
+            state.aim = aim_after(state.steps[-1])
         if on_step is not None:
             on_step(state.steps[-1])
         rate = state.next_rate()

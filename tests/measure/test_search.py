@@ -11,12 +11,17 @@ from helpers import serving
 from pyserverbench.harness.k6 import find_k6, read_summary, run_k6
 from pyserverbench.measure.search import (
     SCRIPT,
+    MAX_STEP_S,
+    MIN_REQUESTS,
     Search,
+    aim,
     default_goal_ms,
+    first_rate,
     search,
     step_argv,
     step_figures,
     step_problem,
+    step_seconds,
     vus_for,
 )
 
@@ -56,20 +61,25 @@ def test_the_search_finds_the_capacity_within_the_resolution(capacity):
     assert len(found.steps) < 20
 
 
+def _rates(found) -> list[float]:
+    """The rates a search tried, a rate run again (to confirm a failure) once."""
+    return [s["offered_rps"] for s in found.steps if s["vote"] == 1]
+
+
 def test_the_search_climbs_by_doubling_then_halves_the_gap():
     found = search(_server(300), GOAL, start_rps=100, resolution=0.05)
-    rates = [s["offered_rps"] for s in found.steps]
-    assert rates[:3] == [100, 200, 400]  # doubling until 400 fails
-    assert rates[3] == 300.0  # then the middle of 200 and 400
+    assert _rates(found)[:3] == [100, 200, 400]  # doubling until 400 fails
+    assert _rates(found)[3] == 300.0  # then the middle of 200 and 400
 
 
 def test_a_start_that_fails_steps_down_and_nothing_passing_means_no_capacity():
     found = search(_server(30), GOAL, start_rps=100, resolution=0.05)
-    assert [s["offered_rps"] for s in found.steps][:3] == [100, 50.0, 25.0]
+    assert _rates(found)[:3] == [100, 50.0, 25.0]
     assert 28.5 <= found.capacity() <= 30
     never = search(_server(0.1), GOAL, start_rps=8, resolution=0.05)
     assert never.capacity() is None
-    assert [s["offered_rps"] for s in never.steps] == [8, 4.0, 2.0, 1.0]
+    assert _rates(never) == [8, 4.0, 2.0, 1.0]
+    assert len(never.steps) == 8  # each failure confirmed
 
 
 def test_the_search_stops_at_its_highest_rate():
@@ -190,3 +200,96 @@ def test_next_rates_are_rounded_to_a_tenth_and_the_resolution_is_inclusive():
     state.failing = 105.0  # (105 - 100) / 100 is the resolution itself: over
     assert state.next_rate() is None
     assert vus_for(1001, 100) == 151  # 150.15 in flight at the goal, rounded up
+
+
+def _stalling(capacity: float, fails_first: set[float], behind_above: float = 10**9):
+    """A server that keeps the goal up to `capacity`, except that the first step at each
+    rate in `fails_first` stalls (p99 over the goal at the full rate); above
+    `behind_above` it falls behind (achieves 70% of the rate)."""
+    seen = collections.Counter()
+
+    def measure(rate: float) -> dict:
+        seen[rate] += 1
+        if rate > behind_above:
+            return _step(rate, p99=900.0, dropped=50, achieved=rate * 0.7)
+        if rate in fails_first and seen[rate] == 1:
+            return _step(rate, p99=500.0)
+        return _step(rate, p99=30.0 if rate <= capacity else 500.0)
+    return measure
+
+
+def test_a_stall_at_one_step_does_not_cap_the_search():
+    found = search(_stalling(1000, {200.0}), GOAL, start_rps=100)
+    rates = [(s["offered_rps"], s["passed"], s["settled"]) for s in found.steps]
+    assert rates[:3] == [(100, True, True), (200, False, None), (200, True, None)]
+    assert rates[3] == (200, True, True)  # two passes of three: the rate passes
+    assert 950 <= found.capacity() <= 1000
+
+
+def test_only_a_step_far_behind_is_trusted_alone():
+    state = Search(start_rps=100, resolution=0.05, max_rps=1000)
+    state.record(_step(100, p99=900.0, dropped=5, achieved=80.0), "dropped")
+    assert state.next_rate() == 100  # 80% achieved: a stall can do that, so again
+    state = Search(start_rps=100, resolution=0.05, max_rps=1000)
+    state.record(_step(100, p99=900.0, dropped=5, achieved=79.9), "dropped")
+    assert state.failing == 100
+
+
+def test_a_failed_step_is_confirmed_before_it_counts():
+    found = search(_server(300), GOAL, start_rps=100, resolution=0.05)
+    at_400 = [s for s in found.steps if s["offered_rps"] == 400]
+    assert [(s["vote"], s["settled"]) for s in at_400] == [(1, None), (2, False)]
+    assert found.failing < 400 or found.failing == 400
+
+
+def test_fail_pass_fail_fails_the_rate():
+    state = Search(start_rps=100, resolution=0.05, max_rps=1000)
+    for p99 in (500.0, 30.0, 500.0):
+        assert state.next_rate() == 100
+        state.record(_step(100, p99=p99), step_problem(_step(100, p99=p99), GOAL))
+    assert state.failing == 100 and state.passing is None
+    assert [s["settled"] for s in state.steps] == [None, None, False]
+
+
+def test_a_step_that_fell_behind_is_trusted_alone():
+    found = search(_stalling(10**9, set(), behind_above=700), GOAL, start_rps=100)
+    at_800 = [s for s in found.steps if s["offered_rps"] == 800]
+    assert [(s["vote"], s["settled"]) for s in at_800] == [(1, False)]
+    assert 665 <= found.capacity() <= 700
+
+
+def test_after_a_pass_the_search_jumps_to_where_theory_points():
+    found = search(_server(1234.5), GOAL, start_rps=100,
+                   aim_after=lambda step: 1000.0)
+    rates = [s["offered_rps"] for s in found.steps]
+    assert rates[:3] == [100, 1000.0, 1200.0]  # the aim, then climbs of 20%
+    assert found.capacity() <= 1234.5 < found.failing
+    without = search(_server(1234.5), GOAL, start_rps=100)
+    assert len(found.steps) < len(without.steps)
+
+
+def test_the_aim_is_a_share_of_the_bound_the_measured_cost_allows():
+    step = {"cpu_s_per_1000": 0.5}  # 0.5 ms a request: 2,000/s on one CPU
+    assert aim(step, None, 1, 0.0) == 1400.0
+    assert aim(step, 2, 1, 25.0) == round(2 / 0.0255 * 0.9, 1)  # the slots bind first
+    assert aim({"cpu_s_per_1000": None}, 2, 1, 25.0) is None
+
+
+def test_a_step_is_long_enough_for_its_percentile_up_to_a_limit():
+    assert step_seconds(2000, 3) == 3
+    assert step_seconds(100, 3) == MIN_REQUESTS // 100
+    assert step_seconds(1, 3) == MAX_STEP_S
+    assert step_seconds(333.4, 3) == 3 and step_seconds(333, 3) == 4
+
+
+def test_a_blocking_servers_first_rate_is_half_its_slot_bound():
+    assert first_rate(100, None, 25.0) == 100
+    assert first_rate(100, 2, 25.0) == 40.0  # 2 slots / 25 ms = 80/s
+    assert first_rate(100, 64, 25.0) == 100
+    assert first_rate(100, 1, 10_000.0) == 1.0
+    assert first_rate(100, 2, 0.0) == 100
+
+
+def test_a_gap_that_rounding_cannot_split_ends_the_search():
+    state = Search(start_rps=1, resolution=0.01, max_rps=1000, passing=1.0, failing=1.1)
+    assert state.next_rate() is None
