@@ -14,13 +14,12 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not installed
 
-from pyserverbench.cli.capacity_options import MAP_LATENCIES, search_options_problem  # noqa: E402
+from pyserverbench.cli.capacity_options import search_options_problem  # noqa: E402
 from pyserverbench.cli.options import load_options_problem  # noqa: E402
 from pyserverbench.matrix.pins import HARNESS_PACKAGES, READING, pinned  # noqa: E402
 from pyserverbench.matrix.pythons import available, free_threaded, newest  # noqa: E402
 from pyserverbench.matrix.stacks import (  # noqa: E402
     STACKS,
-    STUDY_RUNS,
     app_stacks,
     suite_requirements,
 )
@@ -148,35 +147,42 @@ def capacity_on(session: nox.Session, server: str, workers: int) -> None:
     _run_stack(session, "capacity", server, workers)
 
 
+def _sitting(session: nox.Session, *options: str) -> None:
+    """Run `python -m pyserverbench sitting` (a random, interleaved order of cells, each
+    in its own session) on the newest Python found; then the report."""
+    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    session.run(sys.executable, "-m", "pyserverbench", "sitting", "--python",
+                _newest(session), *options, external=True, interrupt_timeout=60,
+                terminate_timeout=20, success_codes=[0, 1])
+    session.notify("report", posargs=["--show-since", since])
+
+
+@nox.session(python=False)
+def sitting(session: nox.Session) -> None:
+    """A sitting: `-- --plan reference|map|study|tour [--stacks ...] [--rounds N]
+    [--seed N]`, or `-- --resume ID` (see docs/methodology.md); then the report."""
+    _sitting(session, *session.posargs)
+
+
 @nox.session(python=False)
 def capacity_map(session: nox.Session) -> None:
-    """Capacity of every stack, 2 workers, at DB latencies 0, 5, 25 and 100 ms (newest
-    Python found); then the report with its charts."""
-    options = ["--db-latency", MAP_LATENCIES, *session.posargs]
-    problem = search_options_problem("sync", 2, options)
-    if problem:
-        session.error(f"bad option after --: {problem}")
-    python = _newest(session)
-    _fan_out(session, [(_capacity_name(python, server, 2), options) for server in STACKS])
+    """Capacity of every stack, 2 workers, at DB latencies 0, 5, 25 and 100 ms, 3 rounds
+    in a random interleaved order (a sitting, newest Python found); then the report."""
+    _sitting(session, "--plan", "map", *session.posargs)
 
 
 @nox.session(python=False)
 def tour(session: nox.Session) -> None:
-    """A quick tour: every stack, 2 workers, short runs, newest Python; then the report."""
-    options = session.posargs or TOUR_OPTIONS
-    _check_options(session, options, stack=None)
-    python = _newest(session)
-    _fan_out(session, [(_bench_name(python, server, 2), options) for server in STACKS])
+    """A quick tour: every stack, 2 workers, short runs, newest Python, in a random
+    order (a sitting of one round); then the report."""
+    _sitting(session, "--plan", "tour", *(session.posargs or TOUR_OPTIONS))
 
 
 @nox.session(python=False)
 def study(session: nox.Session) -> None:
-    """The study's three tables, 60 s runs on the newest Python found; then the report."""
-    _check_options(session, session.posargs, stack=None)
-    python = _newest(session)
-    _fan_out(session, [(_bench_name(python, server, workers),
-                        ["--db-latency", str(latency), *session.posargs])
-                       for server, workers, latency in STUDY_RUNS])
+    """The study's three tables, 60 s runs, newest Python found, in a random order (a
+    sitting); then the report."""
+    _sitting(session, "--plan", "study", *session.posargs)
 
 
 @nox.session(python=False)

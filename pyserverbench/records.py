@@ -144,12 +144,18 @@ def user_key(record: dict) -> str:
     return (record.get("user_app") or {}).get("key", "")
 
 
-MACHINE_FIELDS = [("host", str), ("kernel", str), ("placement", str), ("k6", str)]
+MACHINE_FIELDS = [("host", str), ("kernel", str), ("placement", str), ("k6", str),
+                  ("sitting", str)]
+
+
+def sitting_id(record: dict) -> str:
+    """The sitting a record is part of; empty for a run on its own."""
+    return str((record.get("sitting") or {}).get("id", ""))
 
 
 class Machine(NamedTuple("Machine", MACHINE_FIELDS)):
     """What must be equal for runs to share a median: the host (its stable id), the
-    kernel, the placement and k6's version."""
+    kernel, the placement, k6's version and the sitting (a section never pools two)."""
 
     __slots__ = ()
 
@@ -157,7 +163,8 @@ class Machine(NamedTuple("Machine", MACHINE_FIELDS)):
     def of(cls, record: dict) -> Machine:
         host = record["host"]
         return cls(str(host.get("id") or f"{host.get('cpu_model')}/{host.get('cores')}"),
-                   str(host.get("kernel")), placement_key(record), k6_label(record))
+                   str(host.get("kernel")), placement_key(record), k6_label(record),
+                   sitting_id(record))
 
 
 class _MachineFirst(tuple):

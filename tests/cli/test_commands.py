@@ -15,11 +15,12 @@ from pyserverbench.measure.load_role import build_parser as load_role_parser
 from pyserverbench.measure.roles import db_parser, server_parser
 from pyserverbench.measure.userapp import build_parser as app_session_parser
 from pyserverbench.report.render import build_parser as report_parser
+from pyserverbench.sitting.run import build_parser as sitting_parser
 
 PARSERS = {"run": run_parser, "capacity": capacity_parser, "app-session": app_session_parser,
            "app": app_run_parser, "db-role": db_parser, "server-role": server_parser,
            "load-role": load_role_parser, "report": report_parser, "compare": compare_parser,
-           "matrix": matrix_parser}
+           "matrix": matrix_parser, "sitting": sitting_parser}
 
 
 def options(parser) -> dict:

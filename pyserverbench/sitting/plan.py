@@ -1,0 +1,112 @@
+"""A sitting's plan: its cells (a kind of measurement of one stack at one setting), and
+the order it runs them in. Each round is a fresh random permutation of every cell, so
+every stack meets the machine's drift alike; a few cells are measured a second time in
+each round, half a round away, as A/A pairs for the noise floor. Standard library only:
+the sitting runs under nox's own Python."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from pyserverbench.matrix.stacks import STACKS, STUDY_RUNS
+
+SITTING_VARIABLE = "PYSERVERBENCH_SITTING"  # a run's place in its sitting, as JSON
+KINDS = {"run": "bench_on", "capacity": "capacity_on"}  # a cell's command -> nox session
+MAP_LATENCIES = (0, 5, 25, 100)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One thing a sitting measures: `kind` of `stack` with `workers` at a DB latency,
+    with further options for its command (a workload, a duration)."""
+
+    kind: str
+    stack: str
+    workers: int
+    db_latency_ms: int
+    options: tuple[str, ...] = ()
+
+    def key(self) -> str:
+        """The cell's name in the plan and in its records."""
+        extra = f" {' '.join(self.options)}" if self.options else ""
+        return f"{self.kind} {self.stack} x{self.workers} {self.db_latency_ms}ms{extra}"
+
+    def section(self) -> str:
+        """The cells compared with each other: all but the stack."""
+        extra = f" {' '.join(self.options)}" if self.options else ""
+        return f"{self.kind} x{self.workers} {self.db_latency_ms}ms{extra}"
+
+    def session(self, python: str) -> str:
+        """The nox session that measures it on `python`."""
+        return f"{KINDS[self.kind]}-{python}(server='{self.stack}', workers={self.workers})"
+
+    def argv(self) -> list[str]:
+        """Its command's options (the session adds --stack and --workers)."""
+        return ["--db-latency", str(self.db_latency_ms), *self.options]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A cell's place in the order: its round, its place overall (from 1), and whether it
+    is the second measurement of an A/A pair (`aa`) or a rerun of a disturbed one."""
+
+    cell: Cell
+    round: int
+    order: int
+    aa: bool = False
+    rerun_of: int | None = None
+
+
+FANOUT = ("--workload", "fanout", "--fanout-calls", "3")
+
+
+def plan_cells(name: str, stacks: list[str] | None = None,
+               latencies: tuple[int, ...] | None = None) -> list[Cell]:
+    """The cells of a named plan, for `stacks` (all if None) and `latencies` where the
+    plan takes them."""
+    chosen = stacks or list(STACKS)
+    if name == "tour":
+        return [Cell("run", stack, 2, 25) for stack in chosen]
+    if name == "study":
+        return [Cell("run", stack, workers, latency) for stack, workers, latency in STUDY_RUNS
+                if stack in chosen]
+    if name == "map":
+        return [Cell("capacity", stack, 2, latency) for latency in latencies or MAP_LATENCIES
+                for stack in chosen]
+    if name == "reference":
+        return [*(Cell("run", stack, 2, 25) for stack in chosen),
+                *(Cell("capacity", stack, 2, latency) for latency in MAP_LATENCIES
+                  for stack in chosen),
+                *(Cell("run", stack, 2, 25, FANOUT) for stack in chosen)]
+    raise ValueError(f"unknown plan {name!r} (accepted: {', '.join(PLANS)})")
+
+
+PLANS = ("reference", "map", "study", "tour")
+ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1}
+
+
+def aa_cells(cells: list[Cell], rng: random.Random) -> list[Cell]:
+    """One cell of each section, chosen at random, to be measured twice per round."""
+    sections: dict[str, list[Cell]] = {}
+    for cell in cells:
+        sections.setdefault(cell.section(), []).append(cell)
+    return [rng.choice(members) for members in sections.values() if len(members) > 1]
+
+
+def order(cells: list[Cell], rounds: int, seed: int, aa: bool = True) -> list[Slot]:
+    """Every slot of the sitting in the order it runs them."""
+    rng = random.Random(seed)
+    twice = aa_cells(cells, rng) if aa and rounds > 1 else []
+    slots: list[Slot] = []
+    for number in range(1, rounds + 1):
+        ordered = rng.sample(cells, len(cells))
+        placed: list[tuple[Cell, bool]] = [(cell, False) for cell in ordered]
+        for cell in twice:  # half a round after (or before) its first place
+            first = ordered.index(cell)
+            half = len(ordered) // 2
+            at = first + half if first < half else first - half
+            placed.insert(at + (at > first), (cell, True))
+        slots += [Slot(cell, number, len(slots) + place, repeat)
+                  for place, (cell, repeat) in enumerate(placed, start=1)]
+    return slots

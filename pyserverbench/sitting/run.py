@@ -1,0 +1,240 @@
+"""`python -m pyserverbench sitting`: plan a set of cells and measure them in a random,
+interleaved order, each through its own nox session; resume a sitting stopped part way.
+Standard library only: it runs under nox's own Python (the sitting session)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pyserverbench import ROOT
+from pyserverbench.cli.capacity_options import search_options_problem
+from pyserverbench.cli.options import OneLineParser, add_results_dir, fail, load_options_problem
+from pyserverbench.cli.progress import clock
+from pyserverbench.cli.types import latencies
+from pyserverbench.matrix.stacks import STACKS
+from pyserverbench.sitting.plan import (
+    PLANS,
+    ROUNDS,
+    SITTING_VARIABLE,
+    Cell,
+    Slot,
+    order,
+    plan_cells,
+)
+
+PLAN_FOLDER = "sittings"  # under the results directory: one plan file per sitting
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="nox -s sitting --", description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", choices=PLANS, default="map",
+                        help="what to measure (default map: capacity at 0, 5, 25, 100 ms)")
+    parser.add_argument("--stacks", type=stack_list, default=None,
+                        help="comma-separated stacks (default: all 13)")
+    parser.add_argument("--db-latency", type=latencies, default=None,
+                        help="map only: DB latencies in ms, comma-separated")
+    parser.add_argument("--rounds", type=rounds_type, default=None,
+                        help="rounds: each a fresh random order of every cell (1 to 20; "
+                             "default 3 for map and reference, 1 for study and tour)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the order's random seed (default: a new one, printed)")
+    parser.add_argument("--resume", metavar="ID", default=None,
+                        help="go on with sitting ID, skipping what it recorded")
+    parser.add_argument("--python", default=None, help="the Python to measure on")
+    add_results_dir(parser)
+    return parser
+
+
+def stack_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    wrong = [name for name in names if name not in STACKS]
+    if wrong or not names:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(wrong) or repr(text)} is not a stack (accepted: {', '.join(STACKS)})")
+    return names
+
+
+def rounds_type(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rounds from 1 to 20")
+    return int(text)
+
+
+def new_plan(args, extra: list[str]) -> dict:
+    """A fresh sitting's plan: id, seed, cells, rounds, the options every cell gets."""
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    latencies_given = tuple(args.db_latency) if args.db_latency else None
+    cells = plan_cells(args.plan, args.stacks, latencies_given)
+    started = datetime.now(timezone.utc)
+    return {"id": f"{started:%Y%m%dT%H%M%SZ}-{args.plan}-{seed}", "plan": args.plan,
+            "seed": seed, "rounds": args.rounds or ROUNDS[args.plan],
+            "cells": [asdict(cell) for cell in cells], "options": extra,
+            "python": args.python, "started_at": started.isoformat(timespec="seconds")}
+
+
+def cells_of(plan: dict) -> list[Cell]:
+    return [Cell(c["kind"], c["stack"], c["workers"], c["db_latency_ms"], tuple(c["options"]))
+            for c in plan["cells"]]
+
+
+def options_problem(cells: list[Cell], extra: list[str]) -> str | None:
+    """The first cell whose command would refuse its options, in one line."""
+    for cell in cells:
+        argv = [*cell.argv(), *extra]
+        wrong = (search_options_problem(cell.stack, cell.workers, argv)
+                 if cell.kind == "capacity" else load_options_problem(argv, cell.stack))
+        if wrong:
+            return wrong
+    return None
+
+
+def recorded(runs: Path, sitting: str) -> dict[int, dict]:
+    """The records of sitting `sitting` under `runs`, by their place in its order."""
+    found = {}
+    for path in sorted(runs.glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        place = record.get("sitting") if isinstance(record, dict) else None
+        if isinstance(place, dict) and place.get("id") == sitting:
+            found[place.get("order")] = record
+    return found
+
+
+def reruns(slots: list[Slot], done: dict[int, dict]) -> list[Slot]:
+    """A slot, once more at the end, for each disturbed record not yet run again."""
+    rerun_of = {r["sitting"].get("rerun_of") for r in done.values()}
+    extra, last = [], max((s.order for s in slots), default=0)
+    last = max([last, *done])
+    for slot in slots:
+        record = done.get(slot.order)
+        if record and record.get("machine", {}).get("disturbed") and \
+                slot.rerun_of is None and slot.order not in rerun_of:
+            last += 1
+            extra.append(Slot(slot.cell, slot.round, last, slot.aa, rerun_of=slot.order))
+    return extra
+
+
+def place(plan: dict, slot: Slot) -> dict:
+    return {"id": plan["id"], "seed": plan["seed"], "round": slot.round,
+            "rounds": plan["rounds"], "order": slot.order, "cell": slot.cell.key(),
+            "aa": slot.aa, "rerun_of": slot.rerun_of}
+
+
+def nox(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"), *args]
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM reached the sitting: the slot running was stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def run_slot(plan: dict, slot: Slot, results_dir: Path) -> int:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """Measure one slot through its nox session (installed already); its exit code.
+    A signal to the sitting is passed on to the session, which stops what it started;
+    then Stopped is raised."""
+    env = {**os.environ, SITTING_VARIABLE: json.dumps(place(plan, slot))}
+    argv = nox("-R", "-s", slot.cell.session(plan["python"]), "--",
+               *slot.cell.argv(), *plan["options"], "--results-dir", str(results_dir))
+    caught: list[int] = []
+    child = subprocess.Popen(argv, env=env)
+
+    def passed_on(signum: int, frame: object) -> None:
+        caught.append(signum)
+        child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, passed_on) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise Stopped(caught[0])
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    results_dir = args.results_dir
+    plans = results_dir / PLAN_FOLDER
+    if args.resume:
+        path = plans / f"{args.resume}.json"
+        if not path.is_file():
+            fail(f"argument --resume: no sitting {args.resume!r} in {plans}")
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        if args.python is None:
+            fail("argument --python: required")
+        plan = new_plan(args, extra)
+        wrong = options_problem(cells_of(plan), extra)
+        if wrong:
+            fail(wrong)
+        plans.mkdir(parents=True, exist_ok=True)
+        (plans / f"{plan['id']}.json").write_text(json.dumps(plan, indent=2) + "\n")
+    cells = cells_of(plan)
+    slots = order(cells, plan["rounds"], plan["seed"])
+    pairs = sum(slot.aa for slot in slots)
+    print(f"sitting {plan['id']}: plan {plan['plan']}, {len(cells)} cells x "
+          f"{plan['rounds']} rounds and {pairs} A/A seconds: {len(slots)} slots, seed "
+          f"{plan['seed']}", flush=True)
+    sessions = sorted({cell.session(plan["python"]) for cell in cells})
+    if subprocess.run(nox("--install-only", "-s", *sessions), check=False).returncode:
+        fail("installing the sitting's environments failed (nox's output is above)")
+    return sit(plan, slots, results_dir)
+
+
+def sit(plan: dict, slots: list[Slot], results_dir: Path) -> int:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """Run every slot not yet recorded, then the reruns of disturbed ones."""
+    began, ran, failed = time.monotonic(), 0, 0
+    queue = list(slots)
+    while queue:
+        done = recorded(results_dir, plan["id"])
+        todo = [slot for slot in queue if slot.order not in done]
+        if not todo:
+            queue = reruns(slots, done)
+            slots = slots + queue
+            continue
+        slot = todo[0]
+        queue = todo[1:]
+        left = len(todo) - 1
+        so_far = time.monotonic() - began
+        eta = f", about {clock(so_far / ran * (left + 1))} left" if ran else ""
+        print(f"sitting {plan['id']}: slot {slot.order} (round {slot.round}"
+              f"{', A/A' if slot.aa else ''}{', rerun' if slot.rerun_of else ''}): "
+              f"{slot.cell.key()}; {len(done)} recorded{eta}", flush=True)
+        try:
+            code = run_slot(plan, slot, results_dir)
+        except Stopped as stop:
+            print(f"sitting {plan['id']}: stopped by {stop} at slot {slot.order}; go on with "
+                  f"`nox -s sitting -- --resume {plan['id']}`", file=sys.stderr)
+            return 128 + stop.signum
+        ran += 1
+        failed += code != 0
+        if code not in (0, 1):  # 1: the run failed and says so in its record
+            print(f"sitting {plan['id']}: stopped at slot {slot.order} (exit code {code}); "
+                  f"go on with --resume {plan['id']}", file=sys.stderr)
+            return code
+    done = recorded(results_dir, plan["id"])
+    disturbed = sum(bool(r.get("machine", {}).get("disturbed")) for r in done.values())
+    print(f"sitting {plan['id']}: {len(done)} records in {clock(time.monotonic() - began)}, "
+          f"{failed} failed, {disturbed} disturbed (each run again once)", flush=True)
+    return 1 if failed else 0
