@@ -10,34 +10,43 @@ from collections import defaultdict
 from tabulate import tabulate
 
 from pyserverbench.records import CapacityKey
-from pyserverbench.report.rows import NOISE, NONE, _cell, _probed, _server
+from pyserverbench.report.rows import NONE, _cell, _probed, _server
+from pyserverbench.report.ties import Estimate, estimate, noise_floor, tie_groups
 
-COLUMNS = ("Stack", "Server", "App", "Loop", "Parser", "Runs", "Capacity (req/s)", "Spread",
-           "Bound (req/s)", "Of Bound", "CPU s / 1k req", "Peak MB", "Notes")
-ALIGN = ("left", "left", "left", "left", "left", "right", "right", "right", "right", "right",
-         "right", "right", "left")
+COLUMNS = ("Group", "Stack", "Server", "App", "Loop", "Parser", "Runs", "Capacity (req/s)",
+           "Interval", "Repeats", "Bound (req/s)", "Of Bound", "CPU s / 1k req", "Peak MB",
+           "Notes")
+ALIGN = ("right", "left", "left", "left", "left", "left", "right", "right", "right", "right",
+         "right", "right", "right", "right", "left")
+SPREAD_GOAL = 0.05  # a repeat further than this from its cell's median is marked
 
 INTRO = """\
 ## Capacity at a latency goal (open loop)
 
-Generated from the records of `nox -s capacity...` and `nox -s capacity_map`. A capacity
-search offers requests at a constant arrival rate (k6's `constant-arrival-rate`, evenly
-spaced, sent whether or not earlier ones answered) and finds the highest rate at which
-p99 latency stays within the goal, no request fails, no arrival is dropped for want of a
-free virtual user, and at least 99% of the offered rate is achieved. Each step has an
-uncounted warm-up. The search doubles the rate until a step fails, then halves the gap
-between the highest passing and the lowest failing rate until it is within the
-resolution; *Capacity* is the highest passing rate (median over the searches, *Runs*),
-*Spread* their min-max and (max - min) / median. *Bound* is what theory allows from the
-search's own measurements: the server's CPUs over the CPU cost of a request and, for a
-server that holds one request per worker or thread (sync, gthread, stupid-async,
-donkey-patched), its slots over the time each request holds one (the mix's mean DB wait
-plus its CPU cost). *CPU s / 1k req* is server CPU seconds per 1,000 requests at the
-capacity step; *Peak MB* the server tree's peak memory during the search. Notes flag a
-capacity that is a lower bound (the load side's CPUs were busy at the deciding step), a
-search that reached its highest rate, steps inconsistent with Little's law (requests in
-flight = rate x mean latency, against k6's virtual users and the server's slots), and
-spreads over 10%.
+Generated from the records of `nox -s capacity...`, `nox -s capacity_map` and
+`nox -s sitting`. A capacity search offers requests at a constant arrival rate (k6's
+`constant-arrival-rate`, sent whether or not earlier ones answered) and finds the highest
+rate at which p99 latency stays within the goal, no request fails, no arrival is dropped
+for want of a free virtual user, and at least 99% of the offered rate is achieved. Each
+step measures at least 1,000 requests after an uncounted warm-up. Near the knee a server
+fails a step now and then and passes the next at the same rate, so a rate whose first
+step fails is run again and the majority of up to three steps decides (a step that fell
+far behind, under 80% of its rate, decides alone). The search jumps towards what the
+CPU cost it measured allows, climbs until a rate fails, then halves the gap to the
+resolution. *Capacity* is the median of the searches (*Runs*); *Interval* runs from the
+lowest passing to the highest failing rate of the searches (for 3 to 5 searches: it
+holds the median with the confidence shown, by order statistics; see
+docs/methodology.md); *Repeats* is the furthest search from the median. *Group* is the
+tie group: stacks whose intervals overlap, or whose capacities differ by less than the
+noise floor (the largest gap within the sitting's A/A pairs), share a group, and only
+groups are ranked. *Bound* is what theory allows from the search's own measurements: the
+server's CPUs over the CPU cost of a request and, for a server that holds one request
+per worker or thread (sync, gthread, stupid-async, donkey-patched), its slots over the
+time each request holds one (the mix's mean DB wait plus its CPU cost). *CPU s / 1k req*
+is server CPU seconds per 1,000 requests at the capacity step; *Peak MB* the server
+tree's peak memory during the search. Notes flag repeats further than 5% from their
+median, a capacity that is a lower bound (the load side's CPUs were busy at the deciding
+step), a search that reached its highest rate, and steps inconsistent with Little's law.
 """
 
 
@@ -53,8 +62,8 @@ def _median(values: list[float]) -> float:
 
 def _notes(runs: list[dict], spread: float) -> str:
     notes = []
-    if spread > NOISE:
-        notes.append("noisy")
+    if spread > SPREAD_GOAL:
+        notes.append(f"repeats over ±{SPREAD_GOAL:.0%}")
     lower = sum(r["capacity"]["lower_bound"] for r in runs)
     if lower:
         notes.append(f"lower bound in {lower} of {len(runs)}: load side busy")
@@ -68,45 +77,103 @@ def _notes(runs: list[dict], spread: float) -> str:
     return "; ".join(notes)
 
 
-def ok_row(runs: list[dict]) -> list[str]:
+def cell_estimate(runs: list[dict]) -> Estimate:
+    """A stack's capacity at one latency: its searches' median, and an interval to each
+    search's lowest failing rate."""
+    return estimate([r["capacity"]["rps"] for r in runs],
+                    [r["capacity"].get("failing_rps") for r in runs])
+
+
+def interval_text(found: Estimate) -> str:
+    if found.n == 1:
+        return "one run"
+    return f"{found.low:,.0f}–{found.high:,.0f} ({found.confidence:.0%})"
+
+
+def ok_row(runs: list[dict], group: int) -> list[str]:
     first = runs[0]
-    found = [r["capacity"]["rps"] for r in runs]
-    middle = _median(found)
-    spread = (max(found) - min(found)) / middle if len(found) > 1 and middle else 0.0
-    shown = (f"{min(found):,.0f}–{max(found):,.0f} ({spread:.0%})" if len(found) > 1
-             else "one run")
+    found = cell_estimate(runs)
     bound = [r["capacity"]["bounds"]["rps"] for r in runs
              if r["capacity"]["bounds"]["rps"] is not None]
     cost = [r["capacity"]["cpu_s_per_1000"] for r in runs
             if r["capacity"]["cpu_s_per_1000"] is not None]
     peak = _median([r["capacity"]["peak_rss_bytes"] for r in runs]) / 2**20
-    return [first["stack"], _server(first), first["app"], _probed(first, "loop"),
-            _probed(first, "parser"), str(len(runs)), f"{middle:,.0f}", shown,
+    return [str(group), first["stack"], _server(first), first["app"], _probed(first, "loop"),
+            _probed(first, "parser"), str(len(runs)), f"{found.value:,.0f}",
+            interval_text(found), f"±{found.spread:.0%}" if found.n > 1 else NONE,
             f"{_median(bound):,.0f}" if bound else NONE,
-            f"{middle / _median(bound):.0%}" if bound else NONE,
+            f"{found.value / _median(bound):.0%}" if bound else NONE,
             f"{_median(cost):.3f}" if cost else NONE, f"{peak:,.0f}",
-            _cell(_notes(runs, spread))]
+            _cell(_notes(runs, found.spread))]
 
 
 def failed_row(record: dict) -> list[str]:
-    return [record["stack"], _server(record), record["app"], NONE, NONE, "1", "**failed**",
-            NONE, NONE, NONE, NONE, NONE, _cell(str(record.get("error")))]
+    return [NONE, record["stack"], _server(record), record["app"], NONE, NONE, "1",
+            "**failed**", NONE, NONE, NONE, NONE, NONE, NONE, _cell(str(record.get("error")))]
+
+
+def counted(records: list[dict]) -> tuple[list[dict], list[tuple[dict, dict]]]:
+    """The records that count as repeats (neither the second of an A/A pair nor a
+    disturbed run that was run again), and the A/A pairs (first, second)."""
+    place = {id(r): r.get("sitting") or {} for r in records}
+    rerun = {place[id(r)].get("rerun_of") for r in records} - {None}
+    kept = [r for r in records
+            if not place[id(r)].get("aa") and place[id(r)].get("order") not in rerun]
+    firsts = {(place[id(r)].get("cell"), place[id(r)].get("round")): r for r in kept
+              if place[id(r)]}
+    pairs = [(firsts[key], r) for r in records if place[id(r)].get("aa")
+             and place[id(r)].get("order") not in rerun
+             and (key := (place[id(r)].get("cell"), place[id(r)].get("round"))) in firsts]
+    return kept, pairs
+
+
+def section_floor(records: list[dict]) -> float | None:
+    """The noise floor of one latency's searches, from their A/A pairs that both passed."""
+    _, pairs = counted(records)
+    return noise_floor([(a["capacity"]["rps"], b["capacity"]["rps"]) for a, b in pairs
+                        if a["ok"] and b["ok"]])
 
 
 def latency_rows(records: list[dict]) -> list[list[str]]:
-    """One row per stack (its finished searches), one per failed search; by capacity."""
+    """One row per stack (its finished searches), one per failed search; by tie group,
+    then by capacity."""
+    kept, _ = counted(records)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     failed = []
-    for record in records:
+    for record in kept:
         if record["ok"]:
             groups[(record["stack"], record.get("threads"))].append(record)
         else:
             failed.append(record)
-    ranked = sorted(groups.values(),
-                    key=lambda runs: (-_median([r["capacity"]["rps"] for r in runs]),
-                                      runs[0]["stack"]))
-    rows = [ok_row(sorted(runs, key=lambda r: r["id"])) for runs in ranked]
+    named = {f"{key[0]}/{key[1]}": sorted(runs, key=lambda r: r["id"])
+             for key, runs in groups.items()}
+    ranked = tie_groups({name: cell_estimate(runs) for name, runs in named.items()},
+                        section_floor(records))
+    rows = [ok_row(named[name], number) for number, members in enumerate(ranked, start=1)
+            for name in members]
     return rows + [failed_row(r) for r in sorted(failed, key=lambda r: r["id"])]
+
+
+def latency_facts(records: list[dict]) -> list[str]:
+    """What a latency's table rests on: the noise floor, and runs disturbed and rerun."""
+    _, pairs = counted(records)
+    floor = section_floor(records)
+    facts = []
+    if pairs:
+        facts.append(f"Noise floor: {floor:.1%}, the largest gap within {len(pairs)} A/A "
+                     f"pairs (one stack searched twice in a round, half a round apart)."
+                     if floor is not None else "Noise floor: no A/A pair where both passed.")
+    disturbed = [r for r in records if (r.get("machine") or {}).get("disturbed")]
+    if disturbed:
+        facts.append(f"Disturbed: {len(disturbed)} searches (run again once, later in the "
+                     f"sitting): " + "; ".join(sorted({d for r in disturbed
+                                                       for d in r["machine"]["disturbed"]})))
+    speeds = [r["machine"]["cpu_speed"]["task_ms"] for r in records if r.get("machine")]
+    if len(speeds) > 1:
+        facts.append(f"The server CPU's speed on a fixed task: {min(speeds):.1f}–"
+                     f"{max(speeds):.1f} ms over the searches (median "
+                     f"{_median(speeds):.1f} ms).")
+    return facts
 
 
 def chart_names(key: CapacityKey, latencies: list[int]) -> dict:
@@ -137,7 +204,10 @@ def render_section(key: CapacityKey, records: list[dict], heading: str,
         goal = members[0]["capacity"]["goal_ms"]
         table = tabulate(latency_rows(members), headers=COLUMNS, tablefmt="pipe",
                          colalign=ALIGN, disable_numparse=True)
-        lines += [f"### {latency} ms DB latency: goal p99 <= {goal:g} ms", "", table, "",
+        facts_here = latency_facts(members)
+        lines += [f"### {latency} ms DB latency: goal p99 <= {goal:g} ms", "",
+                  *(f"- {fact}" for fact in facts_here), *([""] if facts_here else []),
+                  table, "",
                   f"![p99 against offered rate at {latency} ms]({names[latency]})", ""]
     return "\n".join(lines)
 

@@ -202,11 +202,22 @@ def _when(records: list[dict]) -> str:
     for record in records:
         stacks[((record.get("project") or {}).get("commit") or "unknown")[:7]].add(
             record["stack"])
+    sitting = _sitting_text(records)
     if len(stacks) == 1:
-        return f"- Measured {start} to {end} UTC at commit {next(iter(stacks))}."
+        return f"- Measured {start} to {end} UTC at commit {next(iter(stacks))}{sitting}."
     pooled = "; ".join(f"{commit} ({', '.join(sorted(names))})"
                        for commit, names in sorted(stacks.items()))
-    return f"- Measured {start} to {end} UTC, pooled from commits {pooled}."
+    return f"- Measured {start} to {end} UTC, pooled from commits {pooled}{sitting}."
+
+
+def _sitting_text(records: list[dict]) -> str:
+    """`, in sitting ID (seed S, 3 rounds in a random order)`, or nothing for runs made
+    on their own (a section holds one sitting: it is part of the key)."""
+    place = records[0].get("sitting")
+    if not place:
+        return ""
+    return (f", in sitting {place['id']} (seed {place['seed']}, {place['rounds']} rounds, "
+            f"each a fresh random order of every cell)")
 
 
 def _placement(records: list[dict]) -> str:

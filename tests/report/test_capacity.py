@@ -31,12 +31,13 @@ def test_each_latency_gets_a_table_ranked_by_median_capacity_with_its_spread_and
     assert "### Capacity, 2 workers, Python 3.13.0" in text
     assert "Goal: p99 within DB latency + 50 ms; mix `/:2,/api:1`; steps of 5 s" in text
     rows = _table(text, "### 0 ms DB latency: goal p99 <= 50 ms")
-    assert [r[0] for r in rows] == ["uvicorn", "sync"]
+    assert [r[:2] for r in rows] == [["1", "uvicorn"], ["2", "sync"]]
     uvicorn = rows[0]
-    assert uvicorn[5:10] == ["3", "1,050", "1,000–1,100 (10%)", "1,500", "70%"]
-    assert uvicorn[10:12] == ["0.500", "100"]
-    assert _table(text, "### 0 ms DB latency")[1][5:8] == ["1", "200", "one run"]
-    assert [r[6] for r in _table(text, "### 25 ms DB latency: goal p99 <= 75 ms")] == [
+    # the interval runs to the highest failing rate (1,100 x 1.04); 50 of 1,050 is 4.8%
+    assert uvicorn[6:12] == ["3", "1,050", "1,000–1,144 (75%)", "±5%", "1,500", "70%"]
+    assert uvicorn[12:14] == ["0.500", "100"]
+    assert _table(text, "### 0 ms DB latency")[1][6:10] == ["1", "200", "one run", "—"]
+    assert [r[7] for r in _table(text, "### 25 ms DB latency: goal p99 <= 75 ms")] == [
         "1,025", "225"]
 
 
@@ -46,11 +47,46 @@ def test_notes_flag_lower_bounds_little_and_noise_and_a_failed_search_shows_no_n
                _record("gevent", 25, 0.0, ok=False, error="server exited | log")]
     text = render(records)
     rows = _table(text, "### 25 ms DB latency")
-    assert rows[0][-1] == ("noisy; lower bound in 1 of 2: load side busy; 2 steps "
+    assert rows[0][-1] == ("repeats over ±5%; lower bound in 1 of 2: load side busy; 2 steps "
                            "inconsistent with Little's law")
-    assert rows[1][0] == "gevent" and rows[1][6] == "**failed**"
-    [line] = [line for line in text.splitlines() if line.startswith("| gevent")]
+    assert rows[1][:2] == ["—", "gevent"] and rows[1][7] == "**failed**"
+    [line] = [line for line in text.splitlines() if "| gevent" in line]
     assert line.rstrip(" |").endswith("| server exited \\| log")  # the pipe is escaped
+
+
+def _placed(record: dict, cell: str, round_: int, order: int, aa: bool = False,
+            rerun_of: int | None = None, disturbed: tuple[str, ...] = (),
+            speed: float = 15.0) -> dict:
+    record["sitting"] = {"id": "S1", "seed": 7, "round": round_, "rounds": 3, "order": order,
+                         "cell": cell, "aa": aa, "rerun_of": rerun_of}
+    record["machine"] = {"before": {}, "during": {}, "disturbed": list(disturbed),
+                         "cpu_speed": {"task_ms": speed, "median_ms": speed,
+                                       "wall_over_cpu": 1.0, "cpus": [0]}}
+    return record
+
+
+def test_a_sittings_table_has_tie_groups_a_noise_floor_and_leaves_out_what_was_rerun():
+    records = [_placed(_record("uvicorn", 25, rps, n), "u", n, n * 10)
+               for n, rps in enumerate((1000.0, 1020.0, 1010.0), start=1)]
+    records.append(_placed(_record("uvicorn", 25, 1050.0, 9), "u", 1, 15, aa=True))
+    records += [_placed(_record("gevent", 25, rps, n), "g", n, n * 10 + 1)
+                for n, rps in enumerate((1015.0, 990.0, 1030.0), start=1)]
+    records += [_placed(_record("sync", 25, rps, n), "s", n, n * 10 + 2)
+                for n, rps in enumerate((200.0, 205.0), start=1)]
+    # sync's third search was disturbed and run again; only the rerun counts
+    records.append(_placed(_record("sync", 25, 900.0, 3), "s", 3, 32,
+                           disturbed=("CPU steal 9.0% of the run's CPU time (limit 5%)",)))
+    records.append(_placed(_record("sync", 25, 202.0, 4), "s", 3, 40, rerun_of=32, speed=17.0))
+    text = render(records)
+    rows = _table(text, "### 25 ms DB latency")
+    assert [r[:2] for r in rows] == [["1", "gevent"], ["1", "uvicorn"], ["2", "sync"]]
+    assert rows[2][6:8] == ["3", "202"]  # 200, 205 and the rerun's 202
+    assert rows[1][6:8] == ["3", "1,010"]  # the A/A second is not a repeat
+    section = text.split("### 25 ms DB latency")[1]
+    assert "Noise floor: 4.9%, the largest gap within 1 A/A pairs" in section  # 1000 vs 1050
+    assert "Disturbed: 1 searches (run again once, later in the sitting): CPU steal" in section
+    assert "15.0–17.0 ms over the searches (median 15.0 ms)" in section
+    assert "sitting S1" in text  # the sitting names its section
 
 
 def test_searches_set_up_differently_or_on_another_python_get_their_own_sections():

@@ -1,0 +1,99 @@
+"""How sure a figure is, and which differences are real: each cell's estimate with a
+distribution-free interval, the noise floor from A/A pairs, and tie groups.
+
+- A cell's estimate is the median of its repeats. Its interval runs from the k-th
+  lowest to the k-th highest repeat, k the largest for which that interval holds the
+  true median with at least 75% confidence (order statistics: the chance that fewer
+  than k of n repeats fall below the median is a binomial tail). For n = 3 that is the
+  lowest and highest (75%); for n = 5 still (94%); for n = 8, the 2nd of each end (93%).
+  A capacity search's own bracket widens it: from its highest passing rate to its
+  lowest failing one.
+- The noise floor of a section is the largest difference, relative to their mean,
+  between the two measurements of an A/A pair (one cell measured twice in a round,
+  half a round apart).
+- Stacks tie when their intervals overlap or their estimates differ by less than the
+  noise floor. Groups are formed from the top: the leader and every stack tied with
+  it, then the next untied stack leads the next group. Only groups are ranked.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+CONFIDENCE = 0.75  # the least confidence an interval must have
+
+
+def coverage(n: int, k: int) -> float:
+    """The confidence that the k-th lowest to the k-th highest of n repeats hold the
+    median: 1 - 2 P(Binomial(n, 1/2) < k)."""
+    tail = sum(math.comb(n, i) for i in range(k)) / 2**n
+    return 1 - 2 * tail
+
+
+def order_index(n: int, confidence: float = CONFIDENCE) -> int:
+    """The largest k (1 at least) whose interval has `confidence`."""
+    k = 1
+    while k + 1 <= (n + 1) // 2 and coverage(n, k + 1) >= confidence:
+        k += 1
+    return k
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A cell's figure: its median and its interval, from `n` repeats, and the largest
+    distance of a repeat from the median relative to it (`spread`)."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    confidence: float
+    spread: float
+
+    def overlaps(self, other: Estimate) -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+
+def estimate(values: list[float], highs: list[float | None] | None = None) -> Estimate:
+    """The estimate of one cell from its repeats' `values`; `highs`, if given, each
+    repeat's upper end (a search's lowest failing rate; None where none failed)."""
+    if not values:
+        raise ValueError("an estimate needs one value or more")
+    n = len(values)
+    k = order_index(n)
+    ordered = sorted(values)
+    tops = sorted(high if high is not None else value
+                  for value, high in zip(values, highs or values, strict=True))
+    middle = statistics.median(values)
+    spread = max(abs(v - middle) for v in values) / middle if middle else 0.0
+    return Estimate(middle, ordered[k - 1], tops[n - k], n, round(coverage(n, k), 4),
+                    round(spread, 4))
+
+
+def noise_floor(pairs: list[tuple[float, float]]) -> float | None:
+    """The largest relative difference within A/A pairs; None without a pair."""
+    gaps = [abs(a - b) / ((a + b) / 2) for a, b in pairs if a + b > 0]
+    return max(gaps) if gaps else None
+
+
+def tied(a: Estimate, b: Estimate, floor: float | None) -> bool:
+    """Whether two cells' difference is not shown: intervals overlap, or the estimates
+    are closer than the noise floor."""
+    if a.overlaps(b):
+        return True
+    mean = (a.value + b.value) / 2
+    return floor is not None and mean > 0 and abs(a.value - b.value) / mean <= floor
+
+
+def tie_groups(cells: dict[str, Estimate], floor: float | None) -> list[list[str]]:
+    """The cells' names in tie groups, best first (highest estimate leads)."""
+    left = sorted(cells, key=lambda name: (-cells[name].value, name))
+    groups = []
+    while left:
+        leader = left[0]
+        group = [name for name in left if tied(cells[leader], cells[name], floor)]
+        groups.append(group)
+        left = [name for name in left if name not in group]
+    return groups
