@@ -11,7 +11,14 @@ from tabulate import tabulate
 
 from pyserverbench.records import CapacityKey
 from pyserverbench.report.rows import NONE, _cell, _probed, _server
-from pyserverbench.report.ties import Estimate, estimate, noise_floor, tie_groups
+from pyserverbench.report.ties import (
+    Estimate,
+    counted,
+    estimate,
+    noise_floor,
+    tie_groups,
+    unranked,
+)
 
 COLUMNS = ("Group", "Stack", "Server", "App", "Loop", "Parser", "Runs", "Capacity (req/s)",
            "Interval", "Repeats", "Bound (req/s)", "Of Bound", "CPU s / 1k req", "Peak MB",
@@ -23,30 +30,31 @@ SPREAD_GOAL = 0.05  # a repeat further than this from its cell's median is marke
 INTRO = """\
 ## Capacity at a latency goal (open loop)
 
-Generated from the records of `nox -s capacity...`, `nox -s capacity_map` and
-`nox -s sitting`. A capacity search offers requests at a constant arrival rate (k6's
-`constant-arrival-rate`, sent whether or not earlier ones answered) and finds the highest
-rate at which p99 latency stays within the goal, no request fails, no arrival is dropped
-for want of a free virtual user, and at least 99% of the offered rate is achieved. Each
-step measures at least 1,000 requests after an uncounted warm-up. Near the knee a server
-fails a step now and then and passes the next at the same rate, so a rate whose first
-step fails is run again and the majority of up to three steps decides (a step that fell
-far behind, under 80% of its rate, decides alone). The search jumps towards what the
-CPU cost it measured allows, climbs until a rate fails, then halves the gap to the
-resolution. *Capacity* is the median of the searches (*Runs*); *Interval* runs from the
-lowest passing to the highest failing rate of the searches (for 3 to 5 searches: it
-holds the median with the confidence shown, by order statistics; see
+Generated from the records of `nox -s capacity...`, `nox -s capacity_map` and `nox -s
+sitting`. A capacity search offers requests at a constant arrival rate (k6's
+`constant-arrival-rate`, sent whether or not earlier ones answered) and finds the
+highest rate at which p99 latency stays within the goal, no request fails, no arrival is
+dropped for want of a free virtual user, and at least 99% of the offered rate is
+achieved. Each step measures at least 1,000 requests after an uncounted warm-up. Near
+the knee a server fails a step now and then and passes the next at the same rate, so a
+rate whose first step fails is run again and the majority of up to three steps decides
+(a step that fell far behind, under 80% of its rate, decides alone). The search jumps
+towards what the CPU cost it measured allows, climbs until a rate fails, then halves the
+gap to the resolution. *Capacity* is the median of the searches (*Runs*); *Interval*
+runs from the lowest passing to the highest failing rate of the searches (for 3 to 5
+searches: it holds the median with the confidence shown, by order statistics; see
 docs/methodology.md); *Repeats* is the furthest search from the median. *Group* is the
 tie group: stacks whose intervals overlap, or whose capacities differ by less than the
 noise floor (the largest gap within the sitting's A/A pairs), share a group, and only
-groups are ranked. *Bound* is what theory allows from the search's own measurements: the
-server's CPUs over the CPU cost of a request and, for a server that holds one request
-per worker or thread (sync, gthread, stupid-async, donkey-patched), its slots over the
-time each request holds one (the mix's mean DB wait plus its CPU cost). *CPU s / 1k req*
-is server CPU seconds per 1,000 requests at the capacity step; *Peak MB* the server
-tree's peak memory during the search. Notes flag repeats further than 5% from their
-median, a capacity that is a lower bound (the load side's CPUs were busy at the deciding
-step), a search that reached its highest rate, and steps inconsistent with Little's law.
+groups are ranked (a stack of fewer than 3 searches is in none: —). *Bound* is what
+theory allows from the search's own measurements: the server's CPUs over the CPU cost of
+a request and, for a server that holds one request per worker or thread (sync, gthread,
+stupid-async, donkey-patched), its slots over the time each request holds one (the mix's
+mean DB wait plus its CPU cost). *CPU s / 1k req* is server CPU seconds per 1,000
+requests at the capacity step; *Peak MB* the server tree's peak memory during the
+search. Notes flag repeats further than 5% from their median, a capacity that is a lower
+bound (the load side's CPUs were busy at the deciding step), a search that reached its
+highest rate, and steps inconsistent with Little's law.
 """
 
 
@@ -90,7 +98,7 @@ def interval_text(found: Estimate) -> str:
     return f"{found.low:,.0f}–{found.high:,.0f} ({found.confidence:.0%})"
 
 
-def ok_row(runs: list[dict], group: int) -> list[str]:
+def ok_row(runs: list[dict], group: str) -> list[str]:
     first = runs[0]
     found = cell_estimate(runs)
     bound = [r["capacity"]["bounds"]["rps"] for r in runs
@@ -98,7 +106,7 @@ def ok_row(runs: list[dict], group: int) -> list[str]:
     cost = [r["capacity"]["cpu_s_per_1000"] for r in runs
             if r["capacity"]["cpu_s_per_1000"] is not None]
     peak = _median([r["capacity"]["peak_rss_bytes"] for r in runs]) / 2**20
-    return [str(group), first["stack"], _server(first), first["app"], _probed(first, "loop"),
+    return [group, first["stack"], _server(first), first["app"], _probed(first, "loop"),
             _probed(first, "parser"), str(len(runs)), f"{found.value:,.0f}",
             interval_text(found), f"±{found.spread:.0%}" if found.n > 1 else NONE,
             f"{_median(bound):,.0f}" if bound else NONE,
@@ -110,21 +118,6 @@ def ok_row(runs: list[dict], group: int) -> list[str]:
 def failed_row(record: dict) -> list[str]:
     return [NONE, record["stack"], _server(record), record["app"], NONE, NONE, "1",
             "**failed**", NONE, NONE, NONE, NONE, NONE, NONE, _cell(str(record.get("error")))]
-
-
-def counted(records: list[dict]) -> tuple[list[dict], list[tuple[dict, dict]]]:
-    """The records that count as repeats (neither the second of an A/A pair nor a
-    disturbed run that was run again), and the A/A pairs (first, second)."""
-    place = {id(r): r.get("sitting") or {} for r in records}
-    rerun = {place[id(r)].get("rerun_of") for r in records} - {None}
-    kept = [r for r in records
-            if not place[id(r)].get("aa") and place[id(r)].get("order") not in rerun]
-    firsts = {(place[id(r)].get("cell"), place[id(r)].get("round")): r for r in kept
-              if place[id(r)]}
-    pairs = [(firsts[key], r) for r in records if place[id(r)].get("aa")
-             and place[id(r)].get("order") not in rerun
-             and (key := (place[id(r)].get("cell"), place[id(r)].get("round"))) in firsts]
-    return kept, pairs
 
 
 def section_floor(records: list[dict]) -> float | None:
@@ -147,10 +140,11 @@ def latency_rows(records: list[dict]) -> list[list[str]]:
             failed.append(record)
     named = {f"{key[0]}/{key[1]}": sorted(runs, key=lambda r: r["id"])
              for key, runs in groups.items()}
-    ranked = tie_groups({name: cell_estimate(runs) for name, runs in named.items()},
-                        section_floor(records))
-    rows = [ok_row(named[name], number) for number, members in enumerate(ranked, start=1)
+    found = {name: cell_estimate(runs) for name, runs in named.items()}
+    ranked = tie_groups(found, section_floor(records))
+    rows = [ok_row(named[name], str(number)) for number, members in enumerate(ranked, start=1)
             for name in members]
+    rows += [ok_row(named[name], NONE) for name in unranked(found)]
     return rows + [failed_row(r) for r in sorted(failed, key=lambda r: r["id"])]
 
 

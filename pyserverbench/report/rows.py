@@ -9,14 +9,22 @@ from collections import defaultdict
 
 from pyserverbench.matrix.ceiling import BOUNDED_FRACTION, ceiling_facts
 from pyserverbench.matrix.workloads import from_record
+from pyserverbench.report.ties import (
+    Estimate,
+    counted,
+    estimate,
+    noise_floor,
+    tie_groups,
+    unranked,
+)
 
-NOISE = 0.10  # (max - min) / median of requests handled above this is marked noisy
+NOISE = 0.05  # a repeat further than this from the median is marked
 BUSY_CORE = 0.5  # k6 or the fake DB above this share of a core may have been the limit
-COLUMNS = ("Mode", "Server", "App", "Loop", "Parser", "Runs", "Req Handled", "Spread",
-           "Req Duration (p95)", "Req Blocked (p95)", "Server CPU s", "Req/CPU-s", "Peak MB",
-           "Of Ceiling", "Notes")
-ALIGN = ("left", "left", "left", "left", "left", "right", "right", "right", "right", "right",
-         "right", "right", "right", "right", "left")
+COLUMNS = ("Group", "Mode", "Server", "App", "Loop", "Parser", "Runs", "Req Handled",
+           "Interval", "Req Duration (p95)", "Req Blocked (p95)", "Server CPU s", "Req/CPU-s",
+           "Peak MB", "Of Ceiling", "Notes")
+ALIGN = ("right", "left", "left", "left", "left", "left", "right", "right", "right", "right",
+         "right", "right", "right", "right", "right", "left")
 NONE = "—"
 
 
@@ -53,12 +61,10 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def _spread(handled: list[int]) -> tuple[str, float]:
-    if len(handled) == 1:
-        return "one run", 0.0
-    middle = _median(handled)
-    spread = (max(handled) - min(handled)) / middle if middle else 0.0
-    return f"{min(handled):,}–{max(handled):,} ({spread:.0%})", spread
+def _interval(found: Estimate) -> str:
+    if found.n == 1:
+        return "one run"
+    return f"{found.low:,.0f}–{found.high:,.0f} ({found.confidence:.0%})"
 
 
 def _usage_cells(runs: list[dict]) -> list[str]:
@@ -78,7 +84,7 @@ def _notes(runs: list[dict], spread: float, fraction: float | None, extra: list[
     if fraction is not None and fraction >= BOUNDED_FRACTION:
         notes.append("bounded by the scenario")
     if spread > NOISE:
-        notes.append(f"noisy (spread {spread:.0%})")
+        notes.append(f"repeats up to {spread:.0%} from the median")
     probes = [r["probe"] for r in runs if r.get("probe")]
     uneven = [p["spread"] for p in probes if p["spread"]["uneven"]]
     if uneven:
@@ -98,22 +104,25 @@ def _notes(runs: list[dict], spread: float, fraction: float | None, extra: list[
     return "; ".join(notes + extra)
 
 
-def ok_row(runs: list[dict], extra: list[str] | None = None) -> list[str]:
-    """One row for the successful runs of one configuration."""
+def handled_estimate(runs: list[dict]) -> Estimate:
+    return estimate([float(r["metrics"]["requests"]) for r in runs])
+
+
+def ok_row(runs: list[dict], extra: list[str] | None = None, group: str = NONE) -> list[str]:
+    """One row for the successful runs of one configuration, in tie group `group`."""
     first = runs[0]
-    handled = [r["metrics"]["requests"] for r in runs]
-    spread_text, spread = _spread(handled)
+    found = handled_estimate(runs)
     fractions = [None if r.get("user_app") else  # no ceiling is known for a user's app
                  ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
                                r["db_latency_ms"], from_record(r), r["app"])["fraction"]
                  for r in runs]
     fraction = None if None in fractions else _median(fractions)
-    return _head(first, len(runs)) + [
-        f"{round(_median(handled)):,}", spread_text,
+    return [group, *_head(first, len(runs)),
+        f"{round(found.value):,}", _interval(found),
         fmt_ms(_median([r["metrics"]["duration_p95_ms"] for r in runs])),
         fmt_ms(_median([r["metrics"]["blocked_p95_ms"] for r in runs])),
         *_usage_cells(runs), NONE if fraction is None else f"{fraction:.0%}",
-        _notes(runs, spread, fraction, extra or []),
+        _notes(runs, found.spread, fraction, extra or []),
     ]
 
 
@@ -122,7 +131,7 @@ def failed_row(record: dict) -> list[str]:
     reason = str(record.get("error") or "unknown error")
     if len(reason) > 140:
         reason = reason[:137] + "..."
-    return _head(record, 1) + ["**failed**"] + [""] * 7 + [_cell(f"run failed: {reason}")]
+    return [NONE, *_head(record, 1), "**failed**"] + [""] * 7 + [_cell(f"run failed: {reason}")]
 
 
 def row_key(record: dict) -> tuple:
@@ -153,15 +162,30 @@ def _version_notes(groups: list[list[dict]]) -> dict[int, list[str]]:
     return notes
 
 
+def scenario_floor(records: list[dict]) -> float | None:
+    """The noise floor of a scenario's runs, from their A/A pairs that both passed."""
+    _, pairs = counted(records)
+    return noise_floor([(a["metrics"]["requests"], b["metrics"]["requests"])
+                        for a, b in pairs if a["ok"] and b["ok"]])
+
+
 def scenario_rows(records: list[dict]) -> list[list[str]]:
-    """Rows for one scenario, sorted by median requests handled; failed runs last."""
+    """Rows for one scenario, by tie group, then by median requests handled; failed runs
+    last. Neither the second run of an A/A pair nor a disturbed run that was run again
+    counts."""
+    kept, _ = counted(records)
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    for record in records:
+    for record in kept:
         if record["ok"]:
             groups[row_key(record)].append(record)
-    ranked = sorted(groups.values(), key=lambda runs: (
+    ordered = sorted(groups.values(), key=lambda runs: (
         -_median([r["metrics"]["requests"] for r in runs]), row_key(runs[0])))
-    extra = _version_notes(ranked)
-    failed = sorted((r for r in records if not r["ok"]), key=lambda r: (r["stack"], r["id"]))
-    return ([ok_row(runs, extra.get(i)) for i, runs in enumerate(ranked)]
+    extra = _version_notes(ordered)
+    named = {str(i): runs for i, runs in enumerate(ordered)}
+    found = {name: handled_estimate(runs) for name, runs in named.items()}
+    ranked = tie_groups(found, scenario_floor(records))
+    failed = sorted((r for r in kept if not r["ok"]), key=lambda r: (r["stack"], r["id"]))
+    return ([ok_row(named[name], extra.get(int(name)), str(number))
+             for number, members in enumerate(ranked, start=1) for name in members]
+            + [ok_row(named[name], extra.get(int(name))) for name in unranked(found)]
             + [failed_row(r) for r in failed])

@@ -13,7 +13,8 @@ distribution-free interval, the noise floor from A/A pairs, and tie groups.
   half a round apart).
 - Stacks tie when their intervals overlap or their estimates differ by less than the
   noise floor. Groups are formed from the top: the leader and every stack tied with
-  it, then the next untied stack leads the next group. Only groups are ranked.
+  it, then the next untied stack leads the next group. Only groups are ranked, and a
+  cell of fewer than 3 repeats is in none (its interval says too little).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import statistics
 from dataclasses import dataclass
 
 CONFIDENCE = 0.75  # the least confidence an interval must have
+MIN_RANKED = 3  # a cell with fewer repeats is in no group: its interval is too weak
 
 
 def coverage(n: int, k: int) -> float:
@@ -88,8 +90,10 @@ def tied(a: Estimate, b: Estimate, floor: float | None) -> bool:
 
 
 def tie_groups(cells: dict[str, Estimate], floor: float | None) -> list[list[str]]:
-    """The cells' names in tie groups, best first (highest estimate leads)."""
-    left = sorted(cells, key=lambda name: (-cells[name].value, name))
+    """The cells' names in tie groups, best first (highest estimate leads); cells with
+    fewer than MIN_RANKED repeats are left out (see unranked)."""
+    left = sorted((name for name in cells if cells[name].n >= MIN_RANKED),
+                  key=lambda name: (-cells[name].value, name))
     groups = []
     while left:
         leader = left[0]
@@ -97,3 +101,24 @@ def tie_groups(cells: dict[str, Estimate], floor: float | None) -> list[list[str
         groups.append(group)
         left = [name for name in left if name not in group]
     return groups
+
+
+def unranked(cells: dict[str, Estimate]) -> list[str]:
+    """The cells too few repeats leave out of every group, by estimate."""
+    return sorted((name for name in cells if cells[name].n < MIN_RANKED),
+                  key=lambda name: (-cells[name].value, name))
+
+
+def counted(records: list[dict]) -> tuple[list[dict], list[tuple[dict, dict]]]:
+    """The records that count as repeats (neither the second of an A/A pair nor a
+    disturbed run that was run again), and the A/A pairs (first, second)."""
+    place = {id(r): r.get("sitting") or {} for r in records}
+    rerun = {place[id(r)].get("rerun_of") for r in records} - {None}
+    kept = [r for r in records
+            if not place[id(r)].get("aa") and place[id(r)].get("order") not in rerun]
+    firsts = {(place[id(r)].get("cell"), place[id(r)].get("round")): r for r in kept
+              if place[id(r)]}
+    pairs = [(firsts[key], r) for r in records if place[id(r)].get("aa")
+             and place[id(r)].get("order") not in rerun
+             and (key := (place[id(r)].get("cell"), place[id(r)].get("round"))) in firsts]
+    return kept, pairs

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -144,14 +145,19 @@ class Stopped(Exception):
         self.signum = signum
 
 
-def run_slot(plan: dict, slot: Slot, results_dir: Path) -> int:
-    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
-    """Measure one slot through its nox session (installed already); its exit code.
-    A signal to the sitting is passed on to the session, which stops what it started;
-    then Stopped is raised."""
-    env = {**os.environ, SITTING_VARIABLE: json.dumps(place(plan, slot))}
-    argv = nox("-R", "-s", slot.cell.session(plan["python"]), "--",
+def slot_command(plan: dict, slot: Slot, results_dir: Path) -> list[str]:
+    """The command that measures one slot: its nox session, installed already."""
+    return nox("-R", "-s", slot.cell.session(plan["python"]), "--",
                *slot.cell.argv(), *plan["options"], "--results-dir", str(results_dir))
+
+
+def run_slot(plan: dict, slot: Slot, results_dir: Path,
+             command: Callable[[dict, Slot, Path], list[str]] = slot_command) -> int:
+    # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    """Measure one slot (by `command`); its exit code. A signal to the sitting is passed
+    on to the command, which stops what it started; then Stopped is raised."""
+    env = {**os.environ, SITTING_VARIABLE: json.dumps(place(plan, slot))}
+    argv = command(plan, slot, results_dir)
     caught: list[int] = []
     child = subprocess.Popen(argv, env=env)
 
@@ -201,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     return sit(plan, slots, results_dir)
 
 
-def sit(plan: dict, slots: list[Slot], results_dir: Path) -> int:
+def sit(plan: dict, slots: list[Slot], results_dir: Path,
+        command: Callable[[dict, Slot, Path], list[str]] = slot_command) -> int:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Run every slot not yet recorded, then the reruns of disturbed ones."""
     began, ran, failed = time.monotonic(), 0, 0
@@ -222,7 +229,7 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path) -> int:
               f"{', A/A' if slot.aa else ''}{', rerun' if slot.rerun_of else ''}): "
               f"{slot.cell.key()}; {len(done)} recorded{eta}", flush=True)
         try:
-            code = run_slot(plan, slot, results_dir)
+            code = run_slot(plan, slot, results_dir, command)
         except Stopped as stop:
             print(f"sitting {plan['id']}: stopped by {stop} at slot {slot.order}; go on with "
                   f"`nox -s sitting -- --resume {plan['id']}`", file=sys.stderr)

@@ -4,6 +4,7 @@ through the measurement and its verdict to the written record, and the preflight
 import json
 import platform
 import sys
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -22,6 +23,7 @@ from pyserverbench.measure.lifecycle import (
     record_fields,
 )
 from pyserverbench.records import FORMAT
+from pyserverbench.sitting.plan import SITTING_VARIABLE
 
 STARTED = datetime(2026, 11, 24, 12, 0, 1, tzinfo=timezone.utc)
 WHERE = {"python": "3.12.1", "python_build": "3.12.1 (main)", "python_implementation": "CPython",
@@ -111,6 +113,24 @@ def test_anything_else_stops_the_command_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError):
         measured(_record(), measure, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_record_names_its_sitting_and_what_the_machine_did(tmp_path, monkeypatch):
+    place = {"id": "S", "seed": 1, "round": 2, "rounds": 3, "order": 7, "cell": "c"}
+    monkeypatch.setenv(SITTING_VARIABLE, json.dumps(place))
+
+    def measure(logs):
+        time.sleep(0.3)
+        return {"metrics": {"requests": 5}}, None
+
+    record, _ = measured(_record(), measure, tmp_path)
+    assert record["sitting"] == place
+    machine = record["machine"]
+    assert machine["during"]["window_s"] >= 0.3
+    assert machine["during"]["foreign_cpu_s"] >= 0  # what others did: this machine's business
+    assert machine["cpu_speed"]["task_ms"] > 0 and isinstance(machine["disturbed"], list)
+    monkeypatch.delenv(SITTING_VARIABLE)
+    assert measured(_record(), measure, tmp_path)[0]["sitting"] is None
 
 
 def test_the_preflight_names_what_is_missing(tmp_path, monkeypatch, capsys):

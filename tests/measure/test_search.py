@@ -10,9 +10,9 @@ from helpers import serving
 
 from pyserverbench.harness.k6 import find_k6, read_summary, run_k6
 from pyserverbench.measure.search import (
-    SCRIPT,
     MAX_STEP_S,
     MIN_REQUESTS,
+    SCRIPT,
     Search,
     aim,
     default_goal_ms,

@@ -11,6 +11,7 @@ from pyserverbench.report.ties import (
     order_index,
     tie_groups,
     tied,
+    unranked,
 )
 
 
@@ -71,12 +72,14 @@ def test_tie_groups_rank_groups_only_and_never_chain_past_the_leader():
              "close": estimate([195.0, 202.0, 199.0]),   # overlaps fast
              "middle": estimate([180.0, 196.0, 190.0]),  # overlaps close, not fast
              "slow": estimate([100.0, 101.0, 102.0]),
-             "alone": estimate([50.0])}
-    assert tie_groups(cells, None) == [["fast", "close"], ["middle"], ["slow"], ["alone"]]
+             "alone": estimate([50.0, 51.0])}
+    assert tie_groups(cells, None) == [["fast", "close"], ["middle"], ["slow"]]
     # a floor of 10% ties everything within 10% of the leader
-    assert tie_groups(cells, 0.10) == [["fast", "close", "middle"], ["slow"], ["alone"]]
+    assert tie_groups(cells, 0.10) == [["fast", "close", "middle"], ["slow"]]
+    assert unranked(cells) == ["alone"]  # two repeats: in no group
 
 
 def test_one_cell_is_one_group():
-    assert tie_groups({"only": estimate([5.0])}, 0.5) == [["only"]]
+    assert tie_groups({"only": estimate([5.0, 5.0, 6.0])}, 0.5) == [["only"]]
     assert math.isclose(estimate([5.0]).spread, 0.0)
+    assert tie_groups({"once": estimate([5.0])}, None) == []

@@ -1,0 +1,115 @@
+"""Running a sitting: what it finds recorded, what it runs again, the options it refuses,
+and a real sitting of two closed-loop runs that a second call resumes without rerunning."""
+
+import json
+import sys
+
+import pytest
+from helpers import ROOT
+
+from pyserverbench.sitting.plan import Cell, Slot, order
+from pyserverbench.sitting.run import (
+    build_parser,
+    cells_of,
+    main,
+    new_plan,
+    options_problem,
+    place,
+    recorded,
+    reruns,
+    sit,
+)
+
+
+def _write(folder, name, record):
+    (folder / f"{name}.json").write_text(json.dumps(record))
+
+
+def test_recorded_finds_the_sittings_records_by_their_place(tmp_path):
+    _write(tmp_path, "a", {"sitting": {"id": "S", "order": 2}})
+    _write(tmp_path, "b", {"sitting": {"id": "T", "order": 3}})
+    _write(tmp_path, "c", {"sitting": None})
+    (tmp_path / "d.json").write_text("{not json")
+    _write(tmp_path, "e", [1, 2])
+    assert list(recorded(tmp_path, "S")) == [2]
+    assert recorded(tmp_path, "nope") == {}
+
+
+def test_a_disturbed_run_is_run_again_once_at_the_end():
+    cell = Cell("run", "sync", 2, 25)
+    slots = [Slot(cell, 1, 1), Slot(cell, 1, 2, aa=True)]
+    calm = {"sitting": {"order": 1}, "machine": {"disturbed": []}}
+    shaken = {"sitting": {"order": 2}, "machine": {"disturbed": ["CPU steal 9%"]}}
+    [again] = reruns(slots, {1: calm, 2: shaken})
+    assert (again.order, again.rerun_of, again.aa, again.round) == (3, 2, True, 1)
+    rerun = {"sitting": {"order": 3, "rerun_of": 2}, "machine": {"disturbed": ["again"]}}
+    assert reruns(slots + [again], {1: calm, 2: shaken, 3: rerun}) == []  # once only
+
+
+def test_every_cells_options_are_checked_before_anything_runs():
+    cells = [Cell("run", "sync", 2, 25), Cell("capacity", "uvicorn", 2, 25)]
+    assert options_problem(cells, ["--duration", "2s"]) is not None  # capacity has no --duration
+    assert options_problem(cells[:1], ["--duration", "2s"]) is None
+    assert "--vus" in options_problem(cells[:1], ["--vus", "0"])
+    assert options_problem(cells[1:], ["--step", "5s"]) is None
+
+
+def test_a_new_plan_holds_its_seed_cells_and_options():
+    args = build_parser().parse_args(["--plan", "map", "--stacks", "sync,gevent",
+                                      "--db-latency", "25", "--seed", "9", "--python", "3.13"])
+    plan = new_plan(args, ["--step", "5s"])
+    assert plan["seed"] == 9 and plan["rounds"] == 3 and plan["options"] == ["--step", "5s"]
+    assert plan["id"].endswith("-map-9")
+    assert [c.key() for c in cells_of(plan)] == ["capacity sync x2 25ms",
+                                                 "capacity gevent x2 25ms"]
+    slot = order(cells_of(plan), 3, 9)[0]
+    assert place(plan, slot) == {"id": plan["id"], "seed": 9, "round": 1, "rounds": 3,
+                                 "order": 1, "cell": slot.cell.key(), "aa": slot.aa,
+                                 "rerun_of": None}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--stacks", "sync,bogus"], "argument --stacks: bogus is not a stack (accepted: sync,"),
+    (["--rounds", "0"], "argument --rounds: '0' is not a number of rounds from 1 to 20"),
+    (["--plan", "all"], "argument --plan: invalid choice: 'all'"),
+    (["--plan", "tour"], "argument --python: required"),
+    (["--resume", "nope"], "argument --resume: no sitting 'nope' in"),
+    (["--python", "3.13", "--plan", "map", "--duration", "2s"], "--duration"),
+])
+def test_bad_options_stop_in_one_line(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--results-dir", str(tmp_path)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "sittings").exists() or not list((tmp_path / "sittings").iterdir())
+
+
+def _direct(plan, slot, results_dir):
+    """Run a slot's command in this environment, without nox (the tests have every stack)."""
+    return [sys.executable, "-m", "pyserverbench", "run", "--stack", slot.cell.stack,
+            "--workers", str(slot.cell.workers), *slot.cell.argv(), *plan["options"],
+            "--results-dir", str(results_dir)]
+
+
+@pytest.mark.processes
+def test_a_real_sitting_records_its_places_and_resumes_without_rerunning(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(ROOT)
+    plan = {"id": "T1-tour-4", "plan": "tour", "seed": 4, "rounds": 1, "python": "3",
+            "options": ["--duration", "2s"],
+            "cells": [{"kind": "run", "stack": s, "workers": 1, "db_latency_ms": 5,
+                       "options": []} for s in ("sync", "uvicorn")]}
+    slots = order(cells_of(plan), 1, 4)
+    assert sit(plan, slots, tmp_path, _direct) == 0
+    found = recorded(tmp_path, "T1-tour-4")
+    assert sorted(found) == [1, 2]
+    for number, record in found.items():
+        assert record["ok"], record["error"]
+        assert record["sitting"]["cell"] == slots[number - 1].cell.key()
+        assert record["stack"] == slots[number - 1].cell.stack
+        assert {"before", "during", "disturbed", "cpu_speed"} <= set(record["machine"])
+
+    def refuse(*args):
+        raise AssertionError("a recorded slot ran again")
+    assert sit(plan, slots, tmp_path, refuse) == 0
