@@ -23,7 +23,7 @@ from pyserverbench.matrix.stacks import threads_problem
 from pyserverbench.matrix.workloads import STUDY_MIX
 
 MAP_LATENCIES = "0,5,25,100"  # the capacity map's DB latencies, in ms
-START_RPS = 300.0  # a search's first rate unless given (or --max-rps, if lower)
+START_RPS = 500.0  # a search's first rate unless given (or --max-rps, if lower)
 
 
 def default_server_cpus(usable: set[int]) -> frozenset[int] | None:
@@ -46,17 +46,18 @@ def build_parser(prog: str = "python -m pyserverbench capacity",
     add_threads(parser)
     add_db_latency(parser, several=True)
     add_goal(parser, "p99 latency goal in ms (default: DB latency + 50)")
-    parser.add_argument("--step", type=k6_duration, default=3,
-                        help="shortest measured part of a step, k6 style (default 3s; "
-                             "longer where needed to measure 1,000 requests, up to 40s)")
+    parser.add_argument("--step", type=k6_duration, default=2,
+                        help="shortest measured part of a step, k6 style (default 2s; "
+                             "longer where needed to measure 1,000 requests, up to 10s)")
     parser.add_argument("--warmup", type=k6_duration, default=1,
                         help="uncounted warm-up at the start of each step (default 1s)")
     parser.add_argument("--resolution", type=bounded_float(0.01, 1.0), default=0.05,
                         help="stop when the lowest failing rate is within this fraction "
                              "above the highest passing one (0.01 to 1, default 0.05)")
     parser.add_argument("--start-rps", type=bounded_float(1, 100_000), default=None,
-                        help="first rate tried, requests per second (default 300, or half "
-                             "the slot bound of a blocking server where that is lower)")
+                        help="first rate tried, requests per second (default 500, or 80%% of "
+                             "a blocking server's slots over its DB wait where that is "
+                             "lower)")
     parser.add_argument("--max-rps", type=bounded_float(1, 100_000), default=20_000.0,
                         help="highest rate tried (1 to 100000, default 20000)")
     add_workload_options(parser)

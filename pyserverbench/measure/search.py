@@ -8,8 +8,8 @@ next at the same rate (a short stall, see docs/methodology.md), so one failed st
 not decide a rate: a rate whose first step fails is run again, and the majority of up to
 three steps decides. Only a step that fell far behind (achieved under 80% of the rate)
 is trusted alone. The search starts low and, after each step that passes, jumps to
-a share of what theory allows for the CPU cost it measured (or climbs), until a rate
-fails; then it halves the gap between the highest passing and the lowest failing rate
+a share of what theory allows for the CPU cost it measured (or climbs by 10%), until a
+rate fails; then it halves the gap between the highest passing and the lowest failing rate
 until it is within the resolution."""
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ MEASURED = "{scenario:measure}"  # the sub-metrics capacity.js keeps apart from 
 ACHIEVED_FRACTION = 0.99
 MIN_RPS = 1.0  # below this a search gives up: no capacity at the goal
 MIN_REQUESTS = 1000  # a step measures at least this many (p99: the 10th largest) ...
-MAX_STEP_S = 40  # ... unless that takes longer than this
+MAX_STEP_S = 10  # ... unless that takes longer than this (then fewer: the record says)
 VOTES = 3  # a rate whose first step failed is run up to this many times: the majority decides
 BEHIND = 0.8  # a failed step that achieved less than this share of its rate is trusted alone
 AIM = 0.7  # while climbing, jump to this share of the rate the CPU cost allows ...
 AIM_SLOTS = 0.9  # ... or the slots allow, where they bind first (a closer bound) ...
-AIMED_CLIMB = 1.2  # ... or climb by this factor, whichever is higher (2 without an aim)
+AIMED_CLIMB = 1.1  # ... or climb by this factor, whichever is higher (2 without an aim)
+FIRST_SLOTS = 0.8  # a blocking server starts at this share of its slots over the DB wait
 DEFAULT_GOAL_MARGIN_MS = 50.0  # the goal is p99 <= DB time + this, unless given
 
 
@@ -149,11 +150,12 @@ def step_seconds(rate: float, shortest: int) -> int:
 
 
 def first_rate(start_rps: float, slots: int | None, db_wait_ms: float) -> float:
-    """The first rate of a search: `start_rps`, or half the slot bound if that is lower
-    (a blocking server's first step should pass)."""
+    """The first rate of a search: `start_rps`, or for a blocking server FIRST_SLOTS of
+    its slots over the DB wait (its bound before any CPU cost; close to its knee, as
+    measured: sync and waitress reach 96-101% of it), whichever is lower."""
     if slots is None or db_wait_ms <= 0:
         return start_rps
-    return max(MIN_RPS, min(start_rps, round(slots / (db_wait_ms / 1000) / 2, 1)))
+    return max(MIN_RPS, min(start_rps, round(slots / (db_wait_ms / 1000) * FIRST_SLOTS, 1)))
 
 
 def aim(step: dict, slots: int | None, server_cpus: int, db_wait_ms: float) -> float | None:

@@ -26,8 +26,8 @@ from pyserverbench.records import (
     write_text,
 )
 from pyserverbench.report.capacity import INTRO as CAPACITY_INTRO
-from pyserverbench.report.capacity import goal_text, render_section
-from pyserverbench.report.rows import ALIGN, COLUMNS, scenario_rows
+from pyserverbench.report.capacity import goal_text, render_section, sitting_facts
+from pyserverbench.report.rows import ALIGN, COLUMNS, scenario_floor, scenario_rows
 
 SHOWN_PACKAGES = ("gunicorn", "gevent", "uvicorn", "uvloop", "httptools", "uvicorn-worker",
                   "granian", "hypercorn", "waitress", "starlette", "werkzeug", "httpx",
@@ -142,8 +142,9 @@ def _short(field: str, value: str) -> str:
 
 def _facts(records: list[dict]) -> list[str]:
     first = records[0]
+    watched = [f"- {fact}" for fact in sitting_facts(records, scenario_floor(records), "runs")]
     if first.get("user_app"):
-        return [*_machine_facts(records), *_app_facts(records)]
+        return [*_machine_facts(records), *_app_facts(records), *watched]
     workload = from_record(first)
     if workload.request() is None:
         most = ceiling(first["vus"], first["duration_s"], first["db_latency_ms"])
@@ -151,7 +152,7 @@ def _facts(records: list[dict]) -> list[str]:
     else:
         line = (f"every iteration is one `GET {workload.request()}` with no think time, so "
                 f"the ceiling is the VUs over that request's DB waits, per row")
-    return [*_machine_facts(records), f"- Closed-loop ceiling: {line}."]
+    return [*_machine_facts(records), f"- Closed-loop ceiling: {line}.", *watched]
 
 
 def _app_facts(records: list[dict]) -> list[str]:

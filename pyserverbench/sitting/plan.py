@@ -59,6 +59,7 @@ class Slot:
 
 
 FANOUT = ("--workload", "fanout", "--fanout-calls", "3")
+REFERENCE_RUN = ("--duration", "15s")  # the reference's closed loops: 15 s (it must fit 2 h)
 
 
 def plan_cells(name: str, stacks: list[str] | None = None,
@@ -75,15 +76,16 @@ def plan_cells(name: str, stacks: list[str] | None = None,
         return [Cell("capacity", stack, 2, latency) for latency in latencies or MAP_LATENCIES
                 for stack in chosen]
     if name == "reference":
-        return [*(Cell("run", stack, 2, 25) for stack in chosen),
+        return [*(Cell("run", stack, 2, 25, REFERENCE_RUN) for stack in chosen),
                 *(Cell("capacity", stack, 2, latency) for latency in MAP_LATENCIES
                   for stack in chosen),
-                *(Cell("run", stack, 2, 25, FANOUT) for stack in chosen)]
+                *(Cell("run", stack, 2, 25, (*REFERENCE_RUN, *FANOUT)) for stack in chosen)]
     raise ValueError(f"unknown plan {name!r} (accepted: {', '.join(PLANS)})")
 
 
 PLANS = ("reference", "map", "study", "tour")
 ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1}
+AA_ROUNDS = {"reference": 1, "map": 3, "study": 0, "tour": 0}  # rounds with A/A seconds
 
 
 def aa_cells(cells: list[Cell], rng: random.Random) -> list[Cell]:
@@ -94,18 +96,23 @@ def aa_cells(cells: list[Cell], rng: random.Random) -> list[Cell]:
     return [rng.choice(members) for members in sections.values() if len(members) > 1]
 
 
-def order(cells: list[Cell], rounds: int, seed: int, aa: bool = True) -> list[Slot]:
-    """Every slot of the sitting in the order it runs them."""
+def order(cells: list[Cell], rounds: int, seed: int, aa_rounds: int | None = None
+          ) -> list[Slot]:
+    """Every slot of the sitting in the order it runs them; the middle `aa_rounds`
+    rounds (all if None) hold the A/A seconds."""
     rng = random.Random(seed)
-    twice = aa_cells(cells, rng) if aa and rounds > 1 else []
+    twice = aa_cells(cells, rng)
+    paired = rounds if aa_rounds is None else min(aa_rounds, rounds)
+    first_paired = (rounds - paired) // 2 + 1
     slots: list[Slot] = []
     for number in range(1, rounds + 1):
         ordered = rng.sample(cells, len(cells))
         placed: list[tuple[Cell, bool]] = [(cell, False) for cell in ordered]
-        for cell in twice:  # half a round after (or before) its first place
+        for cell in twice if first_paired <= number < first_paired + paired else []:
             first = ordered.index(cell)
             half = len(ordered) // 2
             at = first + half if first < half else first - half
+            # half a round after (or before) its first place
             placed.insert(at + (at > first), (cell, True))
         slots += [Slot(cell, number, len(slots) + place, repeat)
                   for place, (cell, repeat) in enumerate(placed, start=1)]

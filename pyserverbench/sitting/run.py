@@ -24,6 +24,7 @@ from pyserverbench.cli.progress import clock
 from pyserverbench.cli.types import latencies
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.sitting.plan import (
+    AA_ROUNDS,
     PLANS,
     ROUNDS,
     SITTING_VARIABLE,
@@ -79,6 +80,7 @@ def new_plan(args, extra: list[str]) -> dict:
     started = datetime.now(timezone.utc)
     return {"id": f"{started:%Y%m%dT%H%M%SZ}-{args.plan}-{seed}", "plan": args.plan,
             "seed": seed, "rounds": args.rounds or ROUNDS[args.plan],
+            "aa_rounds": AA_ROUNDS[args.plan],
             "cells": [asdict(cell) for cell in cells], "options": extra,
             "python": args.python, "started_at": started.isoformat(timespec="seconds")}
 
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         plans.mkdir(parents=True, exist_ok=True)
         (plans / f"{plan['id']}.json").write_text(json.dumps(plan, indent=2) + "\n")
     cells = cells_of(plan)
-    slots = order(cells, plan["rounds"], plan["seed"])
+    slots = order(cells, plan["rounds"], plan["seed"], plan.get("aa_rounds"))
     pairs = sum(slot.aa for slot in slots)
     print(f"sitting {plan['id']}: plan {plan['plan']}, {len(cells)} cells x "
           f"{plan['rounds']} rounds and {pairs} A/A seconds: {len(slots)} slots, seed "

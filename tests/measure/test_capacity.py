@@ -96,7 +96,7 @@ def test_one_search_per_latency_with_the_default_goal_and_placement(tmp_path, mo
     assert [(c.run.db_latency_ms, c.goal_ms) for c in configs] == [(0, 50.0), (100, 150.0)]
     first = configs[0]
     assert (first.run.duration_s, first.warmup_s, first.resolution, first.start_rps,
-            first.mix) == (3, 1, 0.05, 300.0, "/:2,/api:1")
+            first.mix) == (2, 1, 0.05, 500.0, "/:2,/api:1")
     assert first.run.server_cpus == frozenset({0})  # the lower half of CPUs 0 and 1
     shared, _, _ = parse_args(["--stack", "sync", "--shared-cpus", "--goal-ms", "30"])
     assert shared[0].run.server_cpus is None and shared[0].goal_ms == 30.0

@@ -328,3 +328,23 @@ def test_a_sections_heading_names_the_load_it_measured(changes, expected):
     assert _heading(made, []) == expected
     assert _heading(made, ["host 4a016e28f8a3", "kernel 6.1.0"]) == \
         f"{expected} (host 4a016e28f8a3, kernel 6.1.0)"
+
+
+def test_a_closed_loop_table_of_a_sitting_states_its_floor_and_what_was_disturbed():
+    records = [r for r in _ok_records() if r["stack"] == "uvicorn"]
+    for number, record in enumerate(records, start=1):
+        record["sitting"] = {"id": "S2", "seed": 3, "round": number, "rounds": 3,
+                             "order": number, "cell": "u", "aa": False, "rerun_of": None}
+        record["machine"] = {"before": {}, "during": {}, "disturbed": [],
+                             "cpu_speed": {"task_ms": 14.0 + number, "median_ms": 15.0,
+                                           "wall_over_cpu": 1.0, "cpus": [0]}}
+    second = copy.deepcopy(records[0])
+    second["id"] += "-aa"
+    second["sitting"].update(aa=True, order=9)
+    second["metrics"]["requests"] = round(records[0]["metrics"]["requests"] * 1.02)
+    text = scenarios(records + [second])
+    assert "- Noise floor: 2.0%, the largest gap within 1 A/A pairs" in text
+    assert "15.0–17.0 ms over the runs" in text
+    assert "in sitting S2 (seed 3, 3 rounds" in text
+    [row] = [line for line in text.splitlines() if "| Async " in line]
+    assert "|      3 |" in row  # the A/A second is not a fourth run

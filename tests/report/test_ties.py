@@ -61,6 +61,8 @@ def test_the_noise_floor_is_the_largest_relative_gap_of_the_pairs():
 def test_cells_tie_when_intervals_overlap_or_the_gap_is_under_the_floor():
     a, b = estimate([100.0, 110.0]), estimate([108.0, 120.0])
     assert tied(a, b, None)  # 108 <= 110
+    assert tied(estimate([105.0, 110.0]), estimate([100.0, 105.0]), None)  # touching ends
+    assert tied(estimate([100.0, 105.0]), estimate([105.0, 110.0]), None)
     c, d = estimate([100.0, 101.0]), estimate([104.0, 105.0])
     assert not tied(c, d, None)
     assert not tied(c, d, 0.02)  # 100.5 against 104.5: 3.9% apart

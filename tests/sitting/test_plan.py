@@ -26,9 +26,10 @@ def test_the_plans_hold_what_they_promise():
     assert [c.db_latency_ms for c in plan_cells("map", ["sync"], (25,))] == [25]
     reference = plan_cells("reference")
     kinds = collections.Counter((c.kind, c.db_latency_ms, c.options) for c in reference)
-    assert kinds[("run", 25, ())] == len(STACKS)
+    assert kinds[("run", 25, ("--duration", "15s"))] == len(STACKS)
     assert kinds[("capacity", 100, ())] == len(STACKS)
-    assert kinds[("run", 25, ("--workload", "fanout", "--fanout-calls", "3"))] == len(STACKS)
+    assert kinds[("run", 25, ("--duration", "15s", "--workload", "fanout",
+                              "--fanout-calls", "3"))] == len(STACKS)
     with pytest.raises(ValueError, match="unknown plan 'nope'"):
         plan_cells("nope")
 
@@ -62,6 +63,16 @@ def test_the_same_seed_gives_the_same_order_and_another_seed_another():
     assert order(cells, 3, 5) != order(cells, 3, 6)
 
 
-def test_one_round_or_one_cell_per_section_has_no_aa_pair():
-    assert not any(s.aa for s in order(plan_cells("tour"), 1, 3))
+def test_aa_seconds_go_in_the_middle_rounds_asked_for():
+    cells = plan_cells("map", ["sync", "gthread", "gevent"], (25,))
+    assert {s.round for s in order(cells, 3, 2, aa_rounds=1) if s.aa} == {2}
+    assert {s.round for s in order(cells, 5, 2, aa_rounds=3) if s.aa} == {2, 3, 4}
+    assert not any(s.aa for s in order(cells, 3, 2, aa_rounds=0))
+    # the cells' own order does not depend on where the A/A seconds go
+    assert ([s.cell for s in order(cells, 3, 2, aa_rounds=0)]
+            == [s.cell for s in order(cells, 3, 2, aa_rounds=1) if not s.aa])
+
+
+def test_one_cell_per_section_has_no_aa_pair():
+    assert not any(s.aa for s in order(plan_cells("tour"), 1, 3, aa_rounds=0))
     assert aa_cells([Cell("run", "sync", 2, 25)], __import__("random").Random(1)) == []

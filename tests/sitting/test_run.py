@@ -59,6 +59,7 @@ def test_a_new_plan_holds_its_seed_cells_and_options():
                                       "--db-latency", "25", "--seed", "9", "--python", "3.13"])
     plan = new_plan(args, ["--step", "5s"])
     assert plan["seed"] == 9 and plan["rounds"] == 3 and plan["options"] == ["--step", "5s"]
+    assert plan["aa_rounds"] == 3
     assert plan["id"].endswith("-map-9")
     assert [c.key() for c in cells_of(plan)] == ["capacity sync x2 25ms",
                                                  "capacity gevent x2 25ms"]
