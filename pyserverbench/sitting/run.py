@@ -212,36 +212,33 @@ def main(argv: list[str] | None = None) -> int:
 def sit(plan: dict, slots: list[Slot], results_dir: Path,
         command: Callable[[dict, Slot, Path], list[str]] = slot_command) -> int:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
-    """Run every slot not yet recorded, then the reruns of disturbed ones."""
-    began, ran, failed = time.monotonic(), 0, 0
-    queue = list(slots)
-    while queue:
+    """Run every slot not yet recorded, then, once, the reruns of disturbed ones."""
+    began, counts = time.monotonic(), {"ran": 0, "failed": 0}
+    for phase in ("plan", "reruns"):
         done = recorded(results_dir, plan["id"])
-        todo = [slot for slot in queue if slot.order not in done]
-        if not todo:
-            queue = reruns(slots, done)
-            slots = slots + queue
-            continue
-        slot = todo[0]
-        queue = todo[1:]
-        left = len(todo) - 1
-        so_far = time.monotonic() - began
-        eta = f", about {clock(so_far / ran * (left + 1))} left" if ran else ""
-        print(f"sitting {plan['id']}: slot {slot.order} (round {slot.round}"
-              f"{', A/A' if slot.aa else ''}{', rerun' if slot.rerun_of else ''}): "
-              f"{slot.cell.key()}; {len(done)} recorded{eta}", flush=True)
-        try:
-            code = run_slot(plan, slot, results_dir, command)
-        except Stopped as stop:
-            print(f"sitting {plan['id']}: stopped by {stop} at slot {slot.order}; go on with "
-                  f"`nox -s sitting -- --resume {plan['id']}`", file=sys.stderr)
-            return 128 + stop.signum
-        ran += 1
-        failed += code != 0
-        if code not in (0, 1):  # 1: the run failed and says so in its record
-            print(f"sitting {plan['id']}: stopped at slot {slot.order} (exit code {code}); "
-                  f"go on with --resume {plan['id']}", file=sys.stderr)
-            return code
+        todo = [slot for slot in (slots if phase == "plan" else reruns(slots, done))
+                if slot.order not in done]
+        for number, slot in enumerate(todo):
+            so_far = time.monotonic() - began
+            left = len(todo) - number
+            eta = (f", about {clock(so_far / counts['ran'] * left)} left"
+                   if counts["ran"] else "")
+            print(f"sitting {plan['id']}: slot {slot.order} (round {slot.round}"
+                  f"{', A/A' if slot.aa else ''}{', rerun' if slot.rerun_of else ''}): "
+                  f"{slot.cell.key()}; {len(done) + number} recorded{eta}", flush=True)
+            try:
+                code = run_slot(plan, slot, results_dir, command)
+            except Stopped as stop:
+                print(f"sitting {plan['id']}: stopped by {stop} at slot {slot.order}; go on "
+                      f"with `nox -s sitting -- --resume {plan['id']}`", file=sys.stderr)
+                return 128 + stop.signum
+            counts["ran"] += 1
+            counts["failed"] += code != 0
+            if code not in (0, 1):  # 1: the run failed and says so in its record
+                print(f"sitting {plan['id']}: stopped at slot {slot.order} (exit code "
+                      f"{code}); go on with --resume {plan['id']}", file=sys.stderr)
+                return code
+    failed = counts["failed"]
     done = recorded(results_dir, plan["id"])
     disturbed = sum(bool(r.get("machine", {}).get("disturbed")) for r in done.values())
     print(f"sitting {plan['id']}: {len(done)} records in {clock(time.monotonic() - began)}, "

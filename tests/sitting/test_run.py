@@ -114,3 +114,37 @@ def test_a_real_sitting_records_its_places_and_resumes_without_rerunning(tmp_pat
     def refuse(*args):
         raise AssertionError("a recorded slot ran again")
     assert sit(plan, slots, tmp_path, refuse) == 0
+
+
+FAKE_RUN = """
+import json, os, sys
+place = json.loads(os.environ["PYSERVERBENCH_SITTING"])
+if place["cell"].startswith("run nothing"):
+    sys.exit(1)  # a failed command that wrote no record
+shaken = place["cell"].startswith("run sync") or place.get("rerun_of") == 99
+record = {"sitting": place, "ok": True,
+          "machine": {"disturbed": ["CPU steal 9%"] if shaken else []}}
+with open(os.path.join(sys.argv[1], f"{place['order']}.json"), "w") as out:
+    json.dump(record, out)
+"""
+
+
+def _fake(plan, slot, results_dir):
+    return [sys.executable, "-c", FAKE_RUN, str(results_dir)]
+
+
+@pytest.mark.processes
+def test_disturbed_slots_run_again_once_and_a_run_that_wrote_nothing_is_not_retried(
+        tmp_path, capsys):
+    cells = [Cell("run", "sync", 2, 25), Cell("run", "uvicorn", 2, 25),
+             Cell("run", "nothing", 2, 25)]
+    plan = {"id": "F1", "seed": 1, "rounds": 2, "options": [], "python": "3"}
+    slots = order(cells, 2, 1, aa_rounds=0)
+    assert sit(plan, slots, tmp_path, _fake) == 1  # the two runs of "nothing" failed
+    found = recorded(tmp_path, "F1")
+    sync = sorted(o for o, r in found.items() if r["sitting"]["cell"].startswith("run sync"))
+    assert len(sync) == 4  # two rounds, each run again once (the rerun disturbed too)
+    assert sorted(r["sitting"]["rerun_of"] for r in found.values()
+                  if r["sitting"]["rerun_of"]) == sync[:2]
+    assert not any(r["sitting"]["cell"].startswith("run nothing") for r in found.values())
+    assert "6 records in" in capsys.readouterr().out
