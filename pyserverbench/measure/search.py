@@ -4,10 +4,10 @@ the search for the highest arrival rate that passes.
 A step passes when p99 latency is within the goal, no request failed, no iteration was
 dropped (k6 had no free virtual user to send on time) and the achieved rate is at least
 99% of the offered one. Near the knee a server fails a step now and then and passes the
-next at the same rate (a short stall, see docs/methodology.md), so one failed step does
-not decide a rate: a rate whose first step fails is run again, and the majority of up to
-three steps decides. Only a step that fell far behind (achieved under 80% of the rate)
-is trusted alone. The search starts low and, after each step that passes, jumps to
+next at the same rate (a short stall, see docs/capacity.md), so one failed step does not
+decide a rate: the failed rate that bounds the answer is run again, and the majority of
+up to three steps decides (if it passes, the search goes on above it). Only a step that
+fell far behind (achieved under 80% of the rate) is trusted alone. The search starts low and, after each step that passes, jumps to
 a share of what theory allows for the CPU cost it measured (or climbs by 10%), until a
 rate fails; then it halves the gap between the highest passing and the lowest failing rate
 until it is within the resolution."""
@@ -185,11 +185,10 @@ class Search:
     max_rps: float
     steps: list[dict] = field(default_factory=list)
     passing: float | None = None  # highest offered rate that passed
-    failing: float | None = None  # lowest offered rate that failed
+    failing: float | None = None  # lowest rate above it that failed (confirmed at the end)
     error: str | None = None  # why the search stopped before it was over
     aim: float | None = None  # where the knee is expected: the climb jumps there
     votes: dict[float, list[str]] = field(default_factory=dict)  # rate -> pass/fail/behind
-    last_rate: float | None = None
 
     def verdict(self, rate: float) -> bool | None:
         """Whether `rate` passed (True), failed (False), or needs another step (None)."""
@@ -206,26 +205,29 @@ class Search:
         return None
 
     def next_rate(self) -> float | None:
-        """The next rate to try, or None when the search is over."""
-        if self.last_rate is not None and self.verdict(self.last_rate) is None:
-            return self.last_rate
-        if self.failing is None:  # climbing
-            if self.passing is None:
+        """The next rate to try, or None when the search is over. A failed step is
+        confirmed only where it decides: once it bounds the answer within the
+        resolution (the failures above it no longer matter)."""
+        low, high = self.passing, self.failing
+        if high is None:  # climbing
+            if low is None:
                 return self.start_rps
-            if self.passing >= self.max_rps:
+            if low >= self.max_rps:
                 return None
-            climb = self.passing * (2.0 if self.aim is None else AIMED_CLIMB)
+            climb = low * (2.0 if self.aim is None else AIMED_CLIMB)
             return round(min(max(climb, self.aim or 0.0), self.max_rps), 1)
-        if self.passing is None:  # even the start failed: halve until a rate passes
-            lower = round(self.failing / 2, 1)
-            return lower if lower >= MIN_RPS else None
-        if (self.failing - self.passing) / self.passing <= self.resolution:
-            return None
-        middle = round((self.passing + self.failing) / 2, 1)
-        return None if middle in (self.passing, self.failing) else middle
+        if low is None:  # even the start failed: halve until a rate passes
+            lower = round(high / 2, 1)
+            if lower >= MIN_RPS:
+                return lower
+            return high if self.verdict(high) is None else None
+        middle = round((low + high) / 2, 1)
+        if (high - low) / low <= self.resolution or middle in (low, high):
+            return high if self.verdict(high) is None else None
+        return middle
 
     def record(self, step: dict, reason: str | None) -> None:
-        rate = self.last_rate = step["offered_rps"]
+        rate = step["offered_rps"]
         vote = "pass" if reason is None else "behind" if behind(step) else "fail"
         self.votes.setdefault(rate, []).append(vote)
         settled = self.verdict(rate)
@@ -233,8 +235,9 @@ class Search:
                            "vote": len(self.votes[rate]), "settled": settled})
         if settled is True:
             self.passing = max(rate, self.passing or rate)
-        elif settled is False:
-            self.failing = min(rate, self.failing or rate)
+        failed = [r for r, votes in self.votes.items() if votes != ["pass"] * len(votes)
+                  and self.verdict(r) is not True and r > (self.passing or 0.0)]
+        self.failing = min(failed, default=None)
 
     def capacity(self) -> float | None:
         """The highest rate that passed, or None if none did."""

@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{plan['rounds']} rounds and {pairs} A/A seconds: {len(slots)} slots, seed "
           f"{plan['seed']}", flush=True)
     sessions = sorted({cell.session(plan["python"]) for cell in cells})
-    if subprocess.run(nox("--install-only", "-s", *sessions), check=False).returncode:
+    if subprocess.run(nox("-r", "--install-only", "-s", *sessions), check=False).returncode:
         fail("installing the sitting's environments failed (nox's output is above)")
     return sit(plan, slots, results_dir)
 

@@ -79,7 +79,7 @@ def test_a_start_that_fails_steps_down_and_nothing_passing_means_no_capacity():
     never = search(_server(0.1), GOAL, start_rps=8, resolution=0.05)
     assert never.capacity() is None
     assert _rates(never) == [8, 4.0, 2.0, 1.0]
-    assert len(never.steps) == 8  # each failure confirmed
+    assert len(never.steps) == 5  # the last failure, the one that decides, confirmed
 
 
 def test_the_search_stops_at_its_highest_rate():
@@ -197,7 +197,9 @@ def test_next_rates_are_rounded_to_a_tenth_and_the_resolution_is_inclusive():
     state = Search(start_rps=100, resolution=0.05, max_rps=1000, steps=[{}], passing=100,
                    failing=133.3)
     assert state.next_rate() == 116.7
-    state.failing = 105.0  # (105 - 100) / 100 is the resolution itself: over
+    state.failing = 105.0  # (105 - 100) / 100 is the resolution itself: over once
+    assert state.next_rate() == 105.0  # its failure is confirmed first
+    state.votes[105.0] = ["fail", "fail"]
     assert state.next_rate() is None
     assert vus_for(1001, 100) == 151  # 150.15 in flight at the goal, rounded up
 
@@ -220,35 +222,48 @@ def _stalling(capacity: float, fails_first: set[float], behind_above: float = 10
 
 def test_a_stall_at_one_step_does_not_cap_the_search():
     found = search(_stalling(1000, {200.0}), GOAL, start_rps=100)
-    rates = [(s["offered_rps"], s["passed"], s["settled"]) for s in found.steps]
-    assert rates[:3] == [(100, True, True), (200, False, None), (200, True, None)]
-    assert rates[3] == (200, True, True)  # two passes of three: the rate passes
+    assert found.votes[200.0] == ["fail", "pass", "pass"]  # confirmed where it bounded
+    assert [s["settled"] for s in found.steps if s["offered_rps"] == 200] == [None, None, True]
     assert 950 <= found.capacity() <= 1000
+
+
+def test_only_the_failure_that_bounds_the_answer_is_confirmed():
+    found = search(_server(300), GOAL, start_rps=100, resolution=0.05)
+    assert found.votes[found.failing] == ["fail", "fail"]
+    assert (found.failing - found.capacity()) / found.capacity() <= 0.05
+    above = [rate for rate in found.votes if rate > found.failing]
+    assert above and all(found.votes[rate] == ["fail"] for rate in above)
+
+
+def test_a_rates_verdict_is_its_first_pass_or_the_majority_after_a_failure():
+    state = Search(start_rps=100, resolution=0.05, max_rps=1000)
+    cases = {1: ["pass"], 2: ["behind"], 3: ["fail"], 4: ["fail", "pass"],
+             5: ["fail", "pass", "pass"], 6: ["fail", "pass", "fail"], 7: ["fail", "fail"],
+             8: ["fail", "behind"], 9: ["pass", "fail", "fail"]}
+    state.votes = {float(k): v for k, v in cases.items()}
+    assert {k: state.verdict(float(k)) for k in cases} == {
+        1: True, 2: False, 3: None, 4: None, 5: True, 6: False, 7: False, 8: False, 9: True}
+    assert state.verdict(10.0) is None
 
 
 def test_only_a_step_far_behind_is_trusted_alone():
     state = Search(start_rps=100, resolution=0.05, max_rps=1000)
     state.record(_step(100, p99=900.0, dropped=5, achieved=80.0), "dropped")
-    assert state.next_rate() == 100  # 80% achieved: a stall can do that, so again
-    state = Search(start_rps=100, resolution=0.05, max_rps=1000)
-    state.record(_step(100, p99=900.0, dropped=5, achieved=79.9), "dropped")
-    assert state.failing == 100
+    assert state.verdict(100) is None  # 80% achieved: a stall can do that
+    state.record(_step(90, p99=900.0, dropped=5, achieved=71.9), "dropped")
+    assert state.verdict(90) is False and state.failing == 90
 
 
-def test_a_failed_step_is_confirmed_before_it_counts():
-    found = search(_server(300), GOAL, start_rps=100, resolution=0.05)
-    at_400 = [s for s in found.steps if s["offered_rps"] == 400]
-    assert [(s["vote"], s["settled"]) for s in at_400] == [(1, None), (2, False)]
-    assert found.failing < 400 or found.failing == 400
-
-
-def test_fail_pass_fail_fails_the_rate():
-    state = Search(start_rps=100, resolution=0.05, max_rps=1000)
-    for p99 in (500.0, 30.0, 500.0):
-        assert state.next_rate() == 100
-        state.record(_step(100, p99=p99), step_problem(_step(100, p99=p99), GOAL))
-    assert state.failing == 100 and state.passing is None
-    assert [s["settled"] for s in state.steps] == [None, None, False]
+def test_a_failure_that_passes_when_confirmed_lets_the_search_climb_on():
+    state = Search(start_rps=100, resolution=0.05, max_rps=1000, aim=None)
+    for rate, p99 in ((100, 30.0), (200, 500.0), (150, 30.0), (175, 30.0), (187.5, 30.0),
+                      (193.8, 30.0), (200, 30.0)):
+        assert state.next_rate() == rate
+        state.record(_step(rate, p99=p99), step_problem(_step(rate, p99=p99), GOAL))
+    assert state.next_rate() == 200  # one fail, one pass: a third step decides
+    state.record(_step(200), None)
+    assert (state.passing, state.failing) == (200, None)
+    assert state.next_rate() == 400  # climbing again
 
 
 def test_a_step_that_fell_behind_is_trusted_alone():
@@ -256,6 +271,8 @@ def test_a_step_that_fell_behind_is_trusted_alone():
     at_800 = [s for s in found.steps if s["offered_rps"] == 800]
     assert [(s["vote"], s["settled"]) for s in at_800] == [(1, False)]
     assert 665 <= found.capacity() <= 700
+
+
 
 
 def test_after_a_pass_the_search_jumps_to_where_theory_points():
@@ -292,4 +309,6 @@ def test_a_blocking_servers_first_rate_is_near_its_slot_bound():
 
 def test_a_gap_that_rounding_cannot_split_ends_the_search():
     state = Search(start_rps=1, resolution=0.01, max_rps=1000, passing=1.0, failing=1.1)
+    assert state.next_rate() == 1.1  # confirmed first
+    state.votes[1.1] = ["fail", "fail"]
     assert state.next_rate() is None
