@@ -44,12 +44,15 @@ def schedule(text: str) -> list[list[Step]]:
 
 def line(step: dict, goal_ms: float, speed: dict, watch: dict) -> str:
     reason = step_problem(step, goal_ms)
+    shares = "/".join(f"{x:.2f}" for x in step["usage"]["connections"]["shares"])
+    worker_cpu = "/".join(str(w["cpu_s"]) for w in step["usage"]["server"]["workers"])
     return (f"{step['offered_rps']:7,.0f}/s {step['step_s']:3d}s: achieved "
             f"{step['achieved_rps']:7,.1f}, n {step['requests']:6,d}, p50 {step['p50_ms']:7.1f}, "
             f"p99 {step['p99_ms']:7.1f} ms, dropped {step['dropped']:5d}, server CPU "
             f"{step['usage']['cpus_busy']['server_cpus']:4.0%}, cpu/req "
             f"{step['cpu_s_per_1000'] or 0:.3f} ms, speed {speed['task_ms']:.1f} ms, steal "
-            f"{watch['during']['steal']:.1%}, foreign {watch['during']['foreign_cpus']:.2f}: "
+            f"{watch['during']['steal']:.1%}, foreign {watch['during']['foreign_cpus']:.2f}, "
+            f"connections {shares}, worker CPU {worker_cpu}: "
             f"{'pass' if reason is None else 'FAIL ' + reason[:40]}")
 
 
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 step = Stepper(run, k6, Path(tmp), up, workers,
                                NodelayReader(workers, up.server_port), record["placement"],
                                slots, config.db_wait_ms(), config.goal_ms, config.warmup_s,
-                               config.mix)
+                               config.mix, connection_interval_s=0.5)
                 for rate, seconds in block:
                     speed = cpu_speed(run.server_cpus)
                     watch = Watch(sorted(os.sched_getaffinity(0) | set(run.server_cpus or ())))

@@ -4,13 +4,15 @@ the search for the highest arrival rate that passes.
 A step passes when p99 latency is within the goal, no request failed, no iteration was
 dropped (k6 had no free virtual user to send on time) and the achieved rate is at least
 99% of the offered one. Near the knee a server fails a step now and then and passes the
-next at the same rate (a short stall, see docs/capacity.md), so one failed step does not
-decide a rate: the failed rate that bounds the answer is run again, and the majority of
-up to three steps decides (if it passes, the search goes on above it). Only a step that
-fell far behind (achieved under 80% of the rate) is trusted alone. The search starts low and, after each step that passes, jumps to
-a share of what theory allows for the CPU cost it measured (or climbs by 10%), until a
-rate fails; then it halves the gap between the highest passing and the lowest failing rate
-until it is within the resolution."""
+next at the same rate (a backlog that makes each request dearer, see docs/capacity.md),
+so one step does not decide the answer: the failed rate that bounds it is run again, and
+so is the passing rate that is the answer, and the majority of up to three steps decides
+each (a failure that passes lets the search go on above it; a pass that fails, below).
+Only a step that fell far behind (achieved under 80% of the rate) is trusted alone. The
+search starts low and, after each step that passes, jumps to a share of what theory
+allows for the CPU cost it measured (or climbs by 10%), until a rate fails; then it
+halves the gap between the highest passing and the lowest failing rate until it is
+within the resolution."""
 
 from __future__ import annotations
 
@@ -191,14 +193,16 @@ class Search:
     votes: dict[float, list[str]] = field(default_factory=dict)  # rate -> pass/fail/behind
 
     def verdict(self, rate: float) -> bool | None:
-        """Whether `rate` passed (True), failed (False), or needs another step (None)."""
+        """Whether `rate` passed (True), failed (False), or needs another step (None): a
+        lone first step decides, unless it failed without falling far behind; once a
+        rate has run again, the majority of up to three steps decides."""
         votes = self.votes.get(rate, [])
         if not votes:
             return None
-        if votes[0] != "fail":  # a first pass counts, and so does falling behind
+        if len(votes) == 1 and votes[0] != "fail":
             return votes[0] == "pass"
         passes, fails = votes.count("pass"), len(votes) - votes.count("pass")
-        if fails * 2 > VOTES:
+        if fails * 2 > VOTES or votes[-1] == "behind":
             return False
         if passes * 2 > VOTES:
             return True
@@ -223,7 +227,11 @@ class Search:
             return high if self.verdict(high) is None else None
         middle = round((low + high) / 2, 1)
         if (high - low) / low <= self.resolution or middle in (low, high):
-            return high if self.verdict(high) is None else None
+            if self.verdict(high) is None:  # the failure that bounds the answer, again
+                return high
+            if len(self.votes.get(low, [])) < 2:  # and the pass that is the answer
+                return low
+            return None
         return middle
 
     def record(self, step: dict, reason: str | None) -> None:
@@ -233,8 +241,7 @@ class Search:
         settled = self.verdict(rate)
         self.steps.append({**step, "passed": reason is None, "reason": reason,
                            "vote": len(self.votes[rate]), "settled": settled})
-        if settled is True:
-            self.passing = max(rate, self.passing or rate)
+        self.passing = max((r for r in self.votes if self.verdict(r) is True), default=None)
         failed = [r for r, votes in self.votes.items() if votes != ["pass"] * len(votes)
                   and self.verdict(r) is not True and r > (self.passing or 0.0)]
         self.failing = min(failed, default=None)

@@ -44,6 +44,7 @@ class Stepper:
     warmup_s: int
     mix: str
     count: int = 0
+    connection_interval_s: float = 10.0  # how often the workers' connections are counted
 
     def __call__(self, rate: float, duration_s: int | None = None) -> dict:
         # pragma: no mutate block  (drives real processes: see docs/contributing.md)
@@ -55,7 +56,8 @@ class Stepper:
         argv = step_argv(self.k6, summary, self.up.base_url, rate, duration,
                          self.warmup_s, vus, self.mix)
         monitor = LoadMonitor(self.up.server, self.up.server_port, self.up.db,
-                              self.workers, cpu_interval_s=1.0)
+                              self.workers, cpu_interval_s=1.0,
+                              connection_interval_s=self.connection_interval_s)
 
         def tick(k6_process: Process) -> None:
             monitor.tick()

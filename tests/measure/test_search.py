@@ -200,6 +200,8 @@ def test_next_rates_are_rounded_to_a_tenth_and_the_resolution_is_inclusive():
     state.failing = 105.0  # (105 - 100) / 100 is the resolution itself: over once
     assert state.next_rate() == 105.0  # its failure is confirmed first
     state.votes[105.0] = ["fail", "fail"]
+    assert state.next_rate() == 100  # then the pass that is the answer
+    state.votes[100] = ["pass", "pass"]
     assert state.next_rate() is None
     assert vus_for(1001, 100) == 151  # 150.15 in flight at the goal, rounded up
 
@@ -239,11 +241,28 @@ def test_a_rates_verdict_is_its_first_pass_or_the_majority_after_a_failure():
     state = Search(start_rps=100, resolution=0.05, max_rps=1000)
     cases = {1: ["pass"], 2: ["behind"], 3: ["fail"], 4: ["fail", "pass"],
              5: ["fail", "pass", "pass"], 6: ["fail", "pass", "fail"], 7: ["fail", "fail"],
-             8: ["fail", "behind"], 9: ["pass", "fail", "fail"]}
+             8: ["fail", "behind"], 9: ["pass", "fail", "fail"], 10: ["pass", "fail"],
+             11: ["pass", "pass"], 12: ["pass", "behind"]}
     state.votes = {float(k): v for k, v in cases.items()}
     assert {k: state.verdict(float(k)) for k in cases} == {
-        1: True, 2: False, 3: None, 4: None, 5: True, 6: False, 7: False, 8: False, 9: True}
-    assert state.verdict(10.0) is None
+        1: True, 2: False, 3: None, 4: None, 5: True, 6: False, 7: False, 8: False, 9: False,
+        10: None, 11: True, 12: False}
+    assert state.verdict(13.0) is None
+
+
+def test_a_lucky_pass_that_fails_when_confirmed_moves_the_answer_down():
+    lucky = {"seen": 0}
+
+    def measure(rate: float) -> dict:
+        if rate == 1000:  # passes its first step only
+            lucky["seen"] += 1
+            return _step(rate, p99=30.0 if lucky["seen"] == 1 else 500.0)
+        return _step(rate, p99=30.0 if rate < 1000 else 500.0)
+
+    found = search(measure, GOAL, start_rps=500, aim_after=lambda step: 1000.0)
+    assert found.votes[1000.0] == ["pass", "fail", "fail"]
+    assert 950 <= found.capacity() < 1000
+    assert all(len(found.votes[rate]) >= 2 for rate in (found.capacity(), found.failing))
 
 
 def test_only_a_step_far_behind_is_trusted_alone():
@@ -311,4 +330,5 @@ def test_a_gap_that_rounding_cannot_split_ends_the_search():
     state = Search(start_rps=1, resolution=0.01, max_rps=1000, passing=1.0, failing=1.1)
     assert state.next_rate() == 1.1  # confirmed first
     state.votes[1.1] = ["fail", "fail"]
+    state.votes[1.0] = ["pass", "pass"]
     assert state.next_rate() is None
