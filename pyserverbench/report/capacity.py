@@ -36,9 +36,10 @@ sitting`. A capacity search offers requests at a constant arrival rate (k6's
 highest rate at which p99 latency stays within the goal, no request fails, no arrival is
 dropped for want of a free virtual user, and at least 99% of the offered rate is
 achieved. Each step measures at least 1,000 requests after an uncounted warm-up. Near
-the knee a server fails a step now and then and passes the next at the same rate, so a
-rate whose first step fails is run again and the majority of up to three steps decides
-(a step that fell far behind, under 80% of its rate, decides alone). The search jumps
+the knee a server fails a step now and then and passes the next at the same rate, so the
+failed rate that bounds the answer and the passing rate that is the answer are each run
+again and the majority of up to three steps decides (a step that fell far behind, under
+80% of its rate, decides alone). The search jumps
 towards what the CPU cost it measured allows, climbs until a rate fails, then halves the
 gap to the resolution. *Capacity* is the median of the searches (*Runs*); *Interval*
 runs from the lowest passing to the highest failing rate of the searches (for 3 to 5
