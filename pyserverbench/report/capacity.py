@@ -186,6 +186,13 @@ def chart_names(key: CapacityKey, latencies: list[int]) -> dict:
             **{latency: f"p99-{digest}-{latency}ms.svg" for latency in latencies}}
 
 
+def confirmed(records: list[dict]) -> bool:
+    """Whether the searches confirmed their deciding steps (their steps say which vote
+    each was); records from before that have one step per rate."""
+    steps = [step for r in records for step in r["capacity"]["steps"]]
+    return bool(steps) and all("vote" in step for step in steps)
+
+
 def render_section(key: CapacityKey, records: list[dict], heading: str,
                    facts: list[str]) -> str:
     """A section: heading, facts, the capacity chart, and per latency a table and chart."""
@@ -197,8 +204,10 @@ def render_section(key: CapacityKey, records: list[dict], heading: str,
     lines = [heading, "", *facts,
              f"- Goal: p99 within {goal_text(key)}; mix "
              f"`{first['mix']}`; steps of {first['step_s']} s after {first['warmup_s']} s "
-             f"of warm-up; resolution {first['resolution']:.0%}.", "",
-             f"![Capacity against DB latency]({names['map']})", ""]
+             f"of warm-up; resolution {first['resolution']:.0%}."
+             + ("" if confirmed(records) else " Searched before steps were confirmed: one "
+                "step decided each rate, so one stalled or lucky step could set the answer."),
+             "", f"![Capacity against DB latency]({names['map']})", ""]
     for latency in sorted(by_latency):
         members = sorted(by_latency[latency], key=lambda r: r["id"])
         goal = members[0]["capacity"]["goal_ms"]

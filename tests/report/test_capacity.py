@@ -89,6 +89,16 @@ def test_a_sittings_table_has_tie_groups_a_noise_floor_and_leaves_out_what_was_r
     assert "sitting S1" in text  # the sitting names its section
 
 
+def test_a_section_of_searches_made_before_steps_were_confirmed_says_so():
+    old = render(_map())
+    assert "Searched before steps were confirmed: one step decided each rate" in old
+    records = _map()
+    for record in records:
+        for number, step in enumerate(record["capacity"]["steps"], start=1):
+            step["vote"] = 1
+    assert "Searched before steps were confirmed" not in render(records)
+
+
 def test_searches_set_up_differently_or_on_another_python_get_their_own_sections():
     records = [_record("uvicorn", 0, 1000.0), _record("uvicorn", 0, 900.0, 2, step_s=8),
                _record("uvicorn", 0, 800.0, 3, python="3.12.1"),
