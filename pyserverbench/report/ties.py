@@ -12,9 +12,10 @@ distribution-free interval, the noise floor from A/A pairs, and tie groups.
   between the two measurements of an A/A pair (one cell measured twice in a round,
   half a round apart).
 - Stacks tie when their intervals overlap or their estimates differ by less than the
-  noise floor. Groups are formed from the top: the leader and every stack tied with
-  it, then the next untied stack leads the next group. Only groups are ranked, and a
-  cell of fewer than 3 repeats is in none (its interval says too little).
+  noise floor. Groups are formed down the ranking by estimate: a stack joins the group
+  above if it ties with that group's leader, else it leads a new group (so a group
+  never holds a stack ranked below one it left out). Only groups are ranked, and a cell
+  of fewer than 3 repeats is in none (its interval says too little).
 """
 
 from __future__ import annotations
@@ -90,16 +91,17 @@ def tied(a: Estimate, b: Estimate, floor: float | None) -> bool:
 
 
 def tie_groups(cells: dict[str, Estimate], floor: float | None) -> list[list[str]]:
-    """The cells' names in tie groups, best first (highest estimate leads); cells with
-    fewer than MIN_RANKED repeats are left out (see unranked)."""
+    """The cells' names in tie groups, best first: in order of estimate, each joins the
+    group above if tied with its leader, else leads the next; cells with fewer than
+    MIN_RANKED repeats are left out (see unranked)."""
     left = sorted((name for name in cells if cells[name].n >= MIN_RANKED),
                   key=lambda name: (-cells[name].value, name))
-    groups = []
-    while left:
-        leader = left[0]
-        group = [name for name in left if tied(cells[leader], cells[name], floor)]
-        groups.append(group)
-        left = [name for name in left if name not in group]
+    groups: list[list[str]] = []
+    for name in left:
+        if groups and tied(cells[groups[-1][0]], cells[name], floor):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
     return groups
 
 

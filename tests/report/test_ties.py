@@ -81,6 +81,14 @@ def test_tie_groups_rank_groups_only_and_never_chain_past_the_leader():
     assert unranked(cells) == ["alone"]  # two repeats: in no group
 
 
+def test_a_wide_interval_below_does_not_pull_a_stack_past_one_it_left_out():
+    cells = {"top": estimate([1805.0, 1950.0, 2086.0], [1900.0, 2050.0, 2185.0]),
+             "steady": estimate([1505.0, 1509.0, 1602.0], [1580.0, 1590.0, 1682.0]),
+             "wide": estimate([1389.0, 1461.0, 1741.0], [1465.0, 1530.0, 1828.0])}
+    assert cells["wide"].overlaps(cells["top"]) and not cells["steady"].overlaps(cells["top"])
+    assert tie_groups(cells, None) == [["top"], ["steady", "wide"]]
+
+
 def test_one_cell_is_one_group():
     assert tie_groups({"only": estimate([5.0, 5.0, 6.0])}, 0.5) == [["only"]]
     assert math.isclose(estimate([5.0]).spread, 0.0)
