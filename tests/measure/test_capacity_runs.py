@@ -64,7 +64,8 @@ def test_a_goal_no_rate_can_keep_is_a_failed_search_with_its_steps(tmp_path):
     record = json.loads(path.read_text())
     assert record["ok"] is False
     assert record["error"] == "no rate passed, down to 1/s"
-    assert [s["offered_rps"] for s in record["capacity"]["steps"]] == [4, 2, 1]
+    # halving down, and the last failure, the one that decides, confirmed
+    assert [s["offered_rps"] for s in record["capacity"]["steps"]] == [4, 2, 1, 1]
     assert all("over the goal of 1 ms" in s["reason"] for s in record["capacity"]["steps"])
     assert "search failed: no rate passed" in done.stderr
 
