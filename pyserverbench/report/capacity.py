@@ -178,9 +178,11 @@ def sitting_facts(records: list[dict], floor: float | None, what: str) -> list[s
 
 def chart_names(key: CapacityKey, latencies: list[int]) -> dict:
     """File names of a section's charts, stable for the same section: a digest of the
-    key as a plain tuple, without the user app's part for our own apps (as before user
-    apps came)."""
-    named = tuple(key) if key.user_app else tuple(key)[:-1]
+    key as a plain tuple, without the parts that came later while they are empty (the
+    user app's for our own apps, the sitting's for runs made alone)."""
+    fields = [name for name in key._fields
+              if not (name in ("user_app", "sitting") and not getattr(key, name))]
+    named = tuple(getattr(key, name) for name in fields)
     digest = hashlib.sha256(repr(named).encode()).hexdigest()[:10]
     return {"map": f"capacity-{digest}.svg",
             **{latency: f"p99-{digest}-{latency}ms.svg" for latency in latencies}}
