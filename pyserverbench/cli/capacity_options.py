@@ -18,11 +18,12 @@ from pyserverbench.cli.options import (
     workload_problem,
 )
 from pyserverbench.cli.progress import add_progress_option
-from pyserverbench.cli.types import bounded_float, k6_duration, mix
+from pyserverbench.cli.types import bounded_float, bounded_int, k6_duration, mix
 from pyserverbench.matrix.stacks import threads_problem
 from pyserverbench.matrix.workloads import STUDY_MIX
 
 MAP_LATENCIES = "0,5,25,100"  # the capacity map's DB latencies, in ms
+MIN_REQUESTS = 1000  # a step measures at least this many requests (where 10 s allow)
 START_RPS = 500.0  # a search's first rate unless given (or --max-rps, if lower)
 
 
@@ -48,7 +49,11 @@ def build_parser(prog: str = "python -m pyserverbench capacity",
     add_goal(parser, "p99 latency goal in ms (default: DB latency + 50)")
     parser.add_argument("--step", type=k6_duration, default=2,
                         help="shortest measured part of a step, k6 style (default 2s; "
-                             "longer where needed to measure 1,000 requests, up to 10s)")
+                             "longer where needed for --min-requests, up to 10s)")
+    parser.add_argument("--min-requests", type=bounded_int(10, 100_000), default=MIN_REQUESTS,
+                        help=f"requests a step measures at least, where --step and 10 s "
+                             f"allow (10 to 100000, default {MIN_REQUESTS:,}: p99 is then "
+                             f"the 10th largest)")
     parser.add_argument("--warmup", type=k6_duration, default=1,
                         help="uncounted warm-up at the start of each step (default 1s)")
     parser.add_argument("--resolution", type=bounded_float(0.01, 1.0), default=0.05,

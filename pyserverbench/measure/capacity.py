@@ -60,6 +60,7 @@ class CapacityConfig:
     goal_ms: float
     warmup_s: int
     resolution: float
+    min_requests: int
     start_rps: float
     max_rps: float
     mix: str
@@ -93,7 +94,7 @@ def parse(argv: list[str] | None = None
                       results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
                       workload=workload),
         goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
-        warmup_s=args.warmup, resolution=args.resolution,
+        warmup_s=args.warmup, resolution=args.resolution, min_requests=args.min_requests,
         start_rps=args.start_rps or min(START_RPS, args.max_rps),
         max_rps=args.max_rps, mix=mix) for latency in args.db_latency]
     return configs, args.repeat, args.progress_label, args.progress
@@ -103,6 +104,7 @@ def settings(config: CapacityConfig) -> dict:
     """How a search was set up: in its record from the start, failed or not."""
     return {"goal_ms": config.goal_ms, "step_s": config.run.duration_s,
             "warmup_s": config.warmup_s, "resolution": config.resolution,
+            "min_requests": config.min_requests,
             "start_rps": config.start_rps, "max_rps": config.max_rps, "mix": config.mix,
             "steps": []}
 
@@ -171,7 +173,8 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
             say(step)
 
         server_cpus = len(record["placement"]["server_cpus"])
-        found = search(lambda rate: step(rate, step_seconds(rate, run.duration_s)),
+        found = search(lambda rate: step(rate, step_seconds(rate, run.duration_s,
+                                                             config.min_requests)),
                        config.goal_ms, first_rate(config.start_rps, slots, wait_ms),
                        config.resolution, config.max_rps, on_step=judged,
                        aim_after=lambda first: aim(first, slots, server_cpus, wait_ms))

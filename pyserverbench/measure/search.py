@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyserverbench import ROOT
+from pyserverbench.cli.capacity_options import MIN_REQUESTS
 from pyserverbench.harness.k6 import script_argv
 from pyserverbench.matrix.workloads import STUDY_MIX
 
@@ -30,8 +31,7 @@ SCRIPT = ROOT / "capacity.js"
 MEASURED = "{scenario:measure}"  # the sub-metrics capacity.js keeps apart from the warm-up
 ACHIEVED_FRACTION = 0.99
 MIN_RPS = 1.0  # below this a search gives up: no capacity at the goal
-MIN_REQUESTS = 1000  # a step measures at least this many (p99: the 10th largest) ...
-MAX_STEP_S = 10  # ... unless that takes longer than this (then fewer: the record says)
+MAX_STEP_S = 10  # a step measures MIN_REQUESTS unless that takes longer (the record says)
 VOTES = 3  # a rate whose first step failed is run up to this many times: the majority decides
 BEHIND = 0.8  # a failed step that achieved less than this share of its rate is trusted alone
 AIM = 0.7  # while climbing, jump to this share of the rate the CPU cost allows ...
@@ -145,10 +145,10 @@ def bounds(slots: int | None, server_cpus: int, db_wait_ms: float,
     return {"cpu_rps": by_cpu, "slots_rps": by_slots, "rps": min(known) if known else None}
 
 
-def step_seconds(rate: float, shortest: int) -> int:
+def step_seconds(rate: float, shortest: int, requests: int = MIN_REQUESTS) -> int:
     """A step's measured seconds at `rate`: at least `shortest`, and long enough for
-    MIN_REQUESTS requests, up to MAX_STEP_S."""
-    return max(shortest, min(MAX_STEP_S, math.ceil(MIN_REQUESTS / rate)))
+    `requests` requests, up to MAX_STEP_S."""
+    return max(shortest, min(MAX_STEP_S, math.ceil(requests / rate)))
 
 
 def first_rate(start_rps: float, slots: int | None, db_wait_ms: float) -> float:

@@ -24,7 +24,7 @@ def _capacity(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def test_a_search_that_reaches_its_highest_rate_is_recorded_step_by_step(tmp_path):
     done = _capacity("--stack", "uvicorn", "--workers", "1", "--db-latency", "0",
                      "--step", "1s", "--warmup", "1s", "--start-rps", "20", "--max-rps", "40",
-                     "--results-dir", str(tmp_path))
+                     "--min-requests", "10", "--results-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     [path] = tmp_path.glob("*.json")
     record = json.loads(path.read_text())
@@ -34,6 +34,7 @@ def test_a_search_that_reaches_its_highest_rate_is_recorded_step_by_step(tmp_pat
     assert all(s["passed"] and s["dropped"] == 0 for s in found["steps"])
     assert (found["rps"], found["failing_rps"], found["at_max"]) == (40, None, True)
     assert (found["goal_ms"], found["step_s"], found["warmup_s"]) == (50, 1, 1)
+    assert found["min_requests"] == 10 and all(s["step_s"] == 1 for s in found["steps"])
     for step in found["steps"]:  # each step's own figures and costs
         assert 0.9 * step["offered_rps"] <= step["achieved_rps"] <= 1.1 * step["offered_rps"]
         assert step["usage"]["k6"]["cpu_s"] > 0 and step["usage"]["server"]["cpu_s"] > 0
@@ -57,7 +58,7 @@ def test_a_search_that_reaches_its_highest_rate_is_recorded_step_by_step(tmp_pat
 def test_a_goal_no_rate_can_keep_is_a_failed_search_with_its_steps(tmp_path):
     done = _capacity("--stack", "sync", "--workers", "1", "--db-latency", "25",
                      "--goal-ms", "1", "--mix", "/api:1", "--step", "1s", "--warmup", "1s",
-                     "--start-rps", "4",
+                     "--start-rps", "4", "--min-requests", "10",
                      "--results-dir", str(tmp_path))
     assert done.returncode == 1
     [path] = tmp_path.glob("*.json")
@@ -110,7 +111,7 @@ def test_a_server_that_dies_mid_search_fails_the_search_and_keeps_the_steps_so_f
     harness = subprocess.Popen(
         [sys.executable, "-m", "pyserverbench", "capacity", "--stack", "uvicorn", "--workers",
          "1", "--db-latency", "0", "--step", "1s", "--warmup", "1s", "--start-rps", "20",
-         "--results-dir", str(tmp_path)],
+         "--min-requests", "10", "--results-dir", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         started = harness.stdout.readline()  # which search, and the time left

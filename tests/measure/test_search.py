@@ -316,6 +316,7 @@ def test_a_step_is_long_enough_for_its_percentile_up_to_a_limit():
     assert step_seconds(200, 3) == MIN_REQUESTS // 200
     assert step_seconds(1, 3) == MAX_STEP_S
     assert step_seconds(333.4, 3) == 3 and step_seconds(333, 3) == 4
+    assert step_seconds(20, 1, requests=10) == 1 and step_seconds(20, 1, requests=100) == 5
 
 
 def test_a_blocking_servers_first_rate_is_near_its_slot_bound():

@@ -101,7 +101,7 @@ def test_a_real_sitting_records_its_places_and_resumes_without_rerunning(tmp_pat
             "options": ["--duration", "2s"],
             "cells": [{"kind": "run", "stack": s, "workers": 1, "db_latency_ms": 5,
                        "options": []} for s in ("sync", "uvicorn")]}
-    slots = order(cells_of(plan), 1, 4)
+    slots = order(cells_of(plan), 1, 4, aa_rounds=0)
     assert sit(plan, slots, tmp_path, _direct) == 0
     found = recorded(tmp_path, "T1-tour-4")
     assert sorted(found) == [1, 2]
