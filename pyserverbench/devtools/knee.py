@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pyserverbench.cli.capacity_options import build_parser
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         for number, block in enumerate(blocks, start=1):
             print(f"-- start {number}: {run.stack.name} x{run.workers}, "
                   f"{run.db_latency_ms} ms, goal {config.goal_ms:g} ms", flush=True)
-            record = base_record(run, __import__("datetime").datetime.now(), k6_version(k6))
+            record = base_record(run, datetime.now(timezone.utc), k6_version(k6))
             with tempfile.TemporaryDirectory(prefix="pyserverbench-knee-") as tmp, \
                     services(run, Path(tmp), record, lambda url: {}) as up:
                 workers = up.workers(read_workers(up.probe_dir))

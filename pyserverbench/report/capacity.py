@@ -16,6 +16,7 @@ from pyserverbench.report.ties import (
     counted,
     estimate,
     noise_floor,
+    sitting_facts,
     tie_groups,
     unranked,
 )
@@ -152,28 +153,6 @@ def latency_rows(records: list[dict]) -> list[list[str]]:
 def latency_facts(records: list[dict]) -> list[str]:
     """What a latency's table rests on: the noise floor, and runs disturbed and rerun."""
     return sitting_facts(records, section_floor(records), "searches")
-
-
-def sitting_facts(records: list[dict], floor: float | None, what: str) -> list[str]:
-    """What a table of a sitting rests on: its noise floor from the A/A pairs, the runs
-    disturbed (and run again), and the range of the server CPU's speed."""
-    _, pairs = counted(records)
-    facts = []
-    if pairs:
-        facts.append(f"Noise floor: {floor:.1%}, the largest gap within {len(pairs)} A/A "
-                     f"pairs (one stack measured twice in a round, half a round apart)."
-                     if floor is not None else "Noise floor: no A/A pair where both passed.")
-    disturbed = [r for r in records if (r.get("machine") or {}).get("disturbed")]
-    if disturbed:
-        facts.append(f"Disturbed: {len(disturbed)} {what} (run again once, later in the "
-                     f"sitting): " + "; ".join(sorted({d for r in disturbed
-                                                       for d in r["machine"]["disturbed"]})))
-    speeds = [r["machine"]["cpu_speed"]["task_ms"] for r in records if r.get("machine")]
-    if len(speeds) > 1:
-        facts.append(f"The server CPU's speed on a fixed task: {min(speeds):.1f}–"
-                     f"{max(speeds):.1f} ms over the {what} (median "
-                     f"{_median(speeds):.1f} ms).")
-    return facts
 
 
 def chart_names(key: CapacityKey, latencies: list[int]) -> dict:

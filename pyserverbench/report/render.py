@@ -26,8 +26,9 @@ from pyserverbench.records import (
     write_text,
 )
 from pyserverbench.report.capacity import INTRO as CAPACITY_INTRO
-from pyserverbench.report.capacity import goal_text, render_section, sitting_facts
+from pyserverbench.report.capacity import goal_text, render_section
 from pyserverbench.report.rows import ALIGN, COLUMNS, scenario_floor, scenario_rows
+from pyserverbench.report.ties import sitting_facts
 
 SHOWN_PACKAGES = ("gunicorn", "gevent", "uvicorn", "uvloop", "httptools", "uvicorn-worker",
                   "granian", "hypercorn", "waitress", "starlette", "werkzeug", "httpx",

@@ -111,16 +111,40 @@ def unranked(cells: dict[str, Estimate]) -> list[str]:
                   key=lambda name: (-cells[name].value, name))
 
 
+def _place(record: dict) -> dict:
+    """A record's place in its sitting (empty for a run on its own)."""
+    return record.get("sitting") or {}
+
+
 def counted(records: list[dict]) -> tuple[list[dict], list[tuple[dict, dict]]]:
     """The records that count as repeats (neither the second of an A/A pair nor a
     disturbed run that was run again), and the A/A pairs (first, second)."""
-    place = {id(r): r.get("sitting") or {} for r in records}
-    rerun = {place[id(r)].get("rerun_of") for r in records} - {None}
-    kept = [r for r in records
-            if not place[id(r)].get("aa") and place[id(r)].get("order") not in rerun]
-    firsts = {(place[id(r)].get("cell"), place[id(r)].get("round")): r for r in kept
-              if place[id(r)]}
-    pairs = [(firsts[key], r) for r in records if place[id(r)].get("aa")
-             and place[id(r)].get("order") not in rerun
-             and (key := (place[id(r)].get("cell"), place[id(r)].get("round"))) in firsts]
+    rerun = {_place(r).get("rerun_of") for r in records} - {None}
+    live = [r for r in records if _place(r).get("order") not in rerun]
+    kept = [r for r in live if not _place(r).get("aa")]
+    firsts = {(_place(r).get("cell"), _place(r).get("round")): r for r in kept if _place(r)}
+    pairs = [(firsts[key], r) for r in live if _place(r).get("aa")
+             and (key := (_place(r).get("cell"), _place(r).get("round"))) in firsts]
     return kept, pairs
+
+
+def sitting_facts(records: list[dict], floor: float | None, what: str) -> list[str]:
+    """What a table of a sitting rests on: its noise floor from the A/A pairs, the runs
+    disturbed (and run again), and the range of the server CPU's speed."""
+    _, pairs = counted(records)
+    facts = []
+    if pairs:
+        facts.append(f"Noise floor: {floor:.1%}, the largest gap within {len(pairs)} A/A "
+                     f"pairs (one stack measured twice in a round, half a round apart)."
+                     if floor is not None else "Noise floor: no A/A pair where both passed.")
+    disturbed = [r for r in records if (r.get("machine") or {}).get("disturbed")]
+    if disturbed:
+        facts.append(f"Disturbed: {len(disturbed)} {what} (run again once, later in the "
+                     f"sitting): " + "; ".join(sorted({d for r in disturbed
+                                                       for d in r["machine"]["disturbed"]})))
+    speeds = [r["machine"]["cpu_speed"]["task_ms"] for r in records if r.get("machine")]
+    if len(speeds) > 1:
+        facts.append(f"The server CPU's speed on a fixed task: {min(speeds):.1f}–"
+                     f"{max(speeds):.1f} ms over the {what} (median "
+                     f"{statistics.median(speeds):.1f} ms).")
+    return facts
