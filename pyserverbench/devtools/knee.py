@@ -19,7 +19,7 @@ from pathlib import Path
 from pyserverbench.cli.capacity_options import build_parser
 from pyserverbench.harness.k6 import find_k6, k6_version
 from pyserverbench.harness.probe import NodelayReader, read_workers
-from pyserverbench.harness.speed import cpu_speed
+from pyserverbench.harness.speed import SpeedProbe, cpu_speed
 from pyserverbench.harness.watch import Watch
 from pyserverbench.measure.capacity import parse_args
 from pyserverbench.measure.lifecycle import base_record, guarded
@@ -51,9 +51,10 @@ def line(step: dict, goal_ms: float, speed: dict, watch: dict) -> str:
             f"{step['achieved_rps']:7,.1f}, n {step['requests']:6,d}, p50 {step['p50_ms']:7.1f}, "
             f"p99 {step['p99_ms']:7.1f} ms, dropped {step['dropped']:5d}, server CPU "
             f"{step['usage']['cpus_busy']['server_cpus']:4.0%}, cpu/req "
-            f"{step['cpu_s_per_1000'] or 0:.3f} ms, speed {speed['task_ms']:.1f} ms, steal "
+            f"{step['cpu_s_per_1000'] or 0:.3f} ms, speed {speed['task_ms']:.1f} ms, probe "
+            f"{step['speed']['median_ms']:.2f} ms x{step['speed']['slowdown']:.2f}, steal "
             f"{watch['during']['steal']:.1%}, foreign {watch['during']['foreign_cpus']:.2f}, "
-            f"connections {shares}, worker CPU {worker_cpu}: "
+            f"rested {step['rest_before_s']:.1f} s, connections {shares}, worker CPU {worker_cpu}: "
             f"{'pass' if reason is None else 'FAIL ' + reason[:40]}")
 
 
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                 step = Stepper(run, k6, Path(tmp), up, workers,
                                NodelayReader(workers, up.server_port), record["placement"],
                                slots, config.db_wait_ms(), config.goal_ms, config.warmup_s,
-                               config.mix, connection_interval_s=0.5)
+                               config.mix, connection_interval_s=0.5,
+                               probe=SpeedProbe(run.server_cpus))
                 for rate, seconds in block:
                     speed = cpu_speed(run.server_cpus)
                     watch = Watch(sorted(os.sched_getaffinity(0) | set(run.server_cpus or ())))

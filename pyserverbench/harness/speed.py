@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -43,3 +44,54 @@ def cpu_speed(cpus: frozenset[int] | set[int] | None, rounds: int = ROUNDS) -> d
             "median_ms": round(statistics.median(walls) * 1000, 3),
             "wall_over_cpu": round(statistics.median(ratios), 3),
             "cpus": sorted(cpus) if cpus else sorted(before)}
+
+
+PROBE_TURNS = 4_000  # about 1 ms of CPU: a probe costs the server's CPUs about 0.2%
+PROBE_EVERY_S = 0.5
+
+
+def probe_ms(cpus: frozenset[int] | set[int] | None, turns: int = PROBE_TURNS) -> float:
+    """CPU milliseconds of one short run of the task on `cpus`. CPU time, not wall time:
+    waiting for the CPU does not count, a CPU that executes slower (a busy sibling
+    thread, a lower clock) does."""
+    before = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        cpu = time.thread_time()
+        task(turns)
+        return (time.thread_time() - cpu) * 1000
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+class SpeedProbe:
+    """Probes the speed of `cpus` every PROBE_EVERY_S while a step runs: `tick()` from
+    the sampling loop, `take()` for the probes since the last take. `fastest` is the
+    quickest probe seen so far: the machine's own speed under this load."""
+
+    def __init__(self, cpus: frozenset[int] | set[int] | None,
+                 every_s: float = PROBE_EVERY_S) -> None:
+        self.cpus, self.every_s = cpus, every_s
+        self.samples: list[float] = []
+        self.fastest = math.inf
+        self.last = -math.inf
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            self.samples.append(probe_ms(self.cpus))
+            self.fastest = min(self.fastest, self.samples[-1])
+
+    def take(self) -> list[float]:
+        taken, self.samples = self.samples, []
+        return taken
+
+
+def slowdown(samples: list[float], fastest: float) -> float | None:
+    """How much slower than `fastest` the CPUs ran over `samples`: their median over it
+    (1.0: as fast as ever seen). None without samples."""
+    if not samples or not math.isfinite(fastest) or fastest <= 0:
+        return None
+    return round(statistics.median(samples) / fastest, 3)

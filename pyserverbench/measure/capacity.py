@@ -21,6 +21,7 @@ from pyserverbench.cli.progress import Progress
 from pyserverbench.harness.k6 import find_k6, k6_version
 from pyserverbench.harness.machine import free_threaded_build
 from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers
+from pyserverbench.harness.speed import SpeedProbe
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.matrix.workloads import (
     STUDY_MIX,
@@ -164,7 +165,8 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
         nodelay = NodelayReader(workers, up.server_port)
 
         step = Stepper(run, k6, logs, up, workers, nodelay, record["placement"], slots,
-                       wait_ms, config.goal_ms, config.warmup_s, config.mix)
+                       wait_ms, config.goal_ms, config.warmup_s, config.mix,
+                       probe=SpeedProbe(run.server_cpus))
 
         found_steps: list[dict] = record["capacity"]["steps"]  # kept if the search fails
 

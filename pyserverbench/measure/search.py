@@ -34,9 +34,9 @@ MIN_RPS = 1.0  # below this a search gives up: no capacity at the goal
 MAX_STEP_S = 10  # a step measures MIN_REQUESTS unless that takes longer (the record says)
 VOTES = 3  # a rate whose first step failed is run up to this many times: the majority decides
 BEHIND = 0.8  # a failed step that achieved less than this share of its rate is trusted alone
-AIM = 0.7  # while climbing, jump to this share of the rate the CPU cost allows ...
+AIM = 0.8  # while climbing, jump to this share of the rate the CPU cost allows ...
 AIM_SLOTS = 0.9  # ... or the slots allow, where they bind first (a closer bound) ...
-AIMED_CLIMB = 1.1  # ... or climb by this factor, whichever is higher (2 without an aim)
+AIMED_CLIMB = 1.15  # ... or climb by this factor, whichever is higher (2 without an aim)
 FIRST_SLOTS = 0.8  # a blocking server starts at this share of its slots over the DB wait
 DEFAULT_GOAL_MARGIN_MS = 50.0  # the goal is p99 <= DB time + this, unless given
 

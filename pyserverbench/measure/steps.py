@@ -4,6 +4,7 @@ each side's CPUs were, Little's law)."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,8 @@ import psutil
 from pyserverbench.harness.k6 import K6Error, read_summary, run_k6
 from pyserverbench.harness.probe import NodelayReader
 from pyserverbench.harness.procs import Process, ProcessError, log_tail
-from pyserverbench.harness.usage import LoadMonitor, cpu_busy
+from pyserverbench.harness.speed import SpeedProbe, slowdown
+from pyserverbench.harness.usage import LoadMonitor, TreeUsage, cpu_busy
 from pyserverbench.measure.search import (
     cpu_per_1000,
     little,
@@ -24,7 +26,34 @@ from pyserverbench.measure.search import (
 )
 from pyserverbench.measure.setup import RunConfig, Services
 
-COOL_DOWN_S = 0.5  # after a step, so that its queue has drained before the next
+COOL_DOWN_S = 0.25  # after a step, at least this long before the next
+REST_IDLE = 0.05  # ... and until the server and the fake DB use under this share of a CPU
+REST_WINDOW_S = 0.25  # ... over this window
+REST_DEADLINE_S = 15.0  # ... or this long has passed (the step after it says so)
+
+
+def rest(roots: list[int], idle: float = REST_IDLE, window_s: float = REST_WINDOW_S,
+         deadline_s: float = REST_DEADLINE_S, least_s: float = COOL_DOWN_S) -> float:
+    """Wait until the process trees under `roots` are at rest: at least `least_s`, then
+    until their CPU use over `window_s` falls under `idle` of one CPU, or `deadline_s`
+    has passed. An overloaded server goes on serving the backlog after k6 has stopped;
+    a step started before it has drained fails at rates that pass on a rested server.
+    Returns the seconds waited."""
+    started = time.monotonic()
+    time.sleep(least_s)
+    trees = [TreeUsage(root) for root in roots]
+    while True:
+        for tree in trees:
+            tree.sample()
+        time.sleep(window_s)
+        used = 0.0
+        for tree in trees:
+            tree.sample()
+            used += tree.cpu_seconds()
+            tree.first_cpu = dict(tree.last_cpu)
+        waited = time.monotonic() - started
+        if used / window_s < idle or waited >= deadline_s:
+            return round(waited, 2)
 
 
 @dataclass
@@ -45,6 +74,8 @@ class Stepper:
     mix: str
     count: int = 0
     connection_interval_s: float = 10.0  # how often the workers' connections are counted
+    rested_s: float = 0.0  # how long the server took to come to rest after the last step
+    probe: SpeedProbe | None = None  # the server CPUs' speed, probed while a step runs
 
     def __call__(self, rate: float, duration_s: int | None = None) -> dict:
         # pragma: no mutate block  (drives real processes: see docs/contributing.md)
@@ -62,6 +93,8 @@ class Stepper:
         def tick(k6_process: Process) -> None:
             monitor.tick()
             self.nodelay.tick()
+            if self.probe is not None:
+                self.probe.tick()
 
         started, times = time.monotonic(), psutil.cpu_times(percpu=True)
         log = self.logs / f"k6-step-{number}.log"
@@ -84,5 +117,12 @@ class Stepper:
         figures["load_busy"] = max(load_busy(usage, len(self.placement["load_cpus"])),
                                    usage["cpus_busy"]["load_cpus"])
         figures["little"] = little(figures, self.slots, self.wait_ms)
-        time.sleep(COOL_DOWN_S)
+        if self.probe is not None:
+            probes = self.probe.take()
+            figures["speed"] = {"probes": len(probes),
+                                "median_ms": round(statistics.median(probes), 3) if probes
+                                else None,
+                                "slowdown": slowdown(probes, self.probe.fastest)}
+        figures["rest_before_s"] = self.rested_s
+        self.rested_s = rest([self.up.server.pid, self.up.db.pid])
         return figures

@@ -298,7 +298,7 @@ def test_after_a_pass_the_search_jumps_to_where_theory_points():
     found = search(_server(1234.5), GOAL, start_rps=100,
                    aim_after=lambda step: 1000.0)
     rates = [s["offered_rps"] for s in found.steps]
-    assert rates[:3] == [100, 1000.0, 1100.0]  # the aim, then climbs of 10%
+    assert rates[:3] == [100, 1000.0, 1150.0]  # the aim, then climbs of 15%
     assert found.capacity() <= 1234.5 < found.failing
     without = search(_server(1234.5), GOAL, start_rps=100)
     assert len(found.steps) < len(without.steps)
@@ -306,7 +306,7 @@ def test_after_a_pass_the_search_jumps_to_where_theory_points():
 
 def test_the_aim_is_a_share_of_the_bound_the_measured_cost_allows():
     step = {"cpu_s_per_1000": 0.5}  # 0.5 ms a request: 2,000/s on one CPU
-    assert aim(step, None, 1, 0.0) == 1400.0
+    assert aim(step, None, 1, 0.0) == 1600.0
     assert aim(step, 2, 1, 25.0) == round(2 / 0.0255 * 0.9, 1)  # the slots bind first
     assert aim({"cpu_s_per_1000": None}, 2, 1, 25.0) is None
 
