@@ -110,7 +110,7 @@ def test_every_command_names_a_function_that_exists():
 
     from pyserverbench.cli.commands import COMMANDS
 
-    assert len(COMMANDS) == 15
+    assert len(COMMANDS) == 16
     for command, target in COMMANDS.items():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), command
@@ -125,4 +125,4 @@ def test_an_unknown_command_is_refused_naming_the_commands(capsys):
     assert capsys.readouterr().err == (
         "error: unknown command 'bogus' (accepted: run, capacity, report, asyncable, "
         "interrupts, calibrate, knee, mutants, compare, matrix, db-role, server-role, "
-        "load-role, app, sitting)\n")
+        "load-role, app, sitting, sitting-summary)\n")

@@ -24,6 +24,7 @@ COMMANDS = {
     "load-role": "pyserverbench.measure.load_role:main",
     "app": "pyserverbench.measure.app:main",
     "sitting": "pyserverbench.sitting.run:main",
+    "sitting-summary": "pyserverbench.devtools.sitting_summary:main",
 }
 
 

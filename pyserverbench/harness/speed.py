@@ -95,3 +95,15 @@ def slowdown(samples: list[float], fastest: float) -> float | None:
     if not samples or not math.isfinite(fastest) or fastest <= 0:
         return None
     return round(statistics.median(samples) / fastest, 3)
+
+
+def search_speed(steps: list[dict]) -> dict | None:
+    """The server CPUs' speed over a search: the median, lowest and highest of its steps'
+    median probes (CPU ms of the probe task), or None if no step was probed. On a machine
+    whose speed moves, repeats of a cell can differ by this much for that reason alone."""
+    medians = [s["speed"]["median_ms"] for s in steps
+               if (s.get("speed") or {}).get("median_ms") is not None]
+    if not medians:
+        return None
+    return {"median_ms": round(statistics.median(medians), 3),
+            "fastest_ms": round(min(medians), 3), "slowest_ms": round(max(medians), 3)}

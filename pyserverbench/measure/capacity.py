@@ -21,7 +21,7 @@ from pyserverbench.cli.progress import Progress
 from pyserverbench.harness.k6 import find_k6, k6_version
 from pyserverbench.harness.machine import free_threaded_build
 from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers
-from pyserverbench.harness.speed import SpeedProbe
+from pyserverbench.harness.speed import SpeedProbe, search_speed
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.matrix.workloads import (
     STUDY_MIX,
@@ -129,6 +129,7 @@ def search_facts(config: CapacityConfig, found: Search, slots: int | None,
                               default=0),
         "bounds": bounds(slots, server_cpus, wait_ms, cost),
         "inconsistent_steps": sum(bool(s["little"]["problems"]) for s in found.steps),
+        "speed": search_speed(found.steps),
         "steps": found.steps,
     }
 

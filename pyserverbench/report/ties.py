@@ -142,6 +142,13 @@ def sitting_facts(records: list[dict], floor: float | None, what: str) -> list[s
         facts.append(f"Disturbed: {len(disturbed)} {what} (run again once, later in the "
                      f"sitting): " + "; ".join(sorted({d for r in disturbed
                                                        for d in r["machine"]["disturbed"]})))
+    probed = [r["capacity"]["speed"]["median_ms"] for r in records
+              if ((r.get("capacity") or {}).get("speed") or {}).get("median_ms")]
+    if len(probed) > 1:
+        facts.append(f"The server CPU's speed while the steps ran (CPU ms of a short fixed "
+                     f"task, median per search): {min(probed):.2f}–{max(probed):.2f} ms, "
+                     f"{max(probed) / min(probed):.2f} times apart (median "
+                     f"{statistics.median(probed):.2f} ms).")
     speeds = [r["machine"]["cpu_speed"]["task_ms"] for r in records if r.get("machine")]
     if len(speeds) > 1:
         facts.append(f"The server CPU's speed on a fixed task: {min(speeds):.1f}–"

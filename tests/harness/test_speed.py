@@ -1,8 +1,17 @@
 """The CPU speed reading: a fixed task, timed on the CPUs asked for, affinity restored."""
 
+import math
 import os
 
-from pyserverbench.harness.speed import cpu_speed, task
+from pyserverbench.harness import speed
+from pyserverbench.harness.speed import (
+    SpeedProbe,
+    cpu_speed,
+    probe_ms,
+    search_speed,
+    slowdown,
+    task,
+)
 
 
 def test_the_task_is_fixed_work():
@@ -28,3 +37,42 @@ def test_the_speed_is_timed_on_the_cpus_asked_for_and_the_affinity_restored(monk
 def test_without_cpus_it_runs_where_it_is():
     found = cpu_speed(None, rounds=1)
     assert found["cpus"] == sorted(os.sched_getaffinity(0))
+
+
+def test_a_probe_is_cpu_time_on_the_cpus_asked_for(monkeypatch):
+    usable = os.sched_getaffinity(0)
+    seen = []
+    real = os.sched_setaffinity
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: (seen.append(set(cpus)),
+                                                                    real(pid, cpus)))
+    one = {min(usable)}
+    assert probe_ms(one, turns=2000) > 0
+    assert seen == [one, usable]
+    assert os.sched_getaffinity(0) == usable
+
+
+def test_the_probe_runs_at_most_every_interval_and_keeps_the_fastest(monkeypatch):
+    times = iter([0.0, 0.1, 0.6, 0.7, 1.2])
+    made = iter([2.0, 1.5, 3.0])
+    monkeypatch.setattr(speed.time, "monotonic", lambda: next(times))
+    monkeypatch.setattr(speed, "probe_ms", lambda cpus: next(made))
+    probe = SpeedProbe(None, every_s=0.5)
+    for _ in range(5):
+        probe.tick()
+    assert probe.take() == [2.0, 1.5, 3.0]  # at 0.0, 0.6 and 1.2
+    assert probe.take() == []
+    assert probe.fastest == 1.5
+
+
+def test_a_slowdown_is_the_median_over_the_fastest():
+    assert slowdown([2.0, 3.0, 7.0], 1.5) == 2.0  # the median, not the mean
+    assert slowdown([1.5], 1.5) == 1.0
+    assert slowdown([], 1.5) is None
+    assert slowdown([2.0], math.inf) is None
+
+
+def test_a_search_speed_spans_its_probed_steps():
+    steps = [{"speed": {"median_ms": 2.5}}, {"speed": {"median_ms": 1.4}},
+             {"speed": {"median_ms": None}}, {}, {"speed": {"median_ms": 2.0}}]
+    assert search_speed(steps) == {"median_ms": 2.0, "fastest_ms": 1.4, "slowest_ms": 2.5}
+    assert search_speed([{}]) is None

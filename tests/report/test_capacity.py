@@ -89,6 +89,19 @@ def test_a_sittings_table_has_tie_groups_a_noise_floor_and_leaves_out_what_was_r
     assert "sitting S1" in text  # the sitting names its section
 
 
+def test_a_sittings_section_states_how_far_the_cpus_speed_moved_while_steps_ran():
+    records = [_placed(_record("uvicorn", 25, rps, n), "u", n, n * 10)
+               for n, rps in enumerate((1150.0, 720.0, 1050.0), start=1)]
+    for record, probed in zip(records, (1.4, 2.6, 1.5), strict=True):
+        record["capacity"]["speed"] = {"median_ms": probed, "fastest_ms": probed,
+                                       "slowest_ms": probed}
+    section = render(records).split("### 25 ms DB latency")[1]
+    assert "median per search): 1.40–2.60 ms, 1.86 times apart (median 1.50 ms)" in section
+    del records[1]["capacity"]["speed"]
+    records[2]["capacity"]["speed"] = None
+    assert "while the steps ran" not in render(records)  # one probed search says nothing
+
+
 def test_a_section_of_searches_made_before_steps_were_confirmed_says_so():
     old = render(_map())
     assert "Searched before steps were confirmed: one step decided each rate" in old
