@@ -3,6 +3,8 @@
 import math
 import os
 
+import pytest
+
 from pyserverbench.harness import speed
 from pyserverbench.harness.speed import (
     SpeedProbe,
@@ -19,12 +21,18 @@ def test_the_task_is_fixed_work():
     assert task(1000) != task(1001)
 
 
-def test_the_speed_is_timed_on_the_cpus_asked_for_and_the_affinity_restored(monkeypatch):
-    usable = os.sched_getaffinity(0)
-    seen = []
+@pytest.fixture
+def seen(monkeypatch) -> list[set[int]]:
+    """Every affinity set while the test runs, in order (and set for real)."""
+    calls: list[set[int]] = []
     real = os.sched_setaffinity
-    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: (seen.append(set(cpus)),
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: (calls.append(set(cpus)),
                                                                     real(pid, cpus)))
+    return calls
+
+
+def test_the_speed_is_timed_on_the_cpus_asked_for_and_the_affinity_restored(seen):
+    usable = os.sched_getaffinity(0)
     one = {min(usable)}
     found = cpu_speed(one, rounds=3)
     assert seen == [one, usable]
@@ -39,12 +47,8 @@ def test_without_cpus_it_runs_where_it_is():
     assert found["cpus"] == sorted(os.sched_getaffinity(0))
 
 
-def test_a_probe_is_cpu_time_on_the_cpus_asked_for(monkeypatch):
+def test_a_probe_is_cpu_time_on_the_cpus_asked_for(seen):
     usable = os.sched_getaffinity(0)
-    seen = []
-    real = os.sched_setaffinity
-    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: (seen.append(set(cpus)),
-                                                                    real(pid, cpus)))
     one = {min(usable)}
     assert probe_ms(one, turns=2000) > 0
     assert seen == [one, usable]
