@@ -63,6 +63,10 @@ def build_parser(prog: str = "python -m pyserverbench capacity",
                         help="first rate tried, requests per second (default 500, or 80%% of "
                              "a blocking server's slots over its DB wait where that is "
                              "lower)")
+    parser.add_argument("--near", type=bounded_float(1, 100_000), default=None,
+                        help="an earlier search's capacity for the same cell (a sitting "
+                             "passes its earlier rounds' median): start there and move by "
+                             "the resolution instead of climbing from --start-rps")
     parser.add_argument("--max-rps", type=bounded_float(1, 100_000), default=20_000.0,
                         help="highest rate tried (1 to 100000, default 20000)")
     add_workload_options(parser)
@@ -91,6 +95,8 @@ def search_problem(args: argparse.Namespace) -> str | None:
         return f"argument --mix: applies to --workload mix only, not {args.workload!r}"
     if args.start_rps is not None and args.start_rps > args.max_rps:
         return f"argument --start-rps: {args.start_rps:g} is above --max-rps {args.max_rps:g}"
+    if args.near is not None and args.near > args.max_rps:
+        return f"argument --near: {args.near:g} is above --max-rps {args.max_rps:g}"
     return None
 
 

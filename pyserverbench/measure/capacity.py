@@ -65,6 +65,7 @@ class CapacityConfig:
     start_rps: float
     max_rps: float
     mix: str
+    near_rps: float | None = None  # an earlier search's answer for the cell, if given
 
     def db_wait_ms(self) -> float:
         """The mix's mean DB wait per request in this stack's app."""
@@ -97,7 +98,7 @@ def parse(argv: list[str] | None = None
         goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
         warmup_s=args.warmup, resolution=args.resolution, min_requests=args.min_requests,
         start_rps=args.start_rps or min(START_RPS, args.max_rps),
-        max_rps=args.max_rps, mix=mix) for latency in args.db_latency]
+        max_rps=args.max_rps, mix=mix, near_rps=args.near) for latency in args.db_latency]
     return configs, args.repeat, args.progress_label, args.progress
 
 
@@ -106,7 +107,8 @@ def settings(config: CapacityConfig) -> dict:
     return {"goal_ms": config.goal_ms, "step_s": config.run.duration_s,
             "warmup_s": config.warmup_s, "resolution": config.resolution,
             "min_requests": config.min_requests,
-            "start_rps": config.start_rps, "max_rps": config.max_rps, "mix": config.mix,
+            "start_rps": config.start_rps, "near_rps": config.near_rps,
+            "max_rps": config.max_rps, "mix": config.mix,
             "steps": []}
 
 
@@ -180,7 +182,8 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
                                                              config.min_requests)),
                        config.goal_ms, first_rate(config.start_rps, slots, wait_ms),
                        config.resolution, config.max_rps, on_step=judged,
-                       aim_after=lambda first: aim(first, slots, server_cpus, wait_ms))
+                       aim_after=lambda first: aim(first, slots, server_cpus, wait_ms),
+                       near=config.near_rps)
         after = read_workers(up.probe_dir)
         probe = probe_facts(run.processes, before, after,
                             up.workers(after), {}, nodelay.readings,

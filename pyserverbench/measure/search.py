@@ -10,9 +10,12 @@ so is the passing rate that is the answer, and the majority of up to three steps
 each (a failure that passes lets the search go on above it; a pass that fails, below).
 Only a step that fell far behind (achieved under 80% of the rate) is trusted alone. The
 search starts low and, after each step that passes, jumps to a share of what theory
-allows for the CPU cost it measured (or climbs by 10%), until a rate fails; then it
+allows for the CPU cost it measured (or climbs by 15%), until a rate fails; then it
 halves the gap between the highest passing and the lowest failing rate until it is
-within the resolution."""
+within the resolution. A search told where an earlier search of the same cell ended
+(`near`, a sitting's later rounds) starts there and climbs by the resolution, doubled
+with each pass, or steps down by twice the resolution, doubled with each failure (at
+most halving), while nothing has passed."""
 
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ AIM = 0.8  # while climbing, jump to this share of the rate the CPU cost allows 
 AIM_SLOTS = 0.9  # ... or the slots allow, where they bind first (a closer bound) ...
 AIMED_CLIMB = 1.15  # ... or climb by this factor, whichever is higher (2 without an aim)
 FIRST_SLOTS = 0.8  # a blocking server starts at this share of its slots over the DB wait
+NEAR_DOWN = 2  # a search near an earlier answer first steps down by this many resolutions
 DEFAULT_GOAL_MARGIN_MS = 50.0  # the goal is p99 <= DB time + this, unless given
 
 
@@ -191,6 +195,7 @@ class Search:
     error: str | None = None  # why the search stopped before it was over
     aim: float | None = None  # where the knee is expected: the climb jumps there
     votes: dict[float, list[str]] = field(default_factory=dict)  # rate -> pass/fail/behind
+    near: float | None = None  # an earlier search's answer: start there, move by the resolution
 
     def verdict(self, rate: float) -> bool | None:
         """Whether `rate` passed (True), failed (False), or needs another step (None): a
@@ -218,10 +223,16 @@ class Search:
                 return self.start_rps
             if low >= self.max_rps:
                 return None
+            if self.near is not None:  # the resolution, doubled with every pass
+                passes = sum(self.verdict(rate) is True for rate in self.votes)
+                up = math.floor(low * (1 + self.resolution * 2 ** (passes - 1)) * 10) / 10
+                return min(max(up, low + 0.1), self.max_rps)
             climb = low * (2.0 if self.aim is None else AIMED_CLIMB)
             return round(min(max(climb, self.aim or 0.0), self.max_rps), 1)
-        if low is None:  # even the start failed: halve until a rate passes
-            lower = round(high / 2, 1)
+        if low is None:  # even the start failed: step down until a rate passes
+            share = 0.5 if self.near is None else max(  # near: the step doubles too
+                0.5, 1 - NEAR_DOWN * self.resolution * 2 ** (len(self.votes) - 1))
+            lower = round(high * share, 1)
             if lower >= MIN_RPS:
                 return lower
             return high if self.verdict(high) is None else None
@@ -254,11 +265,13 @@ class Search:
 def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
            resolution: float = 0.05, max_rps: float = 100_000.0,
            on_step: Callable[[dict], None] | None = None, max_steps: int = 40,
-           aim_after: Callable[[dict], float | None] | None = None) -> Search:
+           aim_after: Callable[[dict], float | None] | None = None,
+           near: float | None = None) -> Search:
     """Run steps (`measure(rate)` returns a step's figures) until the search is over, or
     `max_steps` have run (then `error` says so). `aim_after(step)`, if given, says
-    where to jump after a step that passed while climbing."""
-    state = Search(start_rps, resolution, max_rps)
+    where to jump after a step that passed while climbing. With `near` (an earlier
+    search's answer) the search starts there instead of `start_rps` and ignores the aim."""
+    state = Search(near or start_rps, resolution, max_rps, near=near)
     rate = state.next_rate()
     while rate is not None:
         if len(state.steps) >= max_steps:
@@ -266,7 +279,8 @@ def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
             break
         step = measure(rate)
         state.record(step, step_problem(step, goal_ms))
-        if aim_after is not None and state.failing is None and state.steps[-1]["passed"]:
+        if aim_after is not None and near is None and state.failing is None and \
+                state.steps[-1]["passed"]:
             state.aim = aim_after(state.steps[-1])
         if on_step is not None:
             on_step(state.steps[-1])

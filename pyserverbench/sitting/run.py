@@ -9,6 +9,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -129,6 +130,18 @@ def reruns(slots: list[Slot], done: dict[int, dict]) -> list[Slot]:
     return extra
 
 
+def near(cell: Cell, done: dict[int, dict]) -> float | None:
+    """Where a capacity cell's earlier searches in this sitting ended: the median of their
+    capacities (None for another kind, or before one finished). A later round starts
+    there, which saves the climb; it still confirms both ends of its own answer."""
+    if cell.kind != "capacity":
+        return None
+    found = [r["capacity"]["rps"] for r in done.values()
+             if r.get("ok") and r.get("sitting", {}).get("cell") == cell.key()
+             and isinstance((r.get("capacity") or {}).get("rps"), (int, float))]
+    return round(statistics.median(found), 1) if found else None
+
+
 def place(plan: dict, slot: Slot) -> dict:
     return {"id": plan["id"], "seed": plan["seed"], "round": slot.round,
             "rounds": plan["rounds"], "order": slot.order, "cell": slot.cell.key(),
@@ -147,19 +160,24 @@ class Stopped(Exception):
         self.signum = signum
 
 
-def slot_command(plan: dict, slot: Slot, results_dir: Path) -> list[str]:
-    """The command that measures one slot: its nox session, installed already."""
+Command = Callable[[dict, Slot, Path, list[str]], list[str]]
+
+
+def slot_command(plan: dict, slot: Slot, results_dir: Path, extra: list[str]) -> list[str]:
+    """The command that measures one slot: its nox session, installed already, with
+    `extra` options for this slot alone."""
     return nox("-R", "-s", slot.cell.session(plan["python"]), "--",
-               *slot.cell.argv(), *plan["options"], "--results-dir", str(results_dir))
+               *slot.cell.argv(), *plan["options"], *extra, "--results-dir",
+               str(results_dir))
 
 
-def run_slot(plan: dict, slot: Slot, results_dir: Path,
-             command: Callable[[dict, Slot, Path], list[str]] = slot_command) -> int:
+def run_slot(plan: dict, slot: Slot, results_dir: Path, command: Command = slot_command,
+             extra: list[str] | None = None) -> int:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Measure one slot (by `command`); its exit code. A signal to the sitting is passed
     on to the command, which stops what it started; then Stopped is raised."""
     env = {**os.environ, SITTING_VARIABLE: json.dumps(place(plan, slot))}
-    argv = command(plan, slot, results_dir)
+    argv = command(plan, slot, results_dir, extra or [])
     caught: list[int] = []
     child = subprocess.Popen(argv, env=env)
 
@@ -210,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def sit(plan: dict, slots: list[Slot], results_dir: Path,
-        command: Callable[[dict, Slot, Path], list[str]] = slot_command) -> int:
+        command: Command = slot_command) -> int:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Run every slot not yet recorded, then, once, the reruns of disturbed ones."""
     began, counts = time.monotonic(), {"ran": 0, "failed": 0}
@@ -226,8 +244,10 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
             print(f"sitting {plan['id']}: slot {slot.order} (round {slot.round}"
                   f"{', A/A' if slot.aa else ''}{', rerun' if slot.rerun_of else ''}): "
                   f"{slot.cell.key()}; {len(done) + number} recorded{eta}", flush=True)
+            earlier = near(slot.cell, recorded(results_dir, plan["id"]))
+            extra = [] if earlier is None else ["--near", f"{earlier:g}"]
             try:
-                code = run_slot(plan, slot, results_dir, command)
+                code = run_slot(plan, slot, results_dir, command, extra)
             except Stopped as stop:
                 print(f"sitting {plan['id']}: stopped by {stop} at slot {slot.order}; go on "
                       f"with `nox -s sitting -- --resume {plan['id']}`", file=sys.stderr)

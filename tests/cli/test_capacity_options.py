@@ -21,6 +21,7 @@ def test_latencies_and_default_placement():
 @pytest.mark.parametrize(("argv", "named"), [
     (["--threads", "4"], "argument --threads: stack 'sync' has no threads"),
     (["--start-rps", "500", "--max-rps", "100"], "--start-rps: 500 is above --max-rps 100"),
+    (["--near", "500", "--max-rps", "100"], "--near: 500 is above --max-rps 100"),
     (["--mix", "/x"], "argument --mix: '/x' is not a request mix"),
     (["--db-latency", "5,x"], "argument --db-latency: '5,x' is not a list of latencies"),
     (["--step", "0s"], "argument --step: '0s' is out of range"),

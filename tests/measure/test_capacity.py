@@ -98,6 +98,9 @@ def test_one_search_per_latency_with_the_default_goal_and_placement(tmp_path, mo
     assert (first.run.duration_s, first.warmup_s, first.resolution, first.start_rps,
             first.mix) == (2, 1, 0.05, 500.0, "/:2,/api:1")
     assert first.run.server_cpus == frozenset({0})  # the lower half of CPUs 0 and 1
+    assert first.near_rps is None and settings(first)["near_rps"] is None
+    later, _, _ = parse_args(["--stack", "sync", "--near", "812.5"])
+    assert later[0].near_rps == 812.5 and settings(later[0])["near_rps"] == 812.5
     shared, _, _ = parse_args(["--stack", "sync", "--shared-cpus", "--goal-ms", "30"])
     assert shared[0].run.server_cpus is None and shared[0].goal_ms == 30.0
 

@@ -333,3 +333,28 @@ def test_a_gap_that_rounding_cannot_split_ends_the_search():
     state.votes[1.1] = ["fail", "fail"]
     state.votes[1.0] = ["pass", "pass"]
     assert state.next_rate() is None
+
+
+@pytest.mark.parametrize("capacity", [1000.0, 1049.0, 700.0, 2600.0, 40.0])
+def test_a_search_near_an_earlier_answer_starts_there_and_still_brackets_its_own(capacity):
+    found = search(_server(capacity), GOAL, start_rps=50, resolution=0.05, near=1000.0,
+                   aim_after=lambda step: 5000.0)
+    assert found.steps[0]["offered_rps"] == 1000.0
+    assert found.capacity() <= capacity < found.failing
+    assert (found.failing - found.capacity()) / found.capacity() <= 0.05
+    assert all(s["passed"] == (s["offered_rps"] <= capacity) for s in found.steps)
+    assert max(s["offered_rps"] for s in found.steps) < 5000  # the aim is not used
+
+
+def test_near_an_answer_that_holds_a_search_takes_four_steps():
+    found = search(_server(1020.0), GOAL, start_rps=50, resolution=0.05, near=1000.0)
+    # the pass, the failure just past the resolution and its confirmation, the pass again
+    assert [s["offered_rps"] for s in found.steps] == [1000.0, 1050.0, 1050.0, 1000.0]
+    assert found.capacity() == 1000.0
+
+
+def test_near_an_answer_the_steps_up_and_down_double():
+    up = search(_server(1500.0), GOAL, start_rps=50, resolution=0.05, near=1000.0)
+    assert _rates(up)[:4] == [1000.0, 1050.0, 1155.0, 1386.0]
+    down = search(_server(700.0), GOAL, start_rps=50, resolution=0.05, near=1000.0)
+    assert _rates(down)[:4] == [1000.0, 900.0, 720.0, 432.0]

@@ -12,6 +12,7 @@ from pyserverbench.sitting.run import (
     build_parser,
     cells_of,
     main,
+    near,
     new_plan,
     options_problem,
     place,
@@ -86,11 +87,11 @@ def test_bad_options_stop_in_one_line(argv, message, tmp_path, capsys):
     assert not (tmp_path / "sittings").exists() or not list((tmp_path / "sittings").iterdir())
 
 
-def _direct(plan, slot, results_dir):
+def _direct(plan, slot, results_dir, extra):
     """Run a slot's command in this environment, without nox (the tests have every stack)."""
     return [sys.executable, "-m", "pyserverbench", "run", "--stack", slot.cell.stack,
             "--workers", str(slot.cell.workers), *slot.cell.argv(), *plan["options"],
-            "--results-dir", str(results_dir)]
+            *extra, "--results-dir", str(results_dir)]
 
 
 @pytest.mark.processes
@@ -129,7 +130,7 @@ with open(os.path.join(sys.argv[1], f"{place['order']}.json"), "w") as out:
 """
 
 
-def _fake(plan, slot, results_dir):
+def _fake(plan, slot, results_dir, extra):
     return [sys.executable, "-c", FAKE_RUN, str(results_dir)]
 
 
@@ -148,3 +149,43 @@ def test_disturbed_slots_run_again_once_and_a_run_that_wrote_nothing_is_not_retr
                   if r["sitting"]["rerun_of"]) == sync[:2]
     assert not any(r["sitting"]["cell"].startswith("run nothing") for r in found.values())
     assert "6 records in" in capsys.readouterr().out
+
+
+def test_a_capacity_cell_starts_near_the_median_of_its_earlier_answers():
+    cell = Cell("capacity", "uvicorn", 2, 25)
+    other = Cell("capacity", "sync", 2, 25)
+
+    def done(cell, rps, ok=True):
+        return {"ok": ok, "sitting": {"cell": cell.key()}, "capacity": {"rps": rps}}
+    assert near(cell, {}) is None
+    records = {1: done(cell, 900.0), 2: done(other, 200.0), 3: done(cell, 1300.0, ok=False),
+               4: done(cell, None, ok=False)}
+    assert near(cell, records) == 900.0
+    records[5] = done(cell, 1000.0)
+    records[6] = done(cell, 1200.0)
+    assert near(cell, records) == 1000.0  # the median, failed searches left out
+    assert near(Cell("run", "uvicorn", 2, 25), {1: done(Cell("run", "uvicorn", 2, 25), 5)}) \
+        is None
+
+
+FAKE_SEARCH = """
+import json, os, sys
+place = json.loads(os.environ["PYSERVERBENCH_SITTING"])
+record = {"sitting": place, "ok": True, "machine": {"disturbed": []}, "argv": sys.argv[2:],
+          "capacity": {"rps": 100.0 * place["order"]}}
+with open(os.path.join(sys.argv[1], f"{place['order']}.json"), "w") as out:
+    json.dump(record, out)
+"""
+
+
+@pytest.mark.processes
+def test_a_sitting_passes_a_cells_earlier_answers_to_its_later_searches(tmp_path):
+    cell = Cell("capacity", "uvicorn", 2, 25)
+    plan = {"id": "N1", "seed": 1, "rounds": 3, "options": [], "python": "3"}
+
+    def command(plan, slot, results_dir, extra):
+        return [sys.executable, "-c", FAKE_SEARCH, str(results_dir), *extra]
+    assert sit(plan, order([cell], 3, 1, aa_rounds=0), tmp_path, command) == 0
+    found = recorded(tmp_path, "N1")
+    assert [found[n]["argv"] for n in (1, 2, 3)] == [[], ["--near", "100"],
+                                                     ["--near", "150"]]
