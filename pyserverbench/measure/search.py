@@ -223,8 +223,9 @@ class Search:
                 return self.start_rps
             if low >= self.max_rps:
                 return None
-            if self.near is not None:  # the resolution, doubled with every pass
-                passes = sum(self.verdict(rate) is True for rate in self.votes)
+            if self.near is not None:  # the resolution, doubled with every pass above near
+                passes = max(1, sum(self.verdict(rate) is True for rate in self.votes
+                                    if rate >= self.near))
                 up = math.floor(low * (1 + self.resolution * 2 ** (passes - 1)) * 10) / 10
                 return min(max(up, low + 0.1), self.max_rps)
             climb = low * (2.0 if self.aim is None else AIMED_CLIMB)

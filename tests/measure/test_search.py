@@ -358,3 +358,13 @@ def test_near_an_answer_the_steps_up_and_down_double():
     assert _rates(up)[:4] == [1000.0, 1050.0, 1155.0, 1386.0]
     down = search(_server(700.0), GOAL, start_rps=50, resolution=0.05, near=1000.0)
     assert _rates(down)[:4] == [1000.0, 900.0, 720.0, 432.0]
+
+
+def test_near_an_answer_only_passes_above_it_widen_the_climb():
+    # the first step at the earlier answer stalls, the rates below it pass, and once the
+    # answer passes when confirmed the climb goes on from it by the resolution
+    found = search(_stalling(1100, {1000.0}), GOAL, start_rps=50, resolution=0.05,
+                   near=1000.0)
+    rates = [s["offered_rps"] for s in found.steps]
+    assert rates[:rates.index(1050.0)].count(1000.0) == 3
+    assert 1050.0 <= found.capacity() <= 1100
