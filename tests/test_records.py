@@ -22,7 +22,8 @@ from pyserverbench.records import (
 )
 
 COMMITTED = sorted([*(ROOT / "results" / "runs").glob("*.json"),
-                    *(ROOT / "examples" / "results").glob("*/runs/*.json")])
+                    *(ROOT / "examples" / "results").glob("*/runs/*.json"),
+                    *(ROOT / "trials").glob("*/*.json")])
 
 
 def test_the_schema_is_a_valid_json_schema():
