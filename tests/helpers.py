@@ -150,3 +150,20 @@ def user_app(name: str = "shop", key: str = "k1", **changes: object) -> dict:
     return {"name": name, "interface": "wsgi", "target": f"{name}.wsgi:application",
             "app_dir": None, "chdir": False, "paths": [["/", 1]], "load": "GET /", "env": {},
             "k6_script": None, "requirements": None, "key": key, **changes}
+
+
+def tables(text: str) -> list[list[dict[str, str]]]:
+    """The pipe tables in Markdown text, each a list of rows keyed by header (a header's
+    glossary link left out): `tables(section)[0][0]["Req/s"]`."""
+    import re
+
+    found = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.strip().splitlines() if line.startswith("|")]
+        if len(lines) < 2 or not set(lines[1]) <= set("|-: "):
+            continue
+        def cells(line: str) -> list[str]:
+            return [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        names = [re.sub(r"^\[(.*)\]\(#[^)]*\)$", r"\1", name) for name in cells(lines[0])]
+        found.append([dict(zip(names, cells(line), strict=True)) for line in lines[2:]])
+    return found

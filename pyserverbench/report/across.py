@@ -16,10 +16,11 @@ INTRO = """\
 
 The same scenarios on each Python, one table per scenario, host and commit (so that a
 table never pools sittings of different commits), one row per stack
-(with its threads), one column per Python. A closed-loop cell is the median of requests
-handled, its min-max, and the median server CPU milliseconds per request; a capacity
-cell is the median capacity (req/s) and its min-max. Only scenarios measured on two or
-more Pythons are shown; failed runs are counted in the cell and left out of the figures.
+(with its threads), one column per Python. A closed-loop cell is the median rate of
+requests handled (req/s), its min-max, and the median server CPU milliseconds per
+request; a capacity cell is the median capacity (req/s) and its min-max. Only scenarios
+measured on two or more Pythons are shown; failed runs are counted in the cell and left
+out of the figures.
 Use `nox -s compare -- python=3.12 python=3.13` to ask whether a change is more than
 noise.
 """
@@ -32,16 +33,23 @@ def _stack(record: dict) -> str:
     return f"{record['stack']} ({threads} thread{'s' if threads != 1 else ''})"
 
 
+def rate(value: float) -> str:
+    """Requests per second: whole numbers from 100 up, one decimal below."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
 def closed_cell(runs: list[dict]) -> str:
-    """`96,119 (95,800-96,400), 0.41 CPU ms/req` for the successful runs; failures counted."""
+    """`1,602 (1,597-1,607)/s, 0.41 CPU ms/req` for the successful runs; failures
+    counted."""
     good = [r for r in runs if r["ok"]]
     failed = f"{len(runs) - len(good)} failed" if len(good) < len(runs) else ""
     if not good:
         return failed
-    handled = [r["metrics"]["requests"] for r in good]
-    text = f"{statistics.median(handled):,.0f}"
+    rates = [r["metrics"]["requests"] / r["duration_s"] for r in good]
+    text = rate(statistics.median(rates))
     if len(good) > 1:
-        text += f" ({min(handled):,}-{max(handled):,})"
+        text += f" ({rate(min(rates))}-{rate(max(rates))})"
+    text += "/s"
     cpu = [1000 * r["usage"]["server"]["cpu_s"] / r["metrics"]["requests"] for r in good
            if r.get("usage") and r["usage"]["server"]["cpu_s"] > 0]
     if cpu:
@@ -50,15 +58,15 @@ def closed_cell(runs: list[dict]) -> str:
 
 
 def capacity_cell(runs: list[dict]) -> str:
-    """`1,250 (1,100-1,300)` req/s for the successful searches; failures counted."""
+    """`1,250 (1,100-1,300)/s` for the successful searches; failures counted."""
     good = [r["capacity"]["rps"] for r in runs if r["ok"]]
     failed = f"{len(runs) - len(good)} failed" if len(good) < len(runs) else ""
     if not good:
         return failed
-    text = f"{statistics.median(good):,.1f}"
+    text = rate(statistics.median(good))
     if len(good) > 1:
-        text += f" ({min(good):,.1f}-{max(good):,.1f})"
-    return text + (f"; {failed}" if failed else "")
+        text += f" ({rate(min(good))}-{rate(max(good))})"
+    return text + "/s" + (f"; {failed}" if failed else "")
 
 
 def views(records: list[dict], key: Callable[[dict], tuple],

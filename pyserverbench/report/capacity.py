@@ -10,22 +10,24 @@ from collections import defaultdict
 from tabulate import tabulate
 
 from pyserverbench.records import CapacityKey
-from pyserverbench.report.rows import NONE, _cell, _probed, _server
+from pyserverbench.report.glossary import linked
+from pyserverbench.report.rows import NONE, _cell, _head, _stack_cell
 from pyserverbench.report.ties import (
     Estimate,
+    Ranking,
     counted,
     estimate,
     noise_floor,
+    ranking,
     sitting_facts,
-    tie_groups,
-    unranked,
 )
 
-COLUMNS = ("Group", "Stack", "Server", "App", "Loop", "Parser", "Runs", "Capacity (req/s)",
-           "Interval", "Repeats", "Bound (req/s)", "Of Bound", "CPU s / 1k req", "Peak MB",
-           "Notes")
-ALIGN = ("right", "left", "left", "left", "left", "left", "right", "right", "right", "right",
-         "right", "right", "right", "right", "left")
+COLUMNS = ("Group", "Stack", "Capacity (req/s)", "Interval", "Of Bound", "CPU ms/req",
+           "Peak MB", "Notes")
+ALIGN = ("right", "left", "right", "right", "right", "right", "right", "left")
+DETAIL_COLUMNS = ("Stack", "Server", "App", "Worker model", "Loop", "Parser", "Searches",
+                  "Repeats", "Bound (req/s)")
+DETAIL_ALIGN = ("left", "left", "left", "left", "left", "left", "right", "right", "right")
 SPREAD_GOAL = 0.05  # a repeat further than this from its cell's median is marked
 
 INTRO = """\
@@ -40,23 +42,11 @@ achieved. Each step measures at least 1,000 requests after an uncounted warm-up.
 the knee a server fails a step now and then and passes the next at the same rate, so the
 failed rate that bounds the answer and the passing rate that is the answer are each run
 again and the majority of up to three steps decides (a step that fell far behind, under
-80% of its rate, decides alone). The search jumps
-towards what the CPU cost it measured allows, climbs until a rate fails, then halves the
-gap to the resolution. *Capacity* is the median of the searches (*Runs*); *Interval*
-runs from the lowest passing to the highest failing rate of the searches (for 3 to 5
-searches: it holds the median with the confidence shown, by order statistics; see
-docs/methodology.md); *Repeats* is the furthest search from the median. *Group* is the
-tie group: stacks whose intervals overlap, or whose capacities differ by less than the
-noise floor (the largest gap within the sitting's A/A pairs), share a group, and only
-groups are ranked (a stack of fewer than 3 searches is in none: —). *Bound* is what
-theory allows from the search's own measurements: the server's CPUs over the CPU cost of
-a request and, for a server that holds one request per worker or thread (sync, gthread,
-stupid-async, donkey-patched), its slots over the time each request holds one (the mix's
-mean DB wait plus its CPU cost). *CPU s / 1k req* is server CPU seconds per 1,000
-requests at the capacity step; *Peak MB* the server tree's peak memory during the
-search. Notes flag repeats further than 5% from their median, a capacity that is a lower
-bound (the load side's CPUs were busy at the deciding step), a search that reached its
-highest rate, and steps inconsistent with Little's law.
+80% of its rate, decides alone). The search jumps towards what the CPU cost it measured
+allows, climbs until a rate fails, then halves the gap to the resolution. Notes flag
+repeats further than 5% from their median, a capacity that is a lower bound (the load
+side's CPUs were busy at the deciding step), a search that reached its highest rate, and
+steps inconsistent with Little's law.
 """
 
 
@@ -101,25 +91,37 @@ def interval_text(found: Estimate) -> str:
 
 
 def ok_row(runs: list[dict], group: str) -> list[str]:
-    first = runs[0]
     found = cell_estimate(runs)
-    bound = [r["capacity"]["bounds"]["rps"] for r in runs
-             if r["capacity"]["bounds"]["rps"] is not None]
+    bound = _bound(runs)
     cost = [r["capacity"]["cpu_s_per_1000"] for r in runs
             if r["capacity"]["cpu_s_per_1000"] is not None]
     peak = _median([r["capacity"]["peak_rss_bytes"] for r in runs]) / 2**20
-    return [group, first["stack"], _server(first), first["app"], _probed(first, "loop"),
-            _probed(first, "parser"), str(len(runs)), f"{found.value:,.0f}",
-            interval_text(found), f"±{found.spread:.0%}" if found.n > 1 else NONE,
-            f"{_median(bound):,.0f}" if bound else NONE,
-            f"{found.value / _median(bound):.0%}" if bound else NONE,
-            f"{_median(cost):.3f}" if cost else NONE, f"{peak:,.0f}",
+    return [group, _stack_cell(runs[0]), f"{found.value:,.0f}", interval_text(found),
+            f"{found.value / bound:.0%}" if bound else NONE,
+            f"{_median(cost):.2f}" if cost else NONE, f"{peak:,.0f}",
             _cell(_notes(runs, found.spread))]
 
 
+def _bound(runs: list[dict]) -> float | None:
+    bound = [r["capacity"]["bounds"]["rps"] for r in runs
+             if r["capacity"]["bounds"]["rps"] is not None]
+    return _median(bound) if bound else None
+
+
+def detail_row(runs: list[dict]) -> list[str]:
+    found = cell_estimate(runs)
+    bound = _bound(runs)
+    return [*_head(runs[0], len(runs)), f"±{found.spread:.0%}" if found.n > 1 else NONE,
+            f"{bound:,.0f}" if bound else NONE]
+
+
 def failed_row(record: dict) -> list[str]:
-    return [NONE, record["stack"], _server(record), record["app"], NONE, NONE, "1",
-            "**failed**", NONE, NONE, NONE, NONE, NONE, NONE, _cell(str(record.get("error")))]
+    return [NONE, _stack_cell(record), "**failed**", NONE, NONE, NONE, NONE,
+            _cell(str(record.get("error")))]
+
+
+def failed_detail(record: dict) -> list[str]:
+    return [*_head(record, 1), NONE, NONE]
 
 
 def section_floor(records: list[dict]) -> float | None:
@@ -129,25 +131,35 @@ def section_floor(records: list[dict]) -> float | None:
                         if a["ok"] and b["ok"]])
 
 
-def latency_rows(records: list[dict]) -> list[list[str]]:
-    """One row per stack (its finished searches), one per failed search; by tie group,
-    then by capacity."""
+def latency_ranking(records: list[dict]) -> Ranking:
+    """One latency's stacks ranked: a cell per stack and threads (its finished searches,
+    named `stack/threads`), and the failed searches."""
     kept, _ = counted(records)
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    failed = []
     for record in kept:
         if record["ok"]:
             groups[(record["stack"], record.get("threads"))].append(record)
-        else:
-            failed.append(record)
     named = {f"{key[0]}/{key[1]}": sorted(runs, key=lambda r: r["id"])
              for key, runs in groups.items()}
     found = {name: cell_estimate(runs) for name, runs in named.items()}
-    ranked = tie_groups(found, section_floor(records))
-    rows = [ok_row(named[name], str(number)) for number, members in enumerate(ranked, start=1)
-            for name in members]
-    rows += [ok_row(named[name], NONE) for name in unranked(found)]
-    return rows + [failed_row(r) for r in sorted(failed, key=lambda r: r["id"])]
+    failed = sorted((r for r in kept if not r["ok"]), key=lambda r: r["id"])
+    return ranking(named, found, failed, section_floor(records))
+
+
+def latency_tables(records: list[dict]) -> tuple[list[list[str]], list[list[str]]]:
+    """One row per stack (its finished searches), one per failed search; by tie group,
+    then by capacity: the main rows and the detail rows, in the same order."""
+    ranked = latency_ranking(records)
+    order = [(name, str(number)) for number, members in enumerate(ranked.groups, start=1)
+             for name in members] + [(name, NONE) for name in ranked.unranked]
+    main = [ok_row(ranked.runs[name], group) for name, group in order]
+    details = [detail_row(ranked.runs[name]) for name, _ in order]
+    return (main + [failed_row(r) for r in ranked.failed],
+            details + [failed_detail(r) for r in ranked.failed])
+
+
+def latency_rows(records: list[dict]) -> list[list[str]]:
+    return latency_tables(records)[0]
 
 
 def latency_facts(records: list[dict]) -> list[str]:
@@ -174,6 +186,11 @@ def confirmed(records: list[dict]) -> bool:
     return bool(steps) and all("vote" in step for step in steps)
 
 
+def details(table: str) -> str:
+    """A table's proof columns, folded away under it."""
+    return f"<details><summary>How each row was measured</summary>\n\n{table}\n\n</details>\n"
+
+
 def render_section(key: CapacityKey, records: list[dict], heading: str,
                    facts: list[str]) -> str:
     """A section: heading, facts, the capacity chart, and per latency a table and chart."""
@@ -192,12 +209,15 @@ def render_section(key: CapacityKey, records: list[dict], heading: str,
     for latency in sorted(by_latency):
         members = sorted(by_latency[latency], key=lambda r: r["id"])
         goal = members[0]["capacity"]["goal_ms"]
-        table = tabulate(latency_rows(members), headers=COLUMNS, tablefmt="pipe",
+        main_rows, detail_rows = latency_tables(members)
+        table = tabulate(main_rows, headers=linked(COLUMNS), tablefmt="pipe",
                          colalign=ALIGN, disable_numparse=True)
+        proof = tabulate(detail_rows, headers=linked(DETAIL_COLUMNS), tablefmt="pipe",
+                         colalign=DETAIL_ALIGN, disable_numparse=True)
         facts_here = latency_facts(members)
         lines += [f"### {latency} ms DB latency: goal p99 <= {goal:g} ms", "",
                   *(f"- {fact}" for fact in facts_here), *([""] if facts_here else []),
-                  table, "",
+                  table, "", details(proof),
                   f"![p99 against offered rate at {latency} ms]({names[latency]})", ""]
     return "\n".join(lines)
 

@@ -11,20 +11,22 @@ from pyserverbench.matrix.ceiling import BOUNDED_FRACTION, ceiling_facts
 from pyserverbench.matrix.workloads import from_record
 from pyserverbench.report.ties import (
     Estimate,
+    Ranking,
     counted,
     estimate,
     noise_floor,
-    tie_groups,
-    unranked,
+    ranking,
 )
 
 NOISE = 0.05  # a repeat further than this from the median is marked
 BUSY_CORE = 0.5  # k6 or the fake DB above this share of a core may have been the limit
-COLUMNS = ("Group", "Mode", "Server", "App", "Loop", "Parser", "Runs", "Req Handled",
-           "Interval", "Req Duration (p95)", "Req Blocked (p95)", "Server CPU s", "Req/CPU-s",
-           "Peak MB", "Of Ceiling", "Notes")
-ALIGN = ("right", "left", "left", "left", "left", "left", "right", "right", "right", "right",
-         "right", "right", "right", "right", "right", "left")
+COLUMNS = ("Group", "Stack", "Req/s", "Interval (req/s)", "p95", "CPU ms/req", "Of Ceiling",
+           "Notes")
+ALIGN = ("right", "left", "right", "right", "right", "right", "right", "left")
+DETAIL_COLUMNS = ("Stack", "Server", "App", "Worker model", "Loop", "Parser", "Runs",
+                  "Requests", "Blocked (p95)", "Server CPU s", "Peak MB")
+DETAIL_ALIGN = ("left", "left", "left", "left", "left", "left", "right", "right", "right",
+                "right", "right")
 NONE = "—"
 
 
@@ -52,31 +54,47 @@ def _probed(record: dict, key: str) -> str:
     return str(value) if value is not None else NONE
 
 
+def worker_model(record: dict) -> str:
+    """How the stack holds requests: one per worker or thread, or many interleaved."""
+    from pyserverbench.matrix.stacks import STACKS
+
+    stack = STACKS.get(record["stack"])
+    if stack is None:
+        return NONE
+    return ("one request per worker or thread" if stack.blocking
+            else "many requests per worker")
+
+
 def _head(record: dict, runs: int) -> list[str]:
-    return [record["mode"], _server(record), record["app"], _probed(record, "loop"),
-            _probed(record, "parser"), str(runs)]
+    """The proof columns of a row: what served and what the server reported."""
+    return [record["stack"], _server(record), record["app"], worker_model(record),
+            _probed(record, "loop"), _probed(record, "parser"), str(runs)]
 
 
 def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def _interval(found: Estimate) -> str:
+def _interval(found: Estimate, per: float = 1.0) -> str:
     if found.n == 1:
         return "one run"
-    return f"{found.low:,.0f}–{found.high:,.0f} ({found.confidence:.0%})"
+    return f"{found.low / per:,.0f}–{found.high / per:,.0f} ({found.confidence:.0%})"
+
+
+def cpu_ms(runs: list[dict]) -> str:
+    """The median server CPU milliseconds per request of these runs."""
+    costs = [1000 * r["usage"]["server"]["cpu_s"] / r["metrics"]["requests"] for r in runs
+             if r.get("usage") and r["metrics"]["requests"]]
+    return f"{_median(costs):.2f}" if costs else NONE
 
 
 def _usage_cells(runs: list[dict]) -> list[str]:
     usages = [r.get("usage") for r in runs]
     if not all(usages):
-        return [NONE, NONE, NONE]
+        return [NONE, NONE]
     cpu = [u["server"]["cpu_s"] for u in usages]
-    per_cpu = [r["metrics"]["requests"] / u["server"]["cpu_s"]
-               for r, u in zip(runs, usages, strict=True) if u["server"]["cpu_s"] > 0]
     peak = max(u["server"]["peak_rss_bytes"] for u in usages) / 2**20
-    return [f"{_median(cpu):.1f}", f"{_median(per_cpu):,.0f}" if per_cpu else NONE,
-            f"{peak:,.1f}"]
+    return [f"{_median(cpu):.1f}", f"{peak:,.1f}"]
 
 
 def _notes(runs: list[dict], spread: float, fraction: float | None, extra: list[str]) -> str:
@@ -108,22 +126,40 @@ def handled_estimate(runs: list[dict]) -> Estimate:
     return estimate([float(r["metrics"]["requests"]) for r in runs])
 
 
+def _fraction(runs: list[dict]) -> float | None:
+    """The median share of the scenario's ceiling reached (None for a user's app, whose
+    ceiling is not known, or a scenario without one)."""
+    fractions = [None if r.get("user_app") else
+                 ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
+                               r["db_latency_ms"], from_record(r), r["app"])["fraction"]
+                 for r in runs]
+    return None if None in fractions else _median(fractions)
+
+
 def ok_row(runs: list[dict], extra: list[str] | None = None, group: str = NONE) -> list[str]:
     """One row for the successful runs of one configuration, in tie group `group`."""
     first = runs[0]
     found = handled_estimate(runs)
-    fractions = [None if r.get("user_app") else  # no ceiling is known for a user's app
-                 ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
-                               r["db_latency_ms"], from_record(r), r["app"])["fraction"]
-                 for r in runs]
-    fraction = None if None in fractions else _median(fractions)
-    return [group, *_head(first, len(runs)),
-        f"{round(found.value):,}", _interval(found),
-        fmt_ms(_median([r["metrics"]["duration_p95_ms"] for r in runs])),
-        fmt_ms(_median([r["metrics"]["blocked_p95_ms"] for r in runs])),
-        *_usage_cells(runs), NONE if fraction is None else f"{fraction:.0%}",
-        _notes(runs, found.spread, fraction, extra or []),
-    ]
+    fraction = _fraction(runs)
+    return [group, _stack_cell(first), f"{found.value / first['duration_s']:,.0f}",
+            _interval(found, first["duration_s"]),
+            fmt_ms(_median([r["metrics"]["duration_p95_ms"] for r in runs])), cpu_ms(runs),
+            NONE if fraction is None else f"{fraction:.0%}",
+            _notes(runs, found.spread, fraction, extra or [])]
+
+
+def detail_row(runs: list[dict]) -> list[str]:
+    """The proof of one row: what served, and the raw counts behind its rate."""
+    found = handled_estimate(runs)
+    return [*_head(runs[0], len(runs)), f"{round(found.value):,}",
+            fmt_ms(_median([r["metrics"]["blocked_p95_ms"] for r in runs])),
+            *_usage_cells(runs)]
+
+
+def _stack_cell(record: dict) -> str:
+    threads = record.get("threads")
+    return record["stack"] + (f" ({threads} thread{'s' if threads != 1 else ''})"
+                              if threads else "")
 
 
 def failed_row(record: dict) -> list[str]:
@@ -131,7 +167,12 @@ def failed_row(record: dict) -> list[str]:
     reason = str(record.get("error") or "unknown error")
     if len(reason) > 140:
         reason = reason[:137] + "..."
-    return [NONE, *_head(record, 1), "**failed**"] + [""] * 7 + [_cell(f"run failed: {reason}")]
+    return [NONE, _stack_cell(record), "**failed**"] + [""] * 4 + [
+        _cell(f"run failed: {reason}")]
+
+
+def failed_detail(record: dict) -> list[str]:
+    return [*_head(record, 1)] + [""] * 4
 
 
 def row_key(record: dict) -> tuple:
@@ -169,10 +210,10 @@ def scenario_floor(records: list[dict]) -> float | None:
                         for a, b in pairs if a["ok"] and b["ok"]])
 
 
-def scenario_rows(records: list[dict]) -> list[list[str]]:
-    """Rows for one scenario, by tie group, then by median requests handled; failed runs
-    last. Neither the second run of an A/A pair nor a disturbed run that was run again
-    counts."""
+def scenario_ranking(records: list[dict]) -> Ranking:
+    """A scenario's rows ranked: a cell per row key (named by its rank by median), and
+    the failed runs. Neither the second run of an A/A pair nor a disturbed run that was
+    run again counts."""
     kept, _ = counted(records)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for record in kept:
@@ -180,12 +221,25 @@ def scenario_rows(records: list[dict]) -> list[list[str]]:
             groups[row_key(record)].append(record)
     ordered = sorted(groups.values(), key=lambda runs: (
         -_median([r["metrics"]["requests"] for r in runs]), row_key(runs[0])))
-    extra = _version_notes(ordered)
     named = {str(i): runs for i, runs in enumerate(ordered)}
     found = {name: handled_estimate(runs) for name, runs in named.items()}
-    ranked = tie_groups(found, scenario_floor(records))
     failed = sorted((r for r in kept if not r["ok"]), key=lambda r: (r["stack"], r["id"]))
-    return ([ok_row(named[name], extra.get(int(name)), str(number))
-             for number, members in enumerate(ranked, start=1) for name in members]
-            + [ok_row(named[name], extra.get(int(name))) for name in unranked(found)]
-            + [failed_row(r) for r in failed])
+    return ranking(named, found, failed, scenario_floor(records))
+
+
+def scenario_rows(records: list[dict]) -> list[list[str]]:
+    """Rows for one scenario, by tie group, then by median requests handled; failed runs
+    last."""
+    return scenario_tables(records)[0]
+
+
+def scenario_tables(records: list[dict]) -> tuple[list[list[str]], list[list[str]]]:
+    """The main rows and the detail rows of one scenario, in the same order."""
+    ranked = scenario_ranking(records)
+    extra = _version_notes(list(ranked.runs.values()))
+    order = [(name, str(number)) for number, members in enumerate(ranked.groups, start=1)
+             for name in members] + [(name, NONE) for name in ranked.unranked]
+    main = [ok_row(ranked.runs[name], extra.get(int(name)), group) for name, group in order]
+    details = [detail_row(ranked.runs[name]) for name, _ in order]
+    return (main + [failed_row(r) for r in ranked.failed],
+            details + [failed_detail(r) for r in ranked.failed])

@@ -111,6 +111,25 @@ def unranked(cells: dict[str, Estimate]) -> list[str]:
                   key=lambda name: (-cells[name].value, name))
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """A table's cells ranked: each cell's runs and estimate, the tie groups, the cells
+    too few repeats leave out, the failed runs and the noise floor."""
+
+    runs: dict[str, list[dict]]
+    found: dict[str, Estimate]
+    groups: list[list[str]]
+    unranked: list[str]
+    failed: list[dict]
+    floor: float | None
+
+
+def ranking(runs: dict[str, list[dict]], found: dict[str, Estimate], failed: list[dict],
+            floor: float | None) -> Ranking:
+    """Rank cells whose estimates are `found`."""
+    return Ranking(runs, found, tie_groups(found, floor), unranked(found), failed, floor)
+
+
 def _place(record: dict) -> dict:
     """A record's place in its sitting (empty for a run on its own)."""
     return record.get("sitting") or {}

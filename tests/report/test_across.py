@@ -35,9 +35,9 @@ def test_each_stack_gets_a_cell_per_python_with_median_spread_and_cpu():
     header = next(line for line in text.split(heading)[1].splitlines() if "Stack" in line)
     assert header.index("Python 3.12.1") < header.index("Python 3.13.0")
     assert _view(text, heading) == [
-        ["sync", "—", "5,000, 2.00 CPU ms/req"],
-        ["uvicorn", "11,000 (10,000-12,000), 0.20 CPU ms/req",
-         "13,000, 0.20 CPU ms/req; 1 failed"]]
+        ["sync", "—", "83.3/s, 2.00 CPU ms/req"],  # 5,000 requests in 60 s
+        ["uvicorn", "183 (167-200)/s, 0.20 CPU ms/req",
+         "217/s, 0.20 CPU ms/req; 1 failed"]]
 
 
 def test_one_python_or_hosts_apart_give_no_view_across_pythons():
@@ -60,7 +60,7 @@ def test_capacity_searches_get_their_own_view_per_latency():
     text = render(records)
     heading = ("### Capacity across Pythons, 2 workers, 25 ms DB latency, p99 goal DB "
                "latency + 50 ms, 5 s steps")
-    assert _view(text, heading) == [["uvicorn", "950.0 (900.0-1,000.0)", "1,200.0"]]
+    assert _view(text, heading) == [["uvicorn", "950 (900-1,000)/s", "1,200/s"]]
     assert "Capacity across Pythons, 2 workers, 0 ms" not in text  # one Python only
 
 

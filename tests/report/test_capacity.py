@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from helpers import DATA
+from helpers import DATA, tables
 from helpers import capacity_record as _record
 
-from pyserverbench.records import read_records
+from pyserverbench.records import is_capacity, read_records
 from pyserverbench.report.render import main, render, write_charts
 
 
@@ -19,10 +19,15 @@ def _map():
     return records
 
 
-def _table(text: str, heading: str) -> list[list[str]]:
+def _table(text: str, heading: str) -> list[dict[str, str]]:
+    """The main rows under heading, each merged with its detail row."""
     section = text.split(heading)[1].split("###")[0]
-    return [[cell.strip() for cell in line.split("|")[1:-1]]
-            for line in section.splitlines() if line.startswith("| ") and "Stack" not in line]
+    main, proof = tables(section)
+    return [{**b, **a} for a, b in zip(main, proof, strict=True)]
+
+
+def _cells(row: dict[str, str], *names: str) -> list[str]:
+    return [row[name] for name in names]
 
 
 def test_each_latency_gets_a_table_ranked_by_median_capacity_with_its_spread_and_bound():
@@ -31,14 +36,17 @@ def test_each_latency_gets_a_table_ranked_by_median_capacity_with_its_spread_and
     assert "### Capacity, 2 workers, Python 3.13.0" in text
     assert "Goal: p99 within DB latency + 50 ms; mix `/:2,/api:1`; steps of 5 s" in text
     rows = _table(text, "### 0 ms DB latency: goal p99 <= 50 ms")
-    assert [r[:2] for r in rows] == [["1", "uvicorn"], ["—", "sync"]]  # one search: unranked
-    uvicorn = rows[0]
+    assert [_cells(r, "Group", "Stack") for r in rows] == [["1", "uvicorn"], ["—", "sync"]]
+    uvicorn = rows[0]  # one search: sync is unranked
     # the interval runs to the highest failing rate (1,100 x 1.04); 50 of 1,050 is 4.8%
-    assert uvicorn[6:12] == ["3", "1,050", "1,000–1,144 (75%)", "±5%", "1,500", "70%"]
-    assert uvicorn[12:14] == ["0.500", "100"]
-    assert _table(text, "### 0 ms DB latency")[1][6:10] == ["1", "200", "one run", "—"]
-    assert [r[7] for r in _table(text, "### 25 ms DB latency: goal p99 <= 75 ms")] == [
-        "1,025", "225"]
+    assert _cells(uvicorn, "Searches", "Capacity (req/s)", "Interval", "Repeats",
+                  "Bound (req/s)", "Of Bound") == [
+        "3", "1,050", "1,000–1,144 (75%)", "±5%", "1,500", "70%"]
+    assert _cells(uvicorn, "CPU ms/req", "Peak MB") == ["0.50", "100"]
+    assert _cells(rows[1], "Searches", "Capacity (req/s)", "Interval", "Repeats") == [
+        "1", "200", "one run", "—"]
+    assert [r["Capacity (req/s)"] for r in _table(
+        text, "### 25 ms DB latency: goal p99 <= 75 ms")] == ["1,025", "225"]
 
 
 def test_notes_flag_lower_bounds_little_and_noise_and_a_failed_search_shows_no_number():
@@ -47,10 +55,10 @@ def test_notes_flag_lower_bounds_little_and_noise_and_a_failed_search_shows_no_n
                _record("gevent", 25, 0.0, ok=False, error="server exited | log")]
     text = render(records)
     rows = _table(text, "### 25 ms DB latency")
-    assert rows[0][-1] == ("repeats over ±5%; lower bound in 1 of 2: load side busy; 2 steps "
+    assert rows[0]["Notes"] == ("repeats over ±5%; lower bound in 1 of 2: load side busy; 2 steps "
                            "inconsistent with Little's law")
-    assert rows[1][:2] == ["—", "gevent"] and rows[1][7] == "**failed**"
-    [line] = [line for line in text.splitlines() if "| gevent" in line]
+    assert _cells(rows[1], "Group", "Stack", "Capacity (req/s)") == ["—", "gevent", "**failed**"]
+    [line] = [line for line in text.splitlines() if "| gevent" in line and "failed" in line]
     assert line.rstrip(" |").endswith("| server exited \\| log")  # the pipe is escaped
 
 
@@ -79,9 +87,10 @@ def test_a_sittings_table_has_tie_groups_a_noise_floor_and_leaves_out_what_was_r
     records.append(_placed(_record("sync", 25, 202.0, 4), "s", 3, 40, rerun_of=32, speed=17.0))
     text = render(records)
     rows = _table(text, "### 25 ms DB latency")
-    assert [r[:2] for r in rows] == [["1", "gevent"], ["1", "uvicorn"], ["2", "sync"]]
-    assert rows[2][6:8] == ["3", "202"]  # 200, 205 and the rerun's 202
-    assert rows[1][6:8] == ["3", "1,010"]  # the A/A second is not a repeat
+    assert [_cells(r, "Group", "Stack") for r in rows] == [
+        ["1", "gevent"], ["1", "uvicorn"], ["2", "sync"]]
+    assert _cells(rows[2], "Searches", "Capacity (req/s)") == ["3", "202"]  # with the rerun
+    assert _cells(rows[1], "Searches", "Capacity (req/s)") == ["3", "1,010"]  # A/A left out
     section = text.split("### 25 ms DB latency")[1]
     assert "Noise floor: 4.9%, the largest gap within 1 A/A pairs" in section  # 1000 vs 1050
     assert "Disturbed: 1 searches (run again once, later in the sitting): CPU steal" in section
@@ -126,8 +135,11 @@ def test_capacity_records_leave_the_closed_loop_tables_alone(tmp_path):
     closed = json.loads(
         (DATA / "runs" / "a-uvicorn.json")
         .read_text())
-    both = render([closed, *_map()])
-    assert both.startswith(render([closed]).rstrip("\n"))
+    from pyserverbench.report.render import sections
+
+    alone = [text for members, text in sections([closed]) if members]
+    assert [text for members, text in sections([closed, *_map()])
+            if members and not is_capacity(members[0])] == alone
     assert "No records yet" not in render(_map())  # only capacity records
 
 

@@ -6,16 +6,32 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import DATA, ROOT
+from helpers import DATA, ROOT, tables
 
-from pyserverbench.records import ClosedKey, read_records
-from pyserverbench.report.render import main, render
+from pyserverbench.records import ClosedKey, is_capacity, read_records
+from pyserverbench.report.render import main, render, sections
 from pyserverbench.report.rows import fmt_ms
 
 
 def scenarios(records: list[dict]) -> str:
-    """The report up to its view across Pythons: the per-scenario sections."""
-    return render(records).split("\n## Across Pythons")[0]
+    """The closed-loop sections of the report, without the answer, the capacity sections
+    and the view across Pythons."""
+    return "\n".join(text for members, text in sections(records)
+                     if members and not is_capacity(members[0])
+                     and "across Pythons" not in text[:400])
+
+
+def main_rows(text: str) -> list[dict[str, str]]:
+    """The rows of every main table in text (not the detail tables)."""
+    return [row for table in tables(text) for row in table if "Group" in row]
+
+
+def proof_rows(text: str) -> list[dict[str, str]]:
+    """The rows of every detail table in text."""
+    return [row for table in tables(text) for row in table if "Worker model" in row]
+
+
+SECTION_312 = "2 workers, 25 ms DB latency, Python 3.12.1"
 
 def test_report_matches_the_saved_expected_output():
     records, _ = read_records(DATA / "runs")
@@ -37,7 +53,8 @@ def test_rendering_is_deterministic_whatever_the_record_order():
 
 def test_failed_runs_show_their_reason_and_no_numbers():
     records, _ = read_records(DATA / "runs")
-    [line] = [line for line in scenarios(records).splitlines() if "gevent" in line]
+    [line] = [line for line in scenarios(records).splitlines()
+              if "gevent" in line and "failed" in line]
     assert "**failed**" in line
     assert "server exited with code -9" in line
     assert "worker \\| booted" in line  # a pipe in the reason does not break the table
@@ -46,10 +63,11 @@ def test_failed_runs_show_their_reason_and_no_numbers():
 
 def test_rows_are_sorted_by_requests_handled():
     records, _ = read_records(DATA / "runs")
-    section = scenarios(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and "Mode" not in line]
-    assert [row.split("|")[3].strip() for row in rows] == [
+    section = scenarios(records).split(SECTION_312)[1].split("<a id=")[0]
+    assert [row["Server"] for row in proof_rows(section)] == [
         "uvicorn", "gunicorn[gthread] (1 thread)", "gunicorn", "gunicorn[gevent]"]
+    assert [row["Stack"] for row in main_rows(section)] == [
+        "uvicorn", "gthread (1 thread)", "sync", "gevent"]
 
 
 def test_no_records_renders_a_hint():
@@ -126,34 +144,36 @@ def test_no_records_tell_how_to_make_some():
         "No records yet: run `nox` or `nox -s \"bench(server='gthread', workers=2)\"`.\n")
 
 
-def _row(name: str) -> str:
-    """The row whose Server cell is name, in the 2-worker Python 3.12.1 section."""
+def _row(stack: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The main and the detail row of a stack in the 2-worker Python 3.12.1 section."""
     records, _ = read_records(DATA / "runs")
-    section = scenarios(records).split("## 2 workers, 25 ms DB latency, Python 3.12.1")[1]
-    [line] = [line for line in section.splitlines()
-              if line.startswith("| ") and line.split("|")[3].strip() == name]
-    return line
+    section = scenarios(records).split(SECTION_312)[1].split("<a id=")[0]
+    [main] = [row for row in main_rows(section) if row["Stack"].split()[0] == stack]
+    [proof] = [row for row in proof_rows(section) if row["Stack"] == stack]
+    return main, proof
 
 
 def test_repeated_runs_make_one_row_with_median_and_spread():
-    cells = [c.strip() for c in _row("uvicorn").split("|")[1:-1]]
-    assert cells[0] == "1"  # the leading tie group
-    assert cells[6] == "3"  # runs
-    assert cells[7] == "13,300"  # the median of 13,100, 13,300 and 13,524
-    assert cells[8] == "13,100–13,524 (75%)"  # lowest to highest of 3: 75% for the median
-    assert "bounded by the scenario" in cells[-1]
+    main, proof = _row("uvicorn")
+    assert main["Group"] == "1"  # the leading tie group
+    assert proof["Runs"] == "3"
+    assert proof["Requests"] == "13,300"  # the median of 13,100, 13,300 and 13,524
+    assert main["Req/s"] == "222"  # 13,300 in 60 s
+    assert main["Interval (req/s)"] == "218–225 (75%)"  # lowest to highest of 3: 75%
+    assert "bounded by the scenario" in main["Notes"]
 
 
 def test_noisy_rows_uneven_splits_and_busy_clients_are_marked():
-    sync = _row("gunicorn")
+    sync = _row("sync")[0]["Notes"]
     assert "repeats up to 13% from the median" in sync  # 4,740 and 6,100 around 5,420
     assert "uneven split of requests over workers in 1 of 2 runs (0.80/0.20)" in sync
-    assert "k6 used 0.66 of a core" in _row("uvicorn")
+    assert "k6 used 0.66 of a core" in _row("uvicorn")[0]["Notes"]
 
 
 def test_rows_without_usage_show_dashes_not_zeros():
-    cells = [c.strip() for c in _row("gunicorn[gthread] (1 thread)").split("|")[1:-1]]
-    assert cells[11:14] == ["—", "—", "—"]
+    main, proof = _row("gthread")
+    assert main["CPU ms/req"] == "—"
+    assert [proof["Server CPU s"], proof["Peak MB"]] == ["—", "—"]
 
 
 def test_runs_with_new_connections_per_iteration_get_their_own_section():
@@ -197,8 +217,7 @@ def test_runs_with_other_package_versions_get_their_own_row_naming_the_differenc
     other = copy.deepcopy(records[0])
     other["packages"]["uvicorn"] = "0.53.0"
     other["id"] += "-older"
-    rows = [line for line in scenarios(records + [other]).splitlines()
-            if "| Async " in line]
+    rows = [row["Notes"] for row in main_rows(scenarios(records + [other]))]
     assert len(rows) == 2
     assert sum("with uvicorn 0.54.0" in row for row in rows) == 1
     assert sum("with uvicorn 0.53.0" in row for row in rows) == 1
@@ -209,8 +228,7 @@ def test_a_dirty_tree_run_is_marked_and_kept_apart():
     dirty = copy.deepcopy(records[0])
     dirty["project"] = {"commit": "abc", "dirty": True}
     dirty["id"] += "-dirty"
-    rows = [line for line in scenarios(records + [dirty]).splitlines()
-            if "| Async " in line]
+    rows = [row["Notes"] for row in main_rows(scenarios(records + [dirty]))]
     assert len(rows) == 2
     assert [("from a dirty work tree" in row) for row in rows].count(True) == 1
 
@@ -221,11 +239,10 @@ def test_rows_show_the_loop_and_parser_the_probe_found(loop, parser):
     other = copy.deepcopy(records[0])
     other["probe"].update(loop=loop, parser=parser, tcp_nodelay=False)
     other["id"] += "-other"
-    rows = [[c.strip() for c in line.split("|")[1:-1]]
-            for line in scenarios(records + [other]).splitlines() if "| Async " in line]
-    assert sorted((row[4], row[5]) for row in rows) == sorted([(loop, parser),
-                                                               ("uvloop", "httptools")])
-    assert ["TCP_NODELAY off" in row[-1] for row in rows].count(True) == 1
+    text = scenarios(records + [other])
+    assert sorted((row["Loop"], row["Parser"]) for row in proof_rows(text)) == sorted(
+        [(loop, parser), ("uvloop", "httptools")])
+    assert ["TCP_NODELAY off" in row["Notes"] for row in main_rows(text)].count(True) == 1
 
 
 def test_runs_recorded_before_connections_were_recorded_count_as_kept():
@@ -252,9 +269,8 @@ _BASE_RUN = json.loads((DATA / "runs" / "a-uvicorn.json").read_text())
 def test_runs_that_differ_in_any_scenario_or_machine_fact_never_share_a_section(key, value):
     other = {**copy.deepcopy(_BASE_RUN), key: value, "id": "zz"}
     text = scenarios([copy.deepcopy(_BASE_RUN), other])
-    assert text.count("\n## ") == 2  # one section each, one run in each
-    assert [line.split("|")[7].strip() for line in text.splitlines()
-            if "| Async " in line] == ["1", "1"]
+    assert len(_headings(text)) == 2  # one section each, one run in each
+    assert [row["Runs"] for row in proof_rows(text)] == ["1", "1"]
 
 
 @pytest.mark.parametrize(("key", "value"), [
@@ -264,15 +280,13 @@ def test_runs_that_differ_in_any_scenario_or_machine_fact_never_share_a_section(
 ])
 def test_runs_that_differ_in_any_row_fact_never_share_a_row(key, value):
     other = {**copy.deepcopy(_BASE_RUN), key: value, "id": "zz"}
-    rows = [line for line in scenarios([copy.deepcopy(_BASE_RUN), other]).splitlines()
-            if "| Async " in line]
-    assert len(rows) == 2
+    assert len(main_rows(scenarios([copy.deepcopy(_BASE_RUN), other]))) == 2
 
 
 def test_a_release_candidate_is_not_the_release():
     final = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0"}
     candidate = {**copy.deepcopy(_BASE_RUN), "python": "3.14.0rc1", "id": "zz"}
-    assert scenarios([final, candidate]).count("\n## ") == 2
+    assert len(_headings(scenarios([final, candidate]))) == 2
 
 
 def test_a_section_says_when_and_from_which_commits_it_was_measured():
@@ -303,7 +317,7 @@ def test_runs_of_separate_roles_name_each_host_and_get_their_own_section():
             "10.0.0.2:8000, the fake DB on host cccc at 10.0.0.3:8100.") in text
     assert ("(placement roles load 10.0.0.1, server 10.0.0.2:8000, db 10.0.0.3:8100)"
             in text)
-    assert text.count("\n## ") == 2
+    assert len(_headings(text)) == 2
 
 
 @pytest.mark.parametrize(("changes", "expected"), [
@@ -346,5 +360,5 @@ def test_a_closed_loop_table_of_a_sitting_states_its_floor_and_what_was_disturbe
     assert "- Noise floor: 2.0%, the largest gap within 1 A/A pairs" in text
     assert "15.0–17.0 ms over the runs" in text
     assert "in sitting S2 (seed 3, 3 rounds" in text
-    [row] = [line for line in text.splitlines() if "| Async " in line]
-    assert "|      3 |" in row  # the A/A second is not a fourth run
+    [row] = proof_rows(text)
+    assert row["Runs"] == "3"  # the A/A second is not a fourth run
