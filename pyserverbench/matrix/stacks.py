@@ -36,6 +36,9 @@ class Stack:
     one_process: bool = False
     # A worker (or each of its threads) holds one request at a time, DB wait included.
     blocking: bool = False
+    # Its colour and marker in every chart: Paul Tol's muted scheme with black, grey and
+    # two of Okabe and Ito's, each with a marker of its own (colour-blind safe together).
+    look: tuple[str, str] = ("#888888", "o")
 
     @property
     def interface(self) -> str:
@@ -120,29 +123,34 @@ STACKS: dict[str, Stack] = {
     stack.name: stack
     for stack in (
         Stack(
-            name="sync", mode="Sync", server="gunicorn", worker_class="sync", app="sync",
+            name="sync", look=("#CC6677", "s"),
+            mode="Sync", server="gunicorn", worker_class="sync", app="sync",
             app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
             command=_gunicorn("sync"), loop="none", parser="gunicorn", blocking=True,
         ),
         Stack(
-            name="gthread", mode="Sync", server="gunicorn[gthread]", worker_class="gthread",
+            name="gthread", look=("#882255", "D"),
+            mode="Sync", server="gunicorn[gthread]", worker_class="gthread",
             app="sync", app_target="apps.sync_app:app", packages=WSGI_PACKAGES,
             command=_gunicorn("gthread"), loop="none", parser="gunicorn", uses_threads=True,
             default_threads=1, blocking=True,
         ),
         Stack(
-            name="gevent", mode="Async", server="gunicorn[gevent]", worker_class="gevent",
+            name="gevent", look=("#117733", "o"),
+            mode="Async", server="gunicorn[gevent]", worker_class="gevent",
             app="sync", app_target="apps.sync_app:app",
             packages=("gunicorn[gevent]", "gevent") + WSGI_PACKAGES[1:],
             command=_gunicorn("gevent"), loop="gevent", parser="gunicorn",
         ),
         Stack(
-            name="uvicorn", mode="Async", server="uvicorn", worker_class=None, app="async",
+            name="uvicorn", look=("#332288", "^"),
+            mode="Async", server="uvicorn", worker_class=None, app="async",
             app_target="apps.async_app:app", packages=ASGI_PACKAGES + UVICORN_STANDARD,
             command=_UVICORN + ("{target}",), loop="uvloop", parser="httptools",
         ),
         Stack(
-            name="uvicorn-worker", mode="Async", server="gunicorn[UvicornWorker]",
+            name="uvicorn-worker", look=("#88CCEE", "v"),
+            mode="Async", server="gunicorn[UvicornWorker]",
             worker_class="uvicorn_worker.UvicornWorker", app="async",
             app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("gunicorn", *UVICORN_STANDARD, "uvicorn-worker"),
@@ -150,13 +158,15 @@ STACKS: dict[str, Stack] = {
             parser="httptools",
         ),
         Stack(
-            name="stupid-async", mode="Stupid async", server="uvicorn", worker_class=None,
+            name="stupid-async", look=("#AA4499", "X"),
+            mode="Stupid async", server="uvicorn", worker_class=None,
             app="blocking-async", app_target="apps.stupid_async_app:app",
             packages=ASGI_PACKAGES + UVICORN_STANDARD, command=_UVICORN + ("{target}",),
             loop="uvloop", parser="httptools", blocking=True,
         ),
         Stack(
-            name="donkey-patched", mode="Donkey-patched", server="gunicorn", worker_class="sync",
+            name="donkey-patched", look=("#000000", "P"),
+            mode="Donkey-patched", server="gunicorn", worker_class="sync",
             app="asyncio.run-per-request", app_target="apps.donkey_patched_async_app:app",
             packages=WSGI_PACKAGES, command=_gunicorn("sync"), loop="none", parser="gunicorn",
             blocking=True,
@@ -164,7 +174,8 @@ STACKS: dict[str, Stack] = {
         # Plain `pip install uvicorn`: pure asyncio and h11, named explicitly so that an
         # environment holding uvloop cannot change it. Shows upstream's TCP_NODELAY effect.
         Stack(
-            name="uvicorn-asyncio", mode="Async", server="uvicorn",
+            name="uvicorn-asyncio", look=("#44AA99", "<"),
+            mode="Async", server="uvicorn",
             worker_class=None, app="async", app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("uvicorn",),
             command=_UVICORN + ("--loop", "asyncio", "--http", "h11", "{target}"),
@@ -174,7 +185,8 @@ STACKS: dict[str, Stack] = {
         # in the request's thread. 256 is its own default at 2 workers (backpressure/2),
         # passed explicitly so a new default cannot change the label.
         Stack(
-            name="granian-wsgi", mode="Sync", server="granian", worker_class=None,
+            name="granian-wsgi", look=("#999933", "h"),
+            mode="Sync", server="granian", worker_class=None,
             app="sync", app_target="apps.sync_app:app",
             packages=("granian",) + WSGI_PACKAGES[1:],
             command=_GRANIAN + ("--interface", "wsgi", "--loop", "asyncio", "{target}"),
@@ -182,14 +194,16 @@ STACKS: dict[str, Stack] = {
             threads_flag="--blocking-threads", default_threads=256, blocking=True,
         ),
         Stack(
-            name="granian-asgi", mode="Async", server="granian[uvloop]", worker_class=None,
+            name="granian-asgi", look=("#DDCC77", ">"),
+            mode="Async", server="granian[uvloop]", worker_class=None,
             app="async", app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("granian[uvloop]", "uvloop"),
             command=_GRANIAN + ("--interface", "asgi", "--loop", "uvloop", "{target}"),
             loop="uvloop", parser="hyper",
         ),
         Stack(
-            name="hypercorn", mode="Async", server="hypercorn[uvloop]", worker_class="uvloop",
+            name="hypercorn", look=("#E69F00", "p"),
+            mode="Async", server="hypercorn[uvloop]", worker_class="uvloop",
             app="async", app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("hypercorn[uvloop]", "uvloop"),
             command=("-m", "hypercorn", "--workers", "{workers}", "--bind", "{host}:{port}",
@@ -199,7 +213,8 @@ STACKS: dict[str, Stack] = {
         # gunicorn's own ASGI worker (gunicorn 25+), with what a plain `pip install
         # gunicorn` has: asyncio and gunicorn's Python parser, both named explicitly.
         Stack(
-            name="gunicorn-asgi", mode="Async", server="gunicorn", worker_class="asgi",
+            name="gunicorn-asgi", look=("#0072B2", "*"),
+            mode="Async", server="gunicorn", worker_class="asgi",
             app="async", app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("gunicorn",),
             command=_gunicorn("asgi", "--asgi-loop", "asyncio", "--http-parser", "python"),
@@ -207,7 +222,8 @@ STACKS: dict[str, Stack] = {
         ),
         # waitress is one process with a pool of threads: `--workers N` gives N threads.
         Stack(
-            name="waitress", mode="Sync", server="waitress", worker_class=None,
+            name="waitress", look=("#888888", "d"),
+            mode="Sync", server="waitress", worker_class=None,
             app="sync", app_target="apps.sync_app:app",
             packages=("waitress",) + WSGI_PACKAGES[1:],
             command=("-m", "waitress", "--listen={host}:{port}", "--threads={workers}",

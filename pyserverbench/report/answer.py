@@ -26,6 +26,7 @@ COLUMNS = ("App", "Leading group", "Req/s per server core", "CPU ms/req", "Peak 
            "What bounds them", "Left out", "Measured in")
 NONE = "—"
 NOT_SETTLED = "not settled: the stacks that measured most have fewer than 3 repeats"
+NO_RESULT = "none: every run failed"
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,9 @@ def _measured(records: list[dict], ranked: Ranking, what: str) -> str:
     floor = ("" if ranked.floor is None else f", noise floor {ranked.floor:.1%}")
     where = (f"server on {cores} core{'s' if cores != 1 else ''} of its own" if alone
              else f"server sharing {cores} cores with k6")
-    return (f"Python {first['python']}, {first['workers']} workers, {where}; "
-            f"{_span(counts, 'd')} {_count(counts[-1], what).split(' ', 1)[1]} "
-            f"per stack{floor}")
+    done = (f"{_span(counts, 'd')} {_count(counts[-1], what).split(' ', 1)[1]} per stack"
+            if counts else f"no {what} finished")
+    return f"Python {first['python']}, {first['workers']} workers, {where}; {done}{floor}"
 
 
 def _capacity_bound(chosen: list[dict]) -> str:
@@ -190,7 +191,7 @@ def capacity_answer(records: list[dict]) -> Answer:
     first = records[0]
     cores, _ = server_cores(first)
     if not leaders:
-        return Answer(kind_text(first), NOT_SETTLED,
+        return Answer(kind_text(first), NOT_SETTLED if ranked.found else NO_RESULT,
                       NONE, NONE, NONE, NONE, _left_out(ranked, leaders),
                       _measured(records, ranked, "searches"))
     chosen = [_median_record(ranked.runs[name]) for name in leaders]
@@ -214,7 +215,7 @@ def closed_answer(records: list[dict]) -> Answer:
     cores, _ = server_cores(first)
     measured = _measured(records, ranked, "runs") + f"; closed loop of {first['vus']} VUs"
     if not leaders:
-        return Answer(kind_text(first), NOT_SETTLED, NONE,
+        return Answer(kind_text(first), NOT_SETTLED if ranked.found else NO_RESULT, NONE,
                       NONE, NONE, NONE, _left_out(ranked, leaders), measured)
     runs = [run for name in leaders for run in ranked.runs[name]]
     rates = [statistics.median(r["metrics"]["requests"] / r["duration_s"]

@@ -205,7 +205,9 @@ def render_section(key: CapacityKey, records: list[dict], heading: str,
              f"of warm-up; resolution {first['resolution']:.0%}."
              + ("" if confirmed(records) else " Searched before steps were confirmed: one "
                 "step decided each rate, so one stalled or lucky step could set the answer."),
-             "", f"![Capacity against DB latency]({names['map']})", ""]
+             ""]
+    if any(r["ok"] for r in records):
+        lines += [f"![Capacity against DB latency]({names['map']})", ""]
     for latency in sorted(by_latency):
         members = sorted(by_latency[latency], key=lambda r: r["id"])
         goal = members[0]["capacity"]["goal_ms"]
@@ -218,7 +220,8 @@ def render_section(key: CapacityKey, records: list[dict], heading: str,
         lines += [f"### {latency} ms DB latency: goal p99 <= {goal:g} ms", "",
                   *(f"- {fact}" for fact in facts_here), *([""] if facts_here else []),
                   table, "", details(proof),
-                  f"![p99 against offered rate at {latency} ms]({names[latency]})", ""]
+                  *([f"![p99 against offered rate at {latency} ms]({names[latency]})", ""]
+                    if any(r["ok"] for r in members) else [])]
     return "\n".join(lines)
 
 

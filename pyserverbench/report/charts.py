@@ -18,12 +18,24 @@ STYLE = {
     "svg.fonttype": "none",  # text stays text: smaller, and no font outlines to vary
     "font.size": 9,
 }
-MARKERS = "osD^v<>pP*Xh"
+LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "fontsize": 8,
+          "borderaxespad": 0.0}  # outside the plotted area, to its right
+
+
+def look(stack: str) -> dict:
+    """A stack's colour and marker, the same in every chart (from the stack table)."""
+    from pyserverbench.matrix.stacks import STACKS
+
+    known = STACKS.get(stack)
+    colour, marker = known.look if known else ("#888888", "o")
+    return {"color": colour, "marker": marker, "markeredgecolor": "#333333",
+            "markeredgewidth": 0.5}
 
 
 def _svg(figure: plt.Figure) -> str:
     out = io.StringIO()
-    figure.savefig(out, format="svg", metadata={"Date": None, "Creator": "pyserverbench"})
+    figure.savefig(out, format="svg", bbox_inches="tight",
+                   metadata={"Date": None, "Creator": "pyserverbench"})
     plt.close(figure)
     return out.getvalue()
 
@@ -32,13 +44,16 @@ def _stacks(records: list[dict]) -> list[str]:
     return sorted({r["stack"] for r in records})
 
 
-def capacity_chart(records: list[dict], title: str) -> str:
-    """Median capacity against DB latency, one line per stack, min-max as error bars."""
+def capacity_chart(records: list[dict], title: str) -> str | None:
+    """Median capacity against DB latency, one line per stack, min-max as error bars;
+    points without lines for a single latency; None without a successful search."""
     ok = [r for r in records if r["ok"]]
+    if not ok:
+        return None
     latencies = sorted({r["db_latency_ms"] for r in records})
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(figsize=(7.5, 4.5))
-        for number, stack in enumerate(_stacks(ok)):
+        for stack in _stacks(ok):
             found: dict[int, list[float]] = defaultdict(list)
             for r in ok:
                 if r["stack"] == stack:
@@ -48,46 +63,66 @@ def capacity_chart(records: list[dict], title: str) -> str:
             low = [m - min(found[lat]) for m, lat in zip(mid, sorted(found), strict=True)]
             high = [max(found[lat]) - m for m, lat in zip(mid, sorted(found), strict=True)]
             axes.errorbar(xs, mid, yerr=[low, high], label=stack, capsize=3,
-                          marker=MARKERS[number % len(MARKERS)], linewidth=1.2)
+                          linewidth=1.2, linestyle="-" if len(latencies) > 1 else "none",
+                          **look(stack))
         axes.set_xticks(range(len(latencies)), [f"{lat} ms" for lat in latencies])
+        axes.set_xlim(-0.5, len(latencies) - 0.5)
         axes.set_yscale("log")
         axes.set_xlabel("fake DB latency per call")
         axes.set_ylabel("capacity at the goal (requests/s, log scale)")
         axes.set_title(textwrap.fill(title, 80), fontsize=8)
         axes.grid(True, which="both", linewidth=0.3)
-        if ok:
-            axes.legend(fontsize=8, loc="lower left")
-        figure.tight_layout()
+        axes.legend(**LEGEND)
         return _svg(figure)
 
 
-def p99_chart(records: list[dict], goal_ms: float, title: str) -> str:
+def refused(step: dict) -> bool:
+    """A step that failed by failed requests or dropped arrivals: its p99 is not a
+    latency of the requests offered."""
+    return bool(step.get("failed_requests") or step.get("dropped"))
+
+
+def p99_chart(records: list[dict], goal_ms: float, title: str) -> str | None:
     """p99 latency against offered rate for one DB latency, one line per stack (the steps
-    of its median search, by rate), with the goal as a dashed line."""
+    of its median search, by rate), with the goal as a dashed line; a step that failed
+    by errors or drops is an x along the top, not a latency. None without a successful
+    search."""
     ok = [r for r in records if r["ok"]]
+    if not ok:
+        return None
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(figsize=(7.5, 4.5))
-        for number, stack in enumerate(_stacks(ok)):
+        top = axes.get_xaxis_transform()  # x in data, y in axes coordinates
+        marked = False
+        for stack in _stacks(ok):
             chosen = _median_record([r for r in ok if r["stack"] == stack])
             steps = sorted(chosen["capacity"]["steps"], key=lambda s: s["offered_rps"])
-            axes.plot([s["offered_rps"] for s in steps], [s["p99_ms"] for s in steps],
-                      label=stack, marker=MARKERS[number % len(MARKERS)], markersize=4,
-                      linewidth=1.2)
+            timed = [s for s in steps if not refused(s)]
+            axes.plot([s["offered_rps"] for s in timed], [s["p99_ms"] for s in timed],
+                      label=stack, markersize=4, linewidth=1.2, **look(stack))
+            lost = [s["offered_rps"] for s in steps if refused(s)]
+            if lost:
+                marked = True
+                axes.plot(lost, [0.97] * len(lost), transform=top, linestyle="none",
+                          marker="x", markersize=6, color=look(stack)["color"])
         axes.axhline(goal_ms, color="black", linestyle="--", linewidth=0.8,
                      label=f"goal {goal_ms:g} ms")
+        if marked:
+            axes.plot([], [], linestyle="none", marker="x", color="black",
+                      label="failed by errors or drops\n(at its rate, along the top)")
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.set_xlabel("offered rate (requests/s, log scale)")
         axes.set_ylabel("p99 latency (ms, log scale)")
         axes.set_title(textwrap.fill(title, 80), fontsize=8)
         axes.grid(True, which="both", linewidth=0.3)
-        axes.legend(fontsize=8, loc="upper left")
-        figure.tight_layout()
+        axes.legend(**LEGEND)
         return _svg(figure)
 
 
 def section_charts(key: tuple, records: list[dict], title: str) -> dict[str, str]:
-    """File name -> SVG text for a capacity section's charts."""
+    """File name -> SVG text for a capacity section's charts (none for a latency, or a
+    section, without a successful search)."""
     by_latency: dict[int, list[dict]] = defaultdict(list)
     for record in records:
         by_latency[record["db_latency_ms"]].append(record)
@@ -96,4 +131,4 @@ def section_charts(key: tuple, records: list[dict], title: str) -> dict[str, str
     for latency, members in sorted(by_latency.items()):
         goal = members[0]["capacity"]["goal_ms"]
         charts[names[latency]] = p99_chart(members, goal, f"{title}, {latency} ms DB latency")
-    return charts
+    return {name: svg for name, svg in charts.items() if svg is not None}

@@ -354,7 +354,7 @@ def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
         body.append((headline[0][1], headline[0][2]))
     rest_closed = [part for part in closed if part not in headline]
     rest_capacity = [part for part in capacity if part is not lead]
-    if rest_closed or rest_capacity:
+    if (rest_closed or rest_capacity) and (lead or headline):
         body.append(([], anchored("## Other scenarios") + "\n"))
     if rest_capacity and not lead:
         body.append(([], CAPACITY_INTRO.replace("## Capacity", "### Capacity", 1)))

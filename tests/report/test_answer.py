@@ -125,3 +125,10 @@ def test_a_session_is_answered_over_the_sections_it_added_to_and_no_other():
     assert "`uvicorn`, `gevent`" in text  # its section's earlier searches count too
     assert "100 ms" not in text
     assert answer_since(old + new, "2026-11-26T00:00:00+00:00") == ""
+
+
+def test_a_section_where_every_search_failed_names_the_failures():
+    (answer,) = answers(_cell("sync", 25, [0, 0, 0], ok=False))
+    assert answer.leaders == "none: every run failed"
+    assert answer.left_out == "failed: `sync`"
+    assert answer.measured.endswith("no searches finished")
