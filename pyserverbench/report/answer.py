@@ -9,6 +9,7 @@ Pure functions of the records."""
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Answer:
     bound: str
     left_out: str
     measured: str
+    key: tuple = ()  # kind_of: what the HTML report filters on
 
     def row(self) -> list[str]:
         return [self.kind, self.leaders, self.rate, self.cpu_ms, self.memory, self.bound,
@@ -57,6 +59,13 @@ def kind_of(record: dict) -> tuple:
              2 if workload.name == "fanout" else 1)
     mix = (record.get("capacity") or {}).get("mix", STUDY_MIX) if workload.name == "mix" else ""
     return (bool(app), app, calls, latency, workload.label(), mix)
+
+
+def kind_class(key: tuple) -> str:
+    """The coarse kind a filter offers, from a `kind_of` key."""
+    if key[0]:
+        return f"your app {key[1]}"
+    return ("CPU only", "one DB call", "several DB calls in turn")[key[2]]
 
 
 def kind_text(record: dict) -> str:
@@ -271,9 +280,10 @@ def answers(records: list[dict], kinds: set[tuple] | None = None) -> list[Answer
         if kinds is not None and kind not in kinds:
             continue
         if kind in capacity:
-            found.append(capacity_answer(_chosen(capacity[kind])))
+            answer = capacity_answer(_chosen(capacity[kind]))
         else:
-            found.append(closed_answer(_chosen(closed[kind])))
+            answer = closed_answer(_chosen(closed[kind]))
+        found.append(dataclasses.replace(answer, key=kind))
     return found
 
 

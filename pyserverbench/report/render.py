@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 from tabulate import tabulate
 
-from pyserverbench import RESULTS, RUNS
-from pyserverbench.cli.options import OneLineParser
 from pyserverbench.matrix.ceiling import ceiling
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
 from pyserverbench.records import (
@@ -24,7 +19,6 @@ from pyserverbench.records import (
     is_capacity,
     k6_label,
     python_order,
-    read_records,
     write_text,
 )
 from pyserverbench.report.capacity import INTRO as CAPACITY_INTRO
@@ -415,68 +409,23 @@ def _across_pythons(records: list[dict]) -> list[tuple[list[dict], str]]:
     return parts
 
 
-def write_charts(records: list[dict], directory: Path) -> list[Path]:
-    """Write every capacity chart into directory and remove charts of sections that are
-    gone, so the set always matches the records. Returns the paths written."""
+def all_charts(records: list[dict]) -> dict[str, str]:
+    """Every capacity chart of these records: file name -> SVG."""
     from pyserverbench.report.charts import section_charts  # matplotlib only when charts are due
 
+    return {name: svg for key, members, title in capacity_sections(records)
+            for name, svg in section_charts(key, members, f"Capacity, {title}").items()}
+
+
+def write_charts(records: list[dict], directory: Path,
+                 charts: dict[str, str] | None = None) -> list[Path]:
+    """Write every capacity chart into directory and remove charts of sections that are
+    gone, so the set always matches the records. Returns the paths written."""
     written = []
-    for key, members, title in capacity_sections(records):
-        for name, svg in section_charts(key, members, f"Capacity, {title}").items():
-            write_text(directory / name, svg)
-            written.append(directory / name)
+    for name, svg in (all_charts(records) if charts is None else charts).items():
+        write_text(directory / name, svg)
+        written.append(directory / name)
     for stale in sorted(directory.glob("*.svg")):
         if stale.name.startswith(("capacity-", "p99-")) and stale not in written:
             stale.unlink()
     return written
-
-
-def build_parser() -> OneLineParser:
-    """The options of `report`."""
-    parser = OneLineParser(prog="python -m pyserverbench report",
-                           description="Render results/runs/*.json into Markdown.")
-    parser.add_argument("--runs-dir", type=Path, default=RUNS)
-    parser.add_argument("--output", type=Path, default=RESULTS / "README.md")
-    parser.add_argument("--show-since", type=_instant, default=None,
-                        help="also print, here, the sections holding records started at or "
-                             "after this UTC time (the sessions that ran them pass it)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.runs_dir.is_dir():
-        print(f"error: --runs-dir {args.runs_dir} is not a directory", file=sys.stderr)
-        return 2
-    records, warnings = read_records(args.runs_dir)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    charts = write_charts(records, args.output.parent)
-    write_text(args.output, render(records))
-    print(f"wrote {os.path.relpath(args.output)}: {len(records)} records, "
-          f"{len(warnings)} skipped, {len(charts)} charts")
-    if args.show_since is not None:
-        found = shown_since(records, args.show_since)
-        print("", *found, sep="\n")
-        if not found:
-            print(f"No record here started at or after {args.show_since}.")
-        else:
-            print("## The answer, for what this session measured", "",
-                  answer_since(records, args.show_since), "", sep="\n")
-        print(f"The full report: {args.output.resolve()}")
-    return 0
-
-
-def _instant(text: str) -> str:
-    """A UTC time as records write it: 2026-11-25T01:02:03+00:00."""
-    from datetime import datetime
-
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.utcoffset() is None or moment.utcoffset().total_seconds():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a UTC time (accepted: like "
-                                         f"2026-11-25T01:02:03+00:00)")
-    return moment.isoformat(timespec="seconds")

@@ -14,7 +14,7 @@ from pyserverbench.measure.closed import build_parser as run_parser
 from pyserverbench.measure.load_role import build_parser as load_role_parser
 from pyserverbench.measure.roles import db_parser, server_parser
 from pyserverbench.measure.userapp import build_parser as app_session_parser
-from pyserverbench.report.render import build_parser as report_parser
+from pyserverbench.report.main import build_parser as report_parser
 from pyserverbench.sitting.run import build_parser as sitting_parser
 
 PARSERS = {"run": run_parser, "capacity": capacity_parser, "app-session": app_session_parser,

@@ -7,7 +7,8 @@ from helpers import DATA, tables
 from helpers import capacity_record as _record
 
 from pyserverbench.records import is_capacity, read_records
-from pyserverbench.report.render import main, render, write_charts
+from pyserverbench.report.main import main
+from pyserverbench.report.render import render, write_charts
 
 
 def _map():

@@ -9,7 +9,8 @@ import pytest
 from helpers import DATA, ROOT, tables
 
 from pyserverbench.records import ClosedKey, is_capacity, read_records
-from pyserverbench.report.render import main, render, sections
+from pyserverbench.report.main import main
+from pyserverbench.report.render import render, sections
 from pyserverbench.report.rows import fmt_ms
 
 
@@ -104,7 +105,9 @@ def test_report_main_writes_the_file_and_names_each_skipped_one(tmp_path, capsys
     assert main(["--runs-dir", str(DATA / "runs"), "--output", str(output)]) == 0
     assert output.read_text() == (DATA / "expected_report.md").read_text()
     captured = capsys.readouterr()
-    assert captured.out == "wrote README.md: 9 records, 4 skipped, 0 charts\n"
+    assert captured.out == ("wrote README.md and index.html beside it: 9 records, 4 skipped, "
+                            "0 charts\n")
+    assert (tmp_path / "index.html").read_text().startswith("<!DOCTYPE html>")
     warnings = captured.err.splitlines()
     assert len(warnings) == 4 and all(w.startswith("warning: skipped ") for w in warnings)
 
@@ -117,16 +120,17 @@ def test_report_main_refuses_a_missing_runs_dir_in_one_line(tmp_path, capsys):
 
 
 def test_the_report_is_written_where_the_project_keeps_it(monkeypatch, tmp_path):
-    from pyserverbench.report import render as report
+    from pyserverbench.report import main as report
 
     seen = {}
-    monkeypatch.setattr(report, "write_text", lambda path, text: seen.update(path=path))
     monkeypatch.setattr(report, "read_records", lambda d: (seen.update(runs=d) or [], []))
     # with no records every chart would be stale: the real results/ must not be touched
-    monkeypatch.setattr(report, "write_charts", lambda r, d: seen.update(charts=d) or [])
+    monkeypatch.setattr(report, "write_text",
+                        lambda path, text: seen.setdefault("paths", []).append(path))
+    monkeypatch.setattr(report, "write_charts", lambda r, d, c: seen.update(charts=d) or [])
     assert main([]) == 0
-    assert seen == {"path": ROOT / "results" / "README.md", "runs": ROOT / "results" / "runs",
-                    "charts": ROOT / "results"}
+    assert seen == {"paths": [ROOT / "results" / "README.md", ROOT / "results" / "index.html"],
+                    "runs": ROOT / "results" / "runs", "charts": ROOT / "results"}
 
 
 def test_report_main_names_itself_in_its_errors(capsys):

@@ -1,0 +1,237 @@
+"""The report as one self-contained HTML page (`results/index.html`): the answer first,
+every section's tables sortable, a filter by kind of app, DB latency and stack, the
+charts inlined, and the view kept in the URL. Nothing is fetched: scripts, styles and
+charts are in the page, and its Content-Security-Policy allows nothing else. The same
+records give the same bytes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyserverbench.records import ClosedKey, is_capacity
+from pyserverbench.report.across import capacity_cell, closed_cell, view_rows
+from pyserverbench.report.answer import COLUMNS as ANSWER_COLUMNS
+from pyserverbench.report.answer import answers, kind_class, kind_of, kind_text
+from pyserverbench.report.capacity import (
+    ALIGN as CAPACITY_ALIGN,
+)
+from pyserverbench.report.capacity import (
+    COLUMNS as CAPACITY_COLUMNS,
+)
+from pyserverbench.report.capacity import (
+    DETAIL_COLUMNS as CAPACITY_DETAILS,
+)
+from pyserverbench.report.capacity import (
+    chart_names,
+    latency_facts,
+    latency_tables,
+)
+from pyserverbench.report.glossary import TERMS, anchor
+from pyserverbench.report.render import (
+    _across_heading,
+    _across_key,
+    _app_facts,
+    _differences,
+    _facts,
+    _heading,
+    _headline_closed,
+    _machine_facts,
+    capacity_sections,
+)
+from pyserverbench.report.rows import ALIGN, COLUMNS, DETAIL_COLUMNS, scenario_tables
+
+HERE = Path(__file__).parent
+ANY = ""  # a filter's "all" value
+
+
+@dataclass
+class Table:
+    """One table: its headers, rows, and what each row is about (for the filters)."""
+
+    id: str
+    headers: list[str]
+    rows: list[list[str]]
+    stacks: list[list[str]]  # per row: the stacks it is about
+    kinds: list[str] = field(default_factory=list)  # per row, where rows differ in kind
+    latencies: list[str] = field(default_factory=list)
+    numeric: list[bool] = field(default_factory=list)
+
+
+@dataclass
+class Part:
+    """One table of a section, with its own kind and latency, a detail table and a
+    chart."""
+
+    title: str
+    kind: str
+    latency: str
+    facts: list[str]
+    table: Table
+    proof: Table | None
+    chart: str | None  # a data: URL
+
+
+@dataclass
+class Block:
+    """One section of the report: a heading, its facts, a chart, its parts."""
+
+    id: str
+    title: str
+    facts: list[str]
+    chart: str | None
+    parts: list[Part]
+
+
+def inline(text: str) -> str:
+    """The report's Markdown inline marks as HTML, everything else escaped."""
+    text = html.escape(text.replace("\\|", "|"), quote=True)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"\[([^\]]+)\]\((#[a-z0-9-]+)\)", r'<a href="\2">\1</a>', text)
+
+
+def _data_url(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _stack_of(cell: str) -> str:
+    return cell.split(" ")[0].strip("`")
+
+
+def _table(table_id: str, headers: tuple[str, ...] | list[str], rows: list[list[str]],
+           align: tuple[str, ...] | None = None, stack_column: int = 1) -> Table:
+    return Table(table_id, list(headers), rows, [[_stack_of(row[stack_column])] for row in rows],
+                 numeric=[a == "right" for a in (align or ("left",) * len(headers))])
+
+
+def _capacity_blocks(records: list[dict], charts: dict[str, str]) -> list[tuple[bool, Block]]:
+    blocks = []
+    for key, members, title in capacity_sections(records):
+        by_latency: dict[int, list[dict]] = defaultdict(list)
+        for record in members:
+            by_latency[record["db_latency_ms"]].append(record)
+        names = chart_names(key, sorted(by_latency))
+        facts = _machine_facts(members) + (_app_facts(members) if members[0].get("user_app")
+                                           else [])
+        block_id = "capacity-" + names["map"].split("-")[1].split(".")[0]
+        parts = []
+        for latency, at in sorted(by_latency.items()):
+            at = sorted(at, key=lambda r: r["id"])
+            main, proof = latency_tables(at)
+            part_id = f"{block_id}-{latency}ms"
+            parts.append(Part(
+                f"{latency} ms DB latency: goal p99 within {at[0]['capacity']['goal_ms']:g} ms",
+                kind_class(kind_of(at[0])), str(latency),
+                [f"- {fact}" for fact in latency_facts(at)],
+                _table(part_id, CAPACITY_COLUMNS, main, CAPACITY_ALIGN),
+                _table(part_id + "-proof", CAPACITY_DETAILS, proof, stack_column=0),
+                _data_url(charts[names[latency]]) if names[latency] in charts else None))
+        lead = 25 in by_latency
+        blocks.append((lead, Block(block_id, f"Capacity, {title}", facts,
+                                   _data_url(charts[names["map"]])
+                                   if names["map"] in charts else None, parts)))
+    return blocks
+
+
+def _closed_blocks(records: list[dict]) -> list[tuple[bool, Block]]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for record in records:
+        if not is_capacity(record):
+            groups[ClosedKey.of(record)].append(record)
+    differs = _differences(list(groups))
+    blocks = []
+    for number, key in enumerate(sorted(groups)):
+        members = sorted(groups[key], key=lambda r: r["id"])
+        main, proof = scenario_tables(members)
+        block_id = f"closed-{number + 1}"
+        title = _heading(members[0], differs[key]).removeprefix("## ")
+        part = Part(kind_text(members[0]), kind_class(kind_of(members[0])),
+                    str(members[0]["db_latency_ms"]), [],
+                    _table(block_id + "-table", COLUMNS, main, ALIGN),
+                    _table(block_id + "-proof", DETAIL_COLUMNS, proof, stack_column=0), None)
+        blocks.append((_headline_closed(key) and len({r["stack"] for r in members}),
+                       Block(block_id, title, _facts(members), None, [part])))
+    return blocks
+
+
+def _across_blocks(records: list[dict]) -> list[Block]:
+    found = [*view_rows([r for r in records if not is_capacity(r)], _across_key, closed_cell),
+             *view_rows([r for r in records if is_capacity(r)], _across_key, capacity_cell)]
+    blocks = []
+    for number, (_, members, headers, rows) in enumerate(found, start=1):
+        block_id = f"across-{number}"
+        table = _table(block_id + "-table", headers, rows,
+                       ("left", *("right",) * (len(headers) - 1)), stack_column=0)
+        blocks.append(Block(block_id, _across_heading(members[0]).removeprefix("### "),
+                            _machine_facts(members), None,
+                            [Part("", ANY, str(members[0]["db_latency_ms"]), [], table, None,
+                                  None)]))
+    return blocks
+
+
+def _answer_table(records: list[dict]) -> Table:
+    found = answers(records)
+    table = Table("answer", list(ANSWER_COLUMNS), [a.row() for a in found],
+                  [sorted({_stack_of(name) for name in re.findall(r"`([^`]+)`", a.leaders)})
+                   for a in found],
+                  [kind_class(a.key) for a in found], [str(a.key[3]) for a in found],
+                  [False, False, True, True, True, False, False, False])
+    return table
+
+
+def ordered_blocks(records: list[dict], charts: dict[str, str]) -> list[Block]:
+    """The sections in the Markdown report's order: the headline capacity section, the
+    study's closed loop, the rest of each, then the view across Pythons."""
+    capacity = _capacity_blocks(records, charts)
+    closed = _closed_blocks(records)
+    lead = max((b for b in capacity if b[0]), key=lambda b: len(b[1].parts[0].table.rows),
+               default=None)
+    study = max((b for b in closed if b[0]), key=lambda b: b[0], default=None)
+    head = [b[1] for b in (lead, study) if b]
+    rest = [b for _, b in capacity if not lead or b is not lead[1]]
+    rest += [b for _, b in closed if not study or b is not study[1]]
+    if study:
+        study[1].title = "The study's closed loop: " + study[1].title
+    return head + rest + _across_blocks(records)
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def render_html(records: list[dict], charts: dict[str, str]) -> str:
+    """The HTML report for these records and their charts (file name -> SVG)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True,
+                             keep_trailing_newline=True, trim_blocks=True,
+                             lstrip_blocks=True)
+    from markupsafe import Markup
+
+    env.filters["inline"] = lambda text: Markup(inline(str(text)))  # noqa: S704 (escaped first)
+    script = (HERE / "report.js").read_text()  # ours, inlined as it is: its hash is in the
+    style = (HERE / "report.css").read_text()  # policy, and neither holds `</`
+    blocks = ordered_blocks(records, charts)
+    kinds = sorted({p.kind for b in blocks for p in b.parts if p.kind}
+                   | set(_answer_table(records).kinds), key=_kind_order)
+    latencies = sorted({p.latency for b in blocks for p in b.parts}, key=int)
+    stacks = sorted({s for b in blocks for p in b.parts for row in p.table.stacks for s in row})
+    policy = (f"default-src 'none'; script-src {_hash(script)}; style-src {_hash(style)}; "
+              f"img-src data:; base-uri 'none'; form-action 'none'")
+    return env.get_template("report.html.j2").render(
+        answer=_answer_table(records), blocks=blocks, kinds=kinds, latencies=latencies,
+        stacks=stacks, script=Markup(script), style=Markup(style),  # noqa: S704 (our files)
+        policy=policy,
+        glossary=[(anchor(term), term, TERMS[term]) for term in sorted(TERMS, key=str.lower)],
+        users=bool(records) and all(r.get("user_app") for r in records), count=len(records))
+
+
+def _kind_order(kind: str) -> tuple:
+    known = ["CPU only", "one DB call", "several DB calls in turn"]
+    return (known.index(kind), "") if kind in known else (len(known), kind)

@@ -1,0 +1,70 @@
+"""`python -m pyserverbench report`: render the records into results/README.md, its
+charts and results/index.html, all rendered before any is written."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pyserverbench import RESULTS, RUNS
+from pyserverbench.cli.options import OneLineParser
+from pyserverbench.records import read_records, write_text
+from pyserverbench.report.html import render_html
+from pyserverbench.report.render import all_charts, answer_since, render, shown_since, write_charts
+
+
+def build_parser() -> OneLineParser:
+    """The options of `report`."""
+    parser = OneLineParser(prog="python -m pyserverbench report",
+                           description="Render results/runs/*.json into Markdown.")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS)
+    parser.add_argument("--output", type=Path, default=RESULTS / "README.md")
+    parser.add_argument("--show-since", type=_instant, default=None,
+                        help="also print, here, the sections holding records started at or "
+                             "after this UTC time (the sessions that ran them pass it)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.runs_dir.is_dir():
+        print(f"error: --runs-dir {args.runs_dir} is not a directory", file=sys.stderr)
+        return 2
+    records, warnings = read_records(args.runs_dir)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    drawn = all_charts(records)
+    page = render_html(records, drawn)  # everything is rendered before anything is written
+    text = render(records)
+    charts = write_charts(records, args.output.parent, drawn)
+    write_text(args.output, text)
+    write_text(args.output.parent / "index.html", page)
+    print(f"wrote {os.path.relpath(args.output)} and index.html beside it: {len(records)} "
+          f"records, {len(warnings)} skipped, {len(charts)} charts")
+    if args.show_since is not None:
+        found = shown_since(records, args.show_since)
+        print("", *found, sep="\n")
+        if not found:
+            print(f"No record here started at or after {args.show_since}.")
+        else:
+            print("## The answer, for what this session measured", "",
+                  answer_since(records, args.show_since), "", sep="\n")
+        print(f"The full report: {args.output.resolve()}")
+    return 0
+
+
+def _instant(text: str) -> str:
+    """A UTC time as records write it: 2026-11-25T01:02:03+00:00."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None or moment.utcoffset().total_seconds():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a UTC time (accepted: like "
+                                         f"2026-11-25T01:02:03+00:00)")
+    return moment.isoformat(timespec="seconds")
