@@ -126,9 +126,10 @@ def unsettled(ranked: Ranking) -> list[str]:
     return [name for name in ranked.unranked if ranked.found[name].value > top]
 
 
-def _left_out(ranked: Ranking, leaders: list[str]) -> str:
+def _left_out(ranked: Ranking, leaders: list[str], per_s: float = 1.0) -> str:
     """Stacks that may belong with the leaders but have too few repeats to rank, and
-    stacks that failed."""
+    stacks that failed; `per_s` turns an estimate into a rate (a closed loop's runs
+    count requests over its duration)."""
     parts = []
     if leaders:
         low = min(ranked.found[name].low for name in leaders)
@@ -136,7 +137,7 @@ def _left_out(ranked: Ranking, leaders: list[str]) -> str:
     else:
         maybe = list(ranked.unranked)
     if maybe:
-        named = [f"{_stack(name, ranked.runs[name])} ({ranked.found[name].value:,.0f}/s, "
+        named = [f"{_stack(name, ranked.runs[name])} ({ranked.found[name].value / per_s:,.0f}/s, "
                  f"{_count(ranked.found[name].n, 'runs')})" for name in maybe[:SHOWN]]
         more = f" and {len(maybe) - SHOWN} more" if len(maybe) > SHOWN else ""
         parts.append("too few repeats to rank: " + ", ".join(named) + more)
@@ -225,7 +226,8 @@ def closed_answer(records: list[dict]) -> Answer:
     measured = _measured(records, ranked, "runs") + f"; closed loop of {first['vus']} VUs"
     if not leaders:
         return Answer(kind_text(first), NOT_SETTLED if ranked.found else NO_RESULT, NONE,
-                      NONE, NONE, NONE, _left_out(ranked, leaders), measured)
+                      NONE, NONE, NONE, _left_out(ranked, leaders, first["duration_s"]),
+                      measured)
     runs = [run for name in leaders for run in ranked.runs[name]]
     rates = [statistics.median(r["metrics"]["requests"] / r["duration_s"]
                                for r in ranked.runs[name]) for name in leaders]
@@ -252,7 +254,7 @@ def closed_answer(records: list[dict]) -> Answer:
                   f"{_span(rates, ',.0f')} on {_count(cores, 'cores')} (closed loop)",
                   _span(cost, ".2f") if cost else NONE,
                   _span(peak, ",.0f") if peak else NONE, bound,
-                  _left_out(ranked, leaders), measured)
+                  _left_out(ranked, leaders, first["duration_s"]), measured)
 
 
 def _chosen(sections: dict[tuple, list[dict]]) -> list[dict]:

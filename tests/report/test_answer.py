@@ -132,3 +132,11 @@ def test_a_section_where_every_search_failed_names_the_failures():
     assert answer.leaders == "none: every run failed"
     assert answer.left_out == "failed: `sync`"
     assert answer.measured.endswith("no searches finished")
+
+
+def test_a_closed_loop_stack_left_out_is_named_with_its_rate_not_its_count():
+    runs = [closed_record(f"a{i}", "uvicorn", requests=6000 + i * 10) for i in range(3)]
+    runs.append(closed_record("b0", "gevent", requests=13800))  # one run: unranked, above
+    (answer,) = answers(runs)
+    assert answer.leaders == NOT_SETTLED
+    assert answer.left_out == "too few repeats to rank: `gevent` (230/s, 1 run)"  # in 60 s
