@@ -17,7 +17,12 @@ sys.path.insert(0, str(ROOT))  # the package runs from the checkout, it is not i
 from pyserverbench.cli.capacity_options import search_options_problem  # noqa: E402
 from pyserverbench.cli.options import load_options_problem  # noqa: E402
 from pyserverbench.matrix.pins import HARNESS_PACKAGES, REPORT_PACKAGES, pinned  # noqa: E402
-from pyserverbench.matrix.pythons import available, free_threaded, newest  # noqa: E402
+from pyserverbench.matrix.pythons import (  # noqa: E402
+    available,
+    free_threaded,
+    newest,
+    pytest_arguments,
+)
 from pyserverbench.matrix.stacks import (  # noqa: E402
     STACKS,
     app_stacks,
@@ -30,6 +35,7 @@ WORKERS = (1, 2)
 MATRIX = [(server, workers) for server in STACKS for workers in WORKERS]
 TOUR_OPTIONS = ["--duration", "15s"]
 NEWEST = newest(PYTHONS)  # report, lint and the tour use the newest Python found
+FOUND = available(PYTHONS)  # the tests start processes on the oldest and newest of these
 # Free-threaded builds found here (3.13t), GIL off: their own entry for threaded stacks.
 FREE_THREADED = free_threaded(PYTHONS)
 
@@ -259,9 +265,14 @@ def compare(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS, default=False)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real servers, real k6)."""
+    """Run the test suite (real servers, real k6) on the oldest and newest Python found;
+    on those between, the tests that start no process (`-- ...` runs what you pass)."""
     session.install(*suite_requirements())
-    session.run("python", "-m", "pytest", *session.posargs)
+    arguments = pytest_arguments(session.python, FOUND, session.posargs)
+    if arguments[:2] == ["-m", "not processes"]:
+        session.log(f"Python {session.python} is between {min(FOUND)} and {max(FOUND)}: "
+                    f"the tests that start processes run on those two")
+    session.run("python", "-m", "pytest", *arguments)
 
 
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)

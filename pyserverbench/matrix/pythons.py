@@ -47,3 +47,18 @@ def gil_disabled(command: str) -> bool:
 def free_threaded(versions: list[str]) -> list[str]:
     """`X.Yt` for each version whose free-threaded `pythonX.Yt` is on PATH, GIL off."""
     return [f"{version}t" for version in versions if gil_disabled(f"python{version}t")]
+
+
+def _order(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def pytest_arguments(python: str, found: list[str], posargs: list[str]) -> list[str]:
+    """What `nox -s tests` gives pytest on one Python: the whole suite on the oldest and
+    the newest Python found, the tests that start no process on those between (each
+    Python's real servers are the same code; the ends catch what a version changes),
+    and whatever the user passed, as passed."""
+    if posargs:
+        return list(posargs)
+    ends = {min(found, key=_order), max(found, key=_order)} if found else set()
+    return [] if python in ends or python not in found else ["-m", "not processes"]

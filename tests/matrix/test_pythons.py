@@ -54,3 +54,16 @@ def test_a_free_threaded_build_is_its_own_python_entry(monkeypatch):
                         lambda name: 1 if name == "Py_GIL_DISABLED" else None)
     facts = python_facts()
     assert facts["python"] == platform.python_version() + "t" and facts["free_threaded"]
+
+
+def test_the_suite_starts_processes_on_the_oldest_and_newest_python_found():
+    from pyserverbench.matrix.pythons import pytest_arguments
+
+    found = ["3.11", "3.10", "3.12", "3.13"]
+    assert pytest_arguments("3.10", found, []) == []
+    assert pytest_arguments("3.13", found, []) == []
+    assert pytest_arguments("3.11", found, []) == ["-m", "not processes"]
+    assert pytest_arguments("3.12", found, []) == ["-m", "not processes"]
+    assert pytest_arguments("3.12", found, ["-k", "x"]) == ["-k", "x"]  # as the user asked
+    assert pytest_arguments("3.11", ["3.11"], []) == []  # one Python is both ends
+    assert pytest_arguments("3.12", ["3.9", "3.12", "3.10"], []) == []  # by number, not text
