@@ -231,7 +231,7 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
         command: Command = slot_command) -> int:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Run every slot not yet recorded, then, once, the reruns of disturbed ones."""
-    began, counts = time.monotonic(), {"ran": 0, "failed": 0}
+    began, counts = time.monotonic(), {"ran": 0, "failed": 0, "missing": 0}
     for phase in ("plan", "reruns"):
         done = recorded(results_dir, plan["id"])
         todo = [slot for slot in (slots if phase == "plan" else reruns(slots, done))
@@ -254,6 +254,10 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
                 return 128 + stop.signum
             counts["ran"] += 1
             counts["failed"] += code != 0
+            if code == 0 and slot.order not in recorded(results_dir, plan["id"]):
+                counts["missing"] += 1  # a session that was skipped (it did not install)
+                print(f"sitting {plan['id']}: slot {slot.order} ({slot.cell.key()}) left no "
+                      f"record (nox's output above says why)", file=sys.stderr)
             if code not in (0, 1):  # 1: the run failed and says so in its record
                 print(f"sitting {plan['id']}: stopped at slot {slot.order} (exit code "
                       f"{code}); go on with --resume {plan['id']}", file=sys.stderr)
@@ -261,6 +265,8 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
     failed = counts["failed"]
     done = recorded(results_dir, plan["id"])
     disturbed = sum(bool(r.get("machine", {}).get("disturbed")) for r in done.values())
+    missing = counts["missing"]
     print(f"sitting {plan['id']}: {len(done)} records in {clock(time.monotonic() - began)}, "
-          f"{failed} failed, {disturbed} disturbed (each run again once)", flush=True)
-    return 1 if failed else 0
+          f"{failed} failed, {missing} left no record, {disturbed} disturbed (each run again "
+          f"once)", flush=True)
+    return 1 if failed or missing else 0

@@ -122,6 +122,8 @@ import json, os, sys
 place = json.loads(os.environ["PYSERVERBENCH_SITTING"])
 if place["cell"].startswith("run nothing"):
     sys.exit(1)  # a failed command that wrote no record
+if place["cell"].startswith("run skipped"):
+    sys.exit(0)  # a session nox skipped (its stack did not install): no record, exit 0
 shaken = place["cell"].startswith("run sync") or place.get("rerun_of") == 99
 record = {"sitting": place, "ok": True,
           "machine": {"disturbed": ["CPU steal 9%"] if shaken else []}}
@@ -149,6 +151,17 @@ def test_disturbed_slots_run_again_once_and_a_run_that_wrote_nothing_is_not_retr
                   if r["sitting"]["rerun_of"]) == sync[:2]
     assert not any(r["sitting"]["cell"].startswith("run nothing") for r in found.values())
     assert "6 records in" in capsys.readouterr().out
+
+
+@pytest.mark.processes
+def test_a_slot_that_exits_well_but_leaves_no_record_fails_the_sitting(tmp_path, capsys):
+    plan = {"id": "F2", "seed": 1, "rounds": 1, "options": [], "python": "3"}
+    slots = order([Cell("run", "uvicorn", 2, 25), Cell("run", "skipped", 2, 25)], 1, 1,
+                  aa_rounds=0)
+    assert sit(plan, slots, tmp_path, _fake) == 1
+    captured = capsys.readouterr()
+    assert "1 records in" in captured.out and "1 left no record" in captured.out
+    assert "slot 2 (run skipped x2 25ms) left no record" in captured.err
 
 
 def test_a_capacity_cell_starts_near_the_median_of_its_earlier_answers():
