@@ -227,10 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     return sit(plan, slots, results_dir)
 
 
+NO_RECORD = 3  # the exit code of a sitting in which a slot left no record at all
+
+
 def sit(plan: dict, slots: list[Slot], results_dir: Path,
         command: Command = slot_command) -> int:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
-    """Run every slot not yet recorded, then, once, the reruns of disturbed ones."""
+    """Run every slot not yet recorded, then, once, the reruns of disturbed ones. Exits 0,
+    1 if a run failed (its record says so), NO_RECORD if a slot left no record."""
     began, counts = time.monotonic(), {"ran": 0, "failed": 0, "missing": 0}
     for phase in ("plan", "reruns"):
         done = recorded(results_dir, plan["id"])
@@ -254,8 +258,8 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
                 return 128 + stop.signum
             counts["ran"] += 1
             counts["failed"] += code != 0
-            if code == 0 and slot.order not in recorded(results_dir, plan["id"]):
-                counts["missing"] += 1  # a session that was skipped (it did not install)
+            if slot.order not in recorded(results_dir, plan["id"]):
+                counts["missing"] += 1  # skipped, or it broke before its record was made
                 print(f"sitting {plan['id']}: slot {slot.order} ({slot.cell.key()}) left no "
                       f"record (nox's output above says why)", file=sys.stderr)
             if code not in (0, 1):  # 1: the run failed and says so in its record
@@ -269,4 +273,4 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
     print(f"sitting {plan['id']}: {len(done)} records in {clock(time.monotonic() - began)}, "
           f"{failed} failed, {missing} left no record, {disturbed} disturbed (each run again "
           f"once)", flush=True)
-    return 1 if failed or missing else 0
+    return NO_RECORD if missing else 1 if failed else 0

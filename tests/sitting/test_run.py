@@ -9,6 +9,7 @@ from helpers import ROOT
 
 from pyserverbench.sitting.plan import Cell, Slot, order
 from pyserverbench.sitting.run import (
+    NO_RECORD,
     build_parser,
     cells_of,
     main,
@@ -143,7 +144,7 @@ def test_disturbed_slots_run_again_once_and_a_run_that_wrote_nothing_is_not_retr
              Cell("run", "nothing", 2, 25)]
     plan = {"id": "F1", "seed": 1, "rounds": 2, "options": [], "python": "3"}
     slots = order(cells, 2, 1, aa_rounds=0)
-    assert sit(plan, slots, tmp_path, _fake) == 1  # the two runs of "nothing" failed
+    assert sit(plan, slots, tmp_path, _fake) == NO_RECORD  # "nothing" failed unrecorded
     found = recorded(tmp_path, "F1")
     sync = sorted(o for o, r in found.items() if r["sitting"]["cell"].startswith("run sync"))
     assert len(sync) == 4  # two rounds, each run again once (the rerun disturbed too)
@@ -158,7 +159,7 @@ def test_a_slot_that_exits_well_but_leaves_no_record_fails_the_sitting(tmp_path,
     plan = {"id": "F2", "seed": 1, "rounds": 1, "options": [], "python": "3"}
     slots = order([Cell("run", "uvicorn", 2, 25), Cell("run", "skipped", 2, 25)], 1, 1,
                   aa_rounds=0)
-    assert sit(plan, slots, tmp_path, _fake) == 1
+    assert sit(plan, slots, tmp_path, _fake) == NO_RECORD  # not the 1 of a failed run
     captured = capsys.readouterr()
     assert "1 records in" in captured.out and "1 left no record" in captured.out
     assert "slot 2 (run skipped x2 25ms) left no record" in captured.err
