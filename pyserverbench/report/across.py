@@ -10,6 +10,7 @@ from collections.abc import Callable
 from tabulate import tabulate
 
 from pyserverbench.records import python_order
+from pyserverbench.report.rows import stack_cell
 
 INTRO = """\
 ## Across Pythons
@@ -24,13 +25,6 @@ out of the figures.
 Use `nox -s compare -- python=3.12 python=3.13` to ask whether a change is more than
 noise.
 """
-
-
-def _stack(record: dict) -> str:
-    threads = record.get("threads")
-    if not threads:
-        return record["stack"]
-    return f"{record['stack']} ({threads} thread{'s' if threads != 1 else ''})"
 
 
 def rate(value: float) -> str:
@@ -69,20 +63,18 @@ def capacity_cell(runs: list[dict]) -> str:
     return text + "/s" + (f"; {failed}" if failed else "")
 
 
-def views(records: list[dict], key: Callable[[dict], tuple],
-          cell: Callable[[list[dict]], str]) -> list[tuple[tuple, list[dict], str]]:
-    """For each scenario (`key`, which leaves Python out) on two or more Pythons: its
-    key, its records and a table with a row per stack and a column per Python."""
-    return [(scenario, members, tabulate(rows, headers=headers, tablefmt="pipe",
-                                         colalign=("left", *("right",) * (len(headers) - 1)),
-                                         disable_numparse=True))
-            for scenario, members, headers, rows in view_rows(records, key, cell)]
+def table_text(headers: list[str], rows: list[list[str]]) -> str:
+    """A view's table in Markdown: a row per stack, a column per Python."""
+    return tabulate(rows, headers=headers, tablefmt="pipe",
+                    colalign=("left", *("right",) * (len(headers) - 1)), disable_numparse=True)
 
 
 def view_rows(records: list[dict], key: Callable[[dict], tuple],
               cell: Callable[[list[dict]], str]) -> list[tuple[tuple, list[dict], list[str],
                                                                list[list[str]]]]:
-    """The views across Pythons as (key, records, headers, rows)."""
+    """For each scenario (`key`, which leaves Python out) on two or more Pythons: its
+    key, its records, and the headers and rows of a table with a row per stack and a
+    column per Python."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for record in records:
         groups[key(record)].append(record)
@@ -94,7 +86,7 @@ def view_rows(records: list[dict], key: Callable[[dict], tuple],
             continue
         cells: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         for record in members:
-            cells[_stack(record)][record["python"]].append(record)
+            cells[stack_cell(record)][record["python"]].append(record)
         rows = [[stack, *(cell(cells[stack][p]) if cells[stack][p] else "—"
                           for p in pythons)] for stack in sorted(cells)]
         found.append((scenario, members, ["Stack", *(f"Python {p}" for p in pythons)], rows))

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from pyserverbench.matrix.ceiling import BOUNDED_FRACTION, ceiling_facts
+from pyserverbench.matrix.ceiling import BOUNDED_FRACTION
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
 from pyserverbench.records import CapacityKey, ClosedKey, is_capacity, python_order
 from pyserverbench.report.capacity import _median_record, latency_ranking
-from pyserverbench.report.rows import scenario_ranking
+from pyserverbench.report.rows import cpu_ms_each, fractions, scenario_ranking, threads_text
 from pyserverbench.report.ties import Ranking
 
 COLUMNS = ("App", "Leading group", "Req/s per server core", "CPU ms/req", "Peak MB",
@@ -61,11 +61,14 @@ def kind_of(record: dict) -> tuple:
     return (bool(app), app, calls, latency, workload.label(), mix)
 
 
+KIND_CLASSES = ("CPU only", "one DB call", "several DB calls in turn")  # by `kind_of`'s calls
+
+
 def kind_class(key: tuple) -> str:
     """The coarse kind a filter offers, from a `kind_of` key."""
     if key[0]:
         return f"your app {key[1]}"
-    return ("CPU only", "one DB call", "several DB calls in turn")[key[2]]
+    return KIND_CLASSES[key[2]]
 
 
 def kind_text(record: dict) -> str:
@@ -104,9 +107,7 @@ def _span(values: list[float], fmt: str) -> str:
 
 
 def _stack(name: str, runs: list[dict]) -> str:
-    threads = runs[0].get("threads")
-    return f"`{runs[0]['stack']}`" + (
-        f" ({threads} thread{'s' if threads != 1 else ''})" if threads else "")
+    return f"`{runs[0]['stack']}`" + threads_text(runs[0])
 
 
 def _count(n: int, what: str) -> str:
@@ -231,13 +232,9 @@ def closed_answer(records: list[dict]) -> Answer:
     runs = [run for name in leaders for run in ranked.runs[name]]
     rates = [statistics.median(r["metrics"]["requests"] / r["duration_s"]
                                for r in ranked.runs[name]) for name in leaders]
-    cost = [1000 * r["usage"]["server"]["cpu_s"] / r["metrics"]["requests"] for r in runs
-            if r.get("usage") and r["metrics"]["requests"]]
+    cost = cpu_ms_each(runs)
     peak = [r["usage"]["server"]["peak_rss_bytes"] / 2**20 for r in runs if r.get("usage")]
-    fractions = [] if first.get("user_app") else [
-        ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
-                      r["db_latency_ms"], from_record(r), r["app"])["fraction"] for r in runs]
-    known = [f for f in fractions if f is not None]
+    known = [f for f in fractions(runs) if f is not None]
     if known and min(known) >= BOUNDED_FRACTION:
         bound = (f"Bound by the scenario: {first['vus']} users in a closed loop allow no "
                  f"more, and they reach {_span([f * 100 for f in known], '.0f')}% of it "
@@ -290,14 +287,11 @@ def answers(records: list[dict], kinds: set[tuple] | None = None) -> list[Answer
 
 
 INTRO = """\
-## The answer
-
 Per kind of app measured: the stacks of the leading tie group (in the order of their
 estimates, but tied: none of them is shown to be faster than another), the rate they
 sustain per server core with p99 within the latency goal, what a request costs them in
 server CPU, their peak memory, and what bounds them. Each row reads one section of the
-report below and that section's tie groups and noise floor ([glossary](#glossary)).
-"""
+report below and that section's tie groups and noise floor ([glossary](#glossary))."""
 
 
 def answer_table(records: list[dict], kinds: set[tuple] | None = None) -> str:

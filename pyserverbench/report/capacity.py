@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from pyserverbench.records import CapacityKey
 from pyserverbench.report.glossary import linked
-from pyserverbench.report.rows import NONE, _cell, _head, _stack_cell
+from pyserverbench.report.rows import NONE, _cell, _head, stack_cell
 from pyserverbench.report.ties import (
     Estimate,
     Ranking,
@@ -96,7 +96,7 @@ def ok_row(runs: list[dict], group: str) -> list[str]:
     cost = [r["capacity"]["cpu_s_per_1000"] for r in runs
             if r["capacity"]["cpu_s_per_1000"] is not None]
     peak = _median([r["capacity"]["peak_rss_bytes"] for r in runs]) / 2**20
-    return [group, _stack_cell(runs[0]), f"{found.value:,.0f}", interval_text(found),
+    return [group, stack_cell(runs[0]), f"{found.value:,.0f}", interval_text(found),
             f"{found.value / bound:.0%}" if bound else NONE,
             f"{_median(cost):.2f}" if cost else NONE, f"{peak:,.0f}",
             _cell(_notes(runs, found.spread))]
@@ -116,7 +116,7 @@ def detail_row(runs: list[dict]) -> list[str]:
 
 
 def failed_row(record: dict) -> list[str]:
-    return [NONE, _stack_cell(record), "**failed**", NONE, NONE, NONE, NONE,
+    return [NONE, stack_cell(record), "**failed**", NONE, NONE, NONE, NONE,
             _cell(str(record.get("error")))]
 
 
@@ -150,16 +150,11 @@ def latency_tables(records: list[dict]) -> tuple[list[list[str]], list[list[str]
     """One row per stack (its finished searches), one per failed search; by tie group,
     then by capacity: the main rows and the detail rows, in the same order."""
     ranked = latency_ranking(records)
-    order = [(name, str(number)) for number, members in enumerate(ranked.groups, start=1)
-             for name in members] + [(name, NONE) for name in ranked.unranked]
+    order = ranked.order(NONE)
     main = [ok_row(ranked.runs[name], group) for name, group in order]
     details = [detail_row(ranked.runs[name]) for name, _ in order]
     return (main + [failed_row(r) for r in ranked.failed],
             details + [failed_detail(r) for r in ranked.failed])
-
-
-def latency_rows(records: list[dict]) -> list[list[str]]:
-    return latency_tables(records)[0]
 
 
 def latency_facts(records: list[dict]) -> list[str]:
@@ -186,9 +181,17 @@ def confirmed(records: list[dict]) -> bool:
     return bool(steps) and all("vote" in step for step in steps)
 
 
-def details(table: str) -> str:
-    """A table's proof columns, folded away under it."""
-    return f"<details><summary>How each row was measured</summary>\n\n{table}\n\n</details>\n"
+def folded(tables: tuple[list[list[str]], list[list[str]]], columns: tuple[str, ...],
+           align: tuple[str, ...], detail_columns: tuple[str, ...],
+           detail_align: tuple[str, ...]) -> str:
+    """A main table and, folded away under it, its proof columns (the detail rows)."""
+    main_rows, detail_rows = tables
+    table = tabulate(main_rows, headers=linked(columns), tablefmt="pipe", colalign=align,
+                     disable_numparse=True)
+    proof = tabulate(detail_rows, headers=linked(detail_columns), tablefmt="pipe",
+                     colalign=detail_align, disable_numparse=True)
+    return (f"{table}\n\n<details><summary>How each row was measured</summary>\n\n{proof}"
+            f"\n\n</details>\n")
 
 
 def render_section(key: CapacityKey, records: list[dict], heading: str,
@@ -211,15 +214,11 @@ def render_section(key: CapacityKey, records: list[dict], heading: str,
     for latency in sorted(by_latency):
         members = sorted(by_latency[latency], key=lambda r: r["id"])
         goal = members[0]["capacity"]["goal_ms"]
-        main_rows, detail_rows = latency_tables(members)
-        table = tabulate(main_rows, headers=linked(COLUMNS), tablefmt="pipe",
-                         colalign=ALIGN, disable_numparse=True)
-        proof = tabulate(detail_rows, headers=linked(DETAIL_COLUMNS), tablefmt="pipe",
-                         colalign=DETAIL_ALIGN, disable_numparse=True)
+        tables = folded(latency_tables(members), COLUMNS, ALIGN, DETAIL_COLUMNS, DETAIL_ALIGN)
         facts_here = latency_facts(members)
         lines += [f"### {latency} ms DB latency: goal p99 <= {goal:g} ms", "",
                   *(f"- {fact}" for fact in facts_here), *([""] if facts_here else []),
-                  table, "", details(proof),
+                  tables,
                   *([f"![p99 against offered rate at {latency} ms]({names[latency]})", ""]
                     if any(r["ok"] for r in members) else [])]
     return "\n".join(lines)

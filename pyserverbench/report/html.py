@@ -14,35 +14,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyserverbench.records import ClosedKey, is_capacity
-from pyserverbench.report.across import capacity_cell, closed_cell, view_rows
+from pyserverbench.report import capacity
 from pyserverbench.report.answer import COLUMNS as ANSWER_COLUMNS
-from pyserverbench.report.answer import answers, kind_class, kind_of, kind_text
-from pyserverbench.report.capacity import (
-    ALIGN as CAPACITY_ALIGN,
-)
-from pyserverbench.report.capacity import (
-    COLUMNS as CAPACITY_COLUMNS,
-)
-from pyserverbench.report.capacity import (
-    DETAIL_COLUMNS as CAPACITY_DETAILS,
-)
-from pyserverbench.report.capacity import (
-    chart_names,
-    latency_facts,
-    latency_tables,
-)
+from pyserverbench.report.answer import INTRO as ANSWER_INTRO
+from pyserverbench.report.answer import KIND_CLASSES, answers, kind_class, kind_of, kind_text
 from pyserverbench.report.glossary import TERMS, anchor
 from pyserverbench.report.render import (
     _across_heading,
-    _across_key,
     _app_facts,
+    _closed_groups,
     _differences,
     _facts,
     _heading,
-    _headline_closed,
     _machine_facts,
+    across_views,
     capacity_sections,
+    headlines,
 )
 from pyserverbench.report.rows import ALIGN, COLUMNS, DETAIL_COLUMNS, scenario_tables
 
@@ -110,40 +97,36 @@ def _table(table_id: str, headers: tuple[str, ...] | list[str], rows: list[list[
                  numeric=[a == "right" for a in (align or ("left",) * len(headers))])
 
 
-def _capacity_blocks(records: list[dict], charts: dict[str, str]) -> list[tuple[bool, Block]]:
+def _capacity_blocks(records: list[dict], charts: dict[str, str]) -> list[tuple[tuple, Block]]:
     blocks = []
     for key, members, title in capacity_sections(records):
         by_latency: dict[int, list[dict]] = defaultdict(list)
         for record in members:
             by_latency[record["db_latency_ms"]].append(record)
-        names = chart_names(key, sorted(by_latency))
+        names = capacity.chart_names(key, sorted(by_latency))
         facts = _machine_facts(members) + (_app_facts(members) if members[0].get("user_app")
                                            else [])
         block_id = "capacity-" + names["map"].split("-")[1].split(".")[0]
         parts = []
         for latency, at in sorted(by_latency.items()):
             at = sorted(at, key=lambda r: r["id"])
-            main, proof = latency_tables(at)
+            main, proof = capacity.latency_tables(at)
             part_id = f"{block_id}-{latency}ms"
             parts.append(Part(
                 f"{latency} ms DB latency: goal p99 within {at[0]['capacity']['goal_ms']:g} ms",
                 kind_class(kind_of(at[0])), str(latency),
-                [f"- {fact}" for fact in latency_facts(at)],
-                _table(part_id, CAPACITY_COLUMNS, main, CAPACITY_ALIGN),
-                _table(part_id + "-proof", CAPACITY_DETAILS, proof, stack_column=0),
+                [f"- {fact}" for fact in capacity.latency_facts(at)],
+                _table(part_id, capacity.COLUMNS, main, capacity.ALIGN),
+                _table(part_id + "-proof", capacity.DETAIL_COLUMNS, proof, stack_column=0),
                 _data_url(charts[names[latency]]) if names[latency] in charts else None))
-        lead = 25 in by_latency
-        blocks.append((lead, Block(block_id, f"Capacity, {title}", facts,
+        blocks.append((key, Block(block_id, f"Capacity, {title}", facts,
                                    _data_url(charts[names["map"]])
                                    if names["map"] in charts else None, parts)))
     return blocks
 
 
-def _closed_blocks(records: list[dict]) -> list[tuple[bool, Block]]:
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for record in records:
-        if not is_capacity(record):
-            groups[ClosedKey.of(record)].append(record)
+def _closed_blocks(records: list[dict]) -> list[tuple[tuple, Block]]:
+    groups = _closed_groups(records)
     differs = _differences(list(groups))
     blocks = []
     for number, key in enumerate(sorted(groups)):
@@ -155,16 +138,13 @@ def _closed_blocks(records: list[dict]) -> list[tuple[bool, Block]]:
                     str(members[0]["db_latency_ms"]), [],
                     _table(block_id + "-table", COLUMNS, main, ALIGN),
                     _table(block_id + "-proof", DETAIL_COLUMNS, proof, stack_column=0), None)
-        blocks.append((_headline_closed(key) and len({r["stack"] for r in members}),
-                       Block(block_id, title, _facts(members), None, [part])))
+        blocks.append((key, Block(block_id, title, _facts(members), None, [part])))
     return blocks
 
 
 def _across_blocks(records: list[dict]) -> list[Block]:
-    found = [*view_rows([r for r in records if not is_capacity(r)], _across_key, closed_cell),
-             *view_rows([r for r in records if is_capacity(r)], _across_key, capacity_cell)]
     blocks = []
-    for number, (_, members, headers, rows) in enumerate(found, start=1):
+    for number, (_, members, headers, rows) in enumerate(across_views(records), start=1):
         block_id = f"across-{number}"
         table = _table(block_id + "-table", headers, rows,
                        ("left", *("right",) * (len(headers) - 1)), stack_column=0)
@@ -188,17 +168,16 @@ def _answer_table(records: list[dict]) -> Table:
 def ordered_blocks(records: list[dict], charts: dict[str, str]) -> list[Block]:
     """The sections in the Markdown report's order: the headline capacity section, the
     study's closed loop, the rest of each, then the view across Pythons."""
-    capacity = _capacity_blocks(records, charts)
+    lead_key, study_key = headlines(records)
+    blocks = _capacity_blocks(records, charts)
     closed = _closed_blocks(records)
-    lead = max((b for b in capacity if b[0]), key=lambda b: len(b[1].parts[0].table.rows),
-               default=None)
-    study = max((b for b in closed if b[0]), key=lambda b: b[0], default=None)
-    head = [b[1] for b in (lead, study) if b]
-    rest = [b for _, b in capacity if not lead or b is not lead[1]]
-    rest += [b for _, b in closed if not study or b is not study[1]]
-    if study:
-        study[1].title = "The study's closed loop: " + study[1].title
-    return head + rest + _across_blocks(records)
+    lead = [b for key, b in blocks if key == lead_key]
+    study = [b for key, b in closed if key == study_key]
+    for block in study:
+        block.title = "The study's closed loop: " + block.title
+    rest = [b for key, b in blocks if key != lead_key]
+    rest += [b for key, b in closed if key != study_key]
+    return lead + study + rest + _across_blocks(records)
 
 
 def _hash(text: str) -> str:
@@ -218,20 +197,21 @@ def render_html(records: list[dict], charts: dict[str, str]) -> str:
     script = (HERE / "report.js").read_text()  # ours, inlined as it is: its hash is in the
     style = (HERE / "report.css").read_text()  # policy, and neither holds `</`
     blocks = ordered_blocks(records, charts)
-    kinds = sorted({p.kind for b in blocks for p in b.parts if p.kind}
-                   | set(_answer_table(records).kinds), key=_kind_order)
+    answer = _answer_table(records)
+    kinds = sorted({p.kind for b in blocks for p in b.parts if p.kind} | set(answer.kinds),
+                   key=_kind_order)
     latencies = sorted({p.latency for b in blocks for p in b.parts}, key=int)
     stacks = sorted({s for b in blocks for p in b.parts for row in p.table.stacks for s in row})
     policy = (f"default-src 'none'; script-src {_hash(script)}; style-src {_hash(style)}; "
               f"img-src data:; base-uri 'none'; form-action 'none'")
     return env.get_template("report.html.j2").render(
-        answer=_answer_table(records), blocks=blocks, kinds=kinds, latencies=latencies,
-        stacks=stacks, script=Markup(script), style=Markup(style),  # noqa: S704 (our files)
+        answer=answer, answer_intro=ANSWER_INTRO, blocks=blocks, kinds=kinds,
+        latencies=latencies, stacks=stacks, script=Markup(script), style=Markup(style),  # noqa: S704 (our files)
         policy=policy,
         glossary=[(anchor(term), term, TERMS[term]) for term in sorted(TERMS, key=str.lower)],
         users=bool(records) and all(r.get("user_app") for r in records), count=len(records))
 
 
 def _kind_order(kind: str) -> tuple:
-    known = ["CPU only", "one DB call", "several DB calls in turn"]
+    known = list(KIND_CLASSES)
     return (known.index(kind), "") if kind in known else (len(known), kind)

@@ -12,7 +12,14 @@ from pyserverbench import RESULTS, RUNS
 from pyserverbench.cli.options import OneLineParser
 from pyserverbench.records import read_records, write_text
 from pyserverbench.report.html import render_html
-from pyserverbench.report.render import all_charts, answer_since, render, shown_since, write_charts
+from pyserverbench.report.render import (
+    all_charts,
+    answer_since,
+    joined,
+    sections,
+    shown_since,
+    write_charts,
+)
 
 
 def build_parser() -> OneLineParser:
@@ -38,14 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     drawn = all_charts(records)
     page = render_html(records, drawn)  # everything is rendered before anything is written
-    text = render(records)
+    parts = sections(records)
+    text = joined(parts)
     charts = write_charts(records, args.output.parent, drawn)
     write_text(args.output, text)
     write_text(args.output.parent / "index.html", page)
     print(f"wrote {os.path.relpath(args.output)} and index.html beside it: {len(records)} "
           f"records, {len(warnings)} skipped, {len(charts)} charts")
     if args.show_since is not None:
-        found = shown_since(records, args.show_since)
+        found = shown_since(parts, args.show_since)
         print("", *found, sep="\n")
         if not found:
             print(f"No record here started at or after {args.show_since}.")

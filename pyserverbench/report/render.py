@@ -7,8 +7,6 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from tabulate import tabulate
-
 from pyserverbench.matrix.ceiling import ceiling
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
 from pyserverbench.records import (
@@ -22,8 +20,8 @@ from pyserverbench.records import (
     write_text,
 )
 from pyserverbench.report.capacity import INTRO as CAPACITY_INTRO
-from pyserverbench.report.capacity import details, goal_text, render_section
-from pyserverbench.report.glossary import glossary, linked
+from pyserverbench.report.capacity import folded, goal_text, render_section
+from pyserverbench.report.glossary import glossary
 from pyserverbench.report.rows import (
     ALIGN,
     COLUMNS,
@@ -257,14 +255,24 @@ def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]
 
 def render(records: list[dict]) -> str:
     """The Markdown report for these records (same records, same bytes)."""
-    return "\n".join(text for _, text in sections(records))
+    return joined(sections(records))
 
 
-def shown_since(records: list[dict], since: str) -> list[str]:
-    """The sections holding a record started at or after `since` (ISO 8601, UTC): what a
-    session that ran those records prints in the terminal (without their anchors)."""
-    return [re.sub(r'<a id="[^"]*"></a>\n\n', "", text) for members, text in sections(records)
+def joined(parts: list[tuple[list[dict], str]]) -> str:
+    """The report's text from its parts (see sections)."""
+    return "\n".join(text for _, text in parts)
+
+
+def shown_since(parts: list[tuple[list[dict], str]], since: str) -> list[str]:
+    """The report's parts (see sections) holding a record started at or after `since`
+    (ISO 8601, UTC): what a session that ran those records prints in the terminal
+    (without their anchors)."""
+    return [re.sub(r'<a id="[^"]*"></a>\n\n', "", text) for members, text in parts
             if any(r["started_at"] >= since for r in members)]
+
+
+def _section_key(record: dict) -> tuple:
+    return CapacityKey.of(record) if is_capacity(record) else ClosedKey.of(record)
 
 
 def answer_since(records: list[dict], since: str) -> str:
@@ -273,12 +281,10 @@ def answer_since(records: list[dict], since: str) -> str:
     section's)."""
     from pyserverbench.report.answer import answer_table, kind_of
 
-    touched = [members for members, text in sections(records)
-               if any(r["started_at"] >= since for r in members)
-               and " across Pythons" not in text[:400]]
-    shown = {r["id"]: r for members in touched for r in members}
-    kinds = {kind_of(r) for r in records if r["started_at"] >= since}
-    return answer_table(list(shown.values()), kinds)
+    new = [r for r in records if r["started_at"] >= since]
+    touched = {_section_key(r) for r in new}
+    return answer_table([r for r in records if _section_key(r) in touched],
+                        {kind_of(r) for r in new})
 
 
 def _headline_closed(key: ClosedKey) -> bool:
@@ -291,13 +297,32 @@ def _headline_closed(key: ClosedKey) -> bool:
 
 
 def _closed_part(members: list[dict], heading: str) -> str:
-    main_rows, detail_rows = scenario_tables(members)
-    table = tabulate(main_rows, headers=linked(COLUMNS), tablefmt="pipe", colalign=ALIGN,
-                     disable_numparse=True)
-    proof = tabulate(detail_rows, headers=linked(DETAIL_COLUMNS), tablefmt="pipe",
-                     colalign=DETAIL_ALIGN, disable_numparse=True)
-    return "\n".join([anchored(heading), "", *_facts(members), "", table, "",
-                      details(proof)])
+    tables = folded(scenario_tables(members), COLUMNS, ALIGN, DETAIL_COLUMNS, DETAIL_ALIGN)
+    return "\n".join([anchored(heading), "", *_facts(members), "", tables])
+
+
+def _closed_groups(records: list[dict]) -> dict[ClosedKey, list[dict]]:
+    groups: dict[ClosedKey, list[dict]] = defaultdict(list)
+    for record in records:
+        if not is_capacity(record):
+            groups[ClosedKey.of(record)].append(record)
+    return groups
+
+
+def headlines(records: list[dict]) -> tuple[CapacityKey | None, ClosedKey | None]:
+    """The headline sections, first in the report and the HTML page: the capacity
+    section with a 25 ms table and the most stacks, and the study's closed loop with the
+    most stacks (then the newest Python)."""
+    def stacks(members: list[dict]) -> int:
+        return len({r["stack"] for r in members})
+
+    lead = max(((key, members) for key, members, _ in capacity_sections(records)
+                if 25 in {r["db_latency_ms"] for r in members}),
+               key=lambda found: stacks(found[1]), default=(None, []))[0]
+    groups = _closed_groups(records)
+    study = max((key for key in groups if _headline_closed(key)), default=None,
+                key=lambda key: (stacks(groups[key]), python_order(key.python)))
+    return lead, study
 
 
 def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
@@ -307,18 +332,13 @@ def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
     from pyserverbench.report.answer import INTRO as ANSWER_INTRO
     from pyserverbench.report.answer import answer_table
 
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for record in records:
-        if not is_capacity(record):
-            groups[ClosedKey.of(record)].append(record)
+    groups = _closed_groups(records)
     users = bool(records) and all(r.get("user_app") for r in records)
     if not records:
         return [([], INTRO), ([], "No records yet: run `nox` or `nox -s \"bench(server="
                                   "'gthread', workers=2)\"`.\n")]
     differs = _differences(list(groups))
-    study = max((key for key in groups if _headline_closed(key)), default=None,
-                key=lambda key: (len({r["stack"] for r in groups[key]}),
-                                 python_order(key.python)))
+    lead_key, study = headlines(records)
     closed = []
     for key in sorted(groups):
         members = sorted(groups[key], key=lambda r: r["id"])
@@ -331,15 +351,13 @@ def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
         facts = _machine_facts(members)
         if members[0].get("user_app"):
             facts += _app_facts(members)
-        capacity.append((25 in {r["db_latency_ms"] for r in members}, members,
+        capacity.append((key == lead_key, members,
                          render_section(key, members, anchored(f"### Capacity, {title}"),
                                         facts)))
-    lead = max((part for part in capacity if part[0]),
-               key=lambda part: len({r["stack"] for r in part[1]}), default=None)
+    lead = next((part for part in capacity if part[0]), None)
     headline = [part for part in closed if part[0]]
     body: list[tuple[list[dict], str]] = [
-        ([], "\n".join([anchored("## The answer"), "",
-                        ANSWER_INTRO.split("\n", 2)[2].strip(), "",
+        ([], "\n".join([anchored("## The answer"), "", ANSWER_INTRO, "",
                         answer_table(records), ""]))]
     if lead:
         body += [([], CAPACITY_INTRO.replace("## Capacity", anchored("## Capacity"), 1)),
@@ -392,20 +410,30 @@ def _across_heading(record: dict) -> str:
             + (f", workload {label}" if label != "mix" else ""))
 
 
-def _across_pythons(records: list[dict]) -> list[tuple[list[dict], str]]:
-    """The view per stack across Pythons, closed loop first, then capacity."""
-    from pyserverbench.report.across import INTRO as ACROSS_INTRO
-    from pyserverbench.report.across import capacity_cell, closed_cell, views
+def across_views(records: list[dict]) -> list[tuple[tuple, list[dict], list[str],
+                                                    list[list[str]]]]:
+    """The views per stack across Pythons, closed loop first, then capacity: (key,
+    records, headers, rows) each."""
+    from pyserverbench.report.across import capacity_cell, closed_cell, view_rows
 
-    found = [*views([r for r in records if not is_capacity(r)], _across_key, closed_cell),
-             *views([r for r in records if is_capacity(r)], _across_key, capacity_cell)]
+    return [*view_rows([r for r in records if not is_capacity(r)], _across_key, closed_cell),
+            *view_rows([r for r in records if is_capacity(r)], _across_key, capacity_cell)]
+
+
+def _across_pythons(records: list[dict]) -> list[tuple[list[dict], str]]:
+    """The report's part across Pythons: its intro and a section per view."""
+    from pyserverbench.report.across import INTRO as ACROSS_INTRO
+    from pyserverbench.report.across import table_text
+
+    found = across_views(records)
     parts: list[tuple[list[dict], str]] = ([([], ACROSS_INTRO.replace(
         "## Across Pythons", anchored("## Across Pythons"), 1))] if found else [])
-    differs = _differences([key for key, _, _ in found])
-    for key, members, table in found:
+    differs = _differences([key for key, _, _, _ in found])
+    for key, members, headers, rows in found:
         named = f" ({', '.join(differs[key])})" if differs[key] else ""
         parts.append((members, "\n".join([anchored(_across_heading(members[0]) + named), "",
-                                           *_machine_facts(members), "", table, ""])))
+                                           *_machine_facts(members), "",
+                                           table_text(headers, rows), ""])))
     return parts
 
 

@@ -41,11 +41,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _server(record: dict) -> str:
+def threads_text(record: dict) -> str:
+    """` (4 threads)`, ` (1 thread)`, or nothing for a stack without threads."""
     threads = record.get("threads")
-    if threads:
-        return f"{record['server']} ({threads} thread{'s' if threads != 1 else ''})"
-    return record["server"]
+    return f" ({threads} thread{'s' if threads != 1 else ''})" if threads else ""
+
+
+def _server(record: dict) -> str:
+    return record["server"] + threads_text(record)
 
 
 def _probed(record: dict, key: str) -> str:
@@ -81,10 +84,15 @@ def _interval(found: Estimate, per: float = 1.0) -> str:
     return f"{found.low / per:,.0f}–{found.high / per:,.0f} ({found.confidence:.0%})"
 
 
+def cpu_ms_each(runs: list[dict]) -> list[float]:
+    """Server CPU milliseconds per request, of each run that measured them."""
+    return [1000 * r["usage"]["server"]["cpu_s"] / r["metrics"]["requests"] for r in runs
+            if r.get("usage") and r["metrics"]["requests"]]
+
+
 def cpu_ms(runs: list[dict]) -> str:
     """The median server CPU milliseconds per request of these runs."""
-    costs = [1000 * r["usage"]["server"]["cpu_s"] / r["metrics"]["requests"] for r in runs
-             if r.get("usage") and r["metrics"]["requests"]]
+    costs = cpu_ms_each(runs)
     return f"{_median(costs):.2f}" if costs else NONE
 
 
@@ -126,14 +134,19 @@ def handled_estimate(runs: list[dict]) -> Estimate:
     return estimate([float(r["metrics"]["requests"]) for r in runs])
 
 
+def fractions(runs: list[dict]) -> list[float | None]:
+    """Each run's share of its scenario's ceiling (None for a user's app, whose ceiling
+    is not known, or a scenario without one)."""
+    return [None if r.get("user_app") else
+            ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
+                          r["db_latency_ms"], from_record(r), r["app"])["fraction"]
+            for r in runs]
+
+
 def _fraction(runs: list[dict]) -> float | None:
-    """The median share of the scenario's ceiling reached (None for a user's app, whose
-    ceiling is not known, or a scenario without one)."""
-    fractions = [None if r.get("user_app") else
-                 ceiling_facts(r["metrics"]["requests"], r["vus"], r["duration_s"],
-                               r["db_latency_ms"], from_record(r), r["app"])["fraction"]
-                 for r in runs]
-    return None if None in fractions else _median(fractions)
+    """The median share of the scenario's ceiling reached, if every run has one."""
+    found = fractions(runs)
+    return None if None in found else _median(found)
 
 
 def ok_row(runs: list[dict], extra: list[str] | None = None, group: str = NONE) -> list[str]:
@@ -141,7 +154,7 @@ def ok_row(runs: list[dict], extra: list[str] | None = None, group: str = NONE) 
     first = runs[0]
     found = handled_estimate(runs)
     fraction = _fraction(runs)
-    return [group, _stack_cell(first), f"{found.value / first['duration_s']:,.0f}",
+    return [group, stack_cell(first), f"{found.value / first['duration_s']:,.0f}",
             _interval(found, first["duration_s"]),
             fmt_ms(_median([r["metrics"]["duration_p95_ms"] for r in runs])), cpu_ms(runs),
             NONE if fraction is None else f"{fraction:.0%}",
@@ -156,10 +169,9 @@ def detail_row(runs: list[dict]) -> list[str]:
             *_usage_cells(runs)]
 
 
-def _stack_cell(record: dict) -> str:
-    threads = record.get("threads")
-    return record["stack"] + (f" ({threads} thread{'s' if threads != 1 else ''})"
-                              if threads else "")
+def stack_cell(record: dict) -> str:
+    """A stack as a row names it: `gthread (4 threads)`."""
+    return record["stack"] + threads_text(record)
 
 
 def failed_row(record: dict) -> list[str]:
@@ -167,7 +179,7 @@ def failed_row(record: dict) -> list[str]:
     reason = str(record.get("error") or "unknown error")
     if len(reason) > 140:
         reason = reason[:137] + "..."
-    return [NONE, _stack_cell(record), "**failed**"] + [""] * 4 + [
+    return [NONE, stack_cell(record), "**failed**"] + [""] * 4 + [
         _cell(f"run failed: {reason}")]
 
 
@@ -227,18 +239,12 @@ def scenario_ranking(records: list[dict]) -> Ranking:
     return ranking(named, found, failed, scenario_floor(records))
 
 
-def scenario_rows(records: list[dict]) -> list[list[str]]:
-    """Rows for one scenario, by tie group, then by median requests handled; failed runs
-    last."""
-    return scenario_tables(records)[0]
-
-
 def scenario_tables(records: list[dict]) -> tuple[list[list[str]], list[list[str]]]:
-    """The main rows and the detail rows of one scenario, in the same order."""
+    """The main rows and the detail rows of one scenario, in the same order: by tie
+    group, then by median requests handled; failed runs last."""
     ranked = scenario_ranking(records)
     extra = _version_notes(list(ranked.runs.values()))
-    order = [(name, str(number)) for number, members in enumerate(ranked.groups, start=1)
-             for name in members] + [(name, NONE) for name in ranked.unranked]
+    order = ranked.order(NONE)
     main = [ok_row(ranked.runs[name], extra.get(int(name)), group) for name, group in order]
     details = [detail_row(ranked.runs[name]) for name, _ in order]
     return (main + [failed_row(r) for r in ranked.failed],

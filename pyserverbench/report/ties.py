@@ -123,6 +123,12 @@ class Ranking:
     failed: list[dict]
     floor: float | None
 
+    def order(self, none: str) -> list[tuple[str, str]]:
+        """The cells in table order, each with its group's number (`none` for a cell in
+        no group): the groups best first, then the unranked."""
+        return ([(name, str(number)) for number, members in enumerate(self.groups, start=1)
+                 for name in members] + [(name, none) for name in self.unranked])
+
 
 def ranking(runs: dict[str, list[dict]], found: dict[str, Estimate], failed: list[dict],
             floor: float | None) -> Ranking:

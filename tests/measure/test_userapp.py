@@ -27,7 +27,7 @@ from pyserverbench.measure.userapp import (
     weighted_path,
 )
 from pyserverbench.records import read_records
-from pyserverbench.report.render import render, shown_since
+from pyserverbench.report.render import render, sections, shown_since
 
 FOUND = ["3.10", "3.11", "3.12", "3.13"]
 WSGI = ["sync", "gthread", "gevent", "granian-wsgi", "waitress"]
@@ -275,10 +275,11 @@ def test_a_users_app_gets_a_section_of_its_own_with_both_interfaces(tmp_path):
 def test_a_session_shows_only_the_sections_it_added_to():
     old = _record(1, "sync", None, 5000, started="2026-11-24T10:00:00+00:00")
     new = _record(2, "sync", _app(), 900, started="2026-11-25T01:00:05+00:00")
-    shown_now = shown_since([old, new], "2026-11-25T01:00:00+00:00")
+    parts = sections([old, new])
+    shown_now = shown_since(parts, "2026-11-25T01:00:00+00:00")
     assert len(shown_now) == 1 and shown_now[0].startswith("## Your app mysite")
-    assert len(shown_since([old, new], "2026-11-24T00:00:00+00:00")) == 2
-    assert shown_since([old, new], "2026-11-26T00:00:00+00:00") == []
+    assert len(shown_since(parts, "2026-11-24T00:00:00+00:00")) == 2
+    assert shown_since(parts, "2026-11-26T00:00:00+00:00") == []
 
 
 def test_a_users_script_is_asked_for_the_percentiles_load_js_asks_for():
