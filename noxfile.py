@@ -19,8 +19,9 @@ from pyserverbench.cli.options import load_options_problem  # noqa: E402
 from pyserverbench.matrix.pins import HARNESS_PACKAGES, REPORT_PACKAGES, pinned  # noqa: E402
 from pyserverbench.matrix.pythons import (  # noqa: E402
     available,
+    ends,
     free_threaded,
-    newest,
+    newest_of,
     pytest_arguments,
 )
 from pyserverbench.matrix.stacks import (  # noqa: E402
@@ -34,8 +35,8 @@ PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 WORKERS = (1, 2)
 MATRIX = [(server, workers) for server in STACKS for workers in WORKERS]
 TOUR_OPTIONS = ["--duration", "15s"]
-NEWEST = newest(PYTHONS)  # report, lint and the tour use the newest Python found
 FOUND = available(PYTHONS)  # the tests start processes on the oldest and newest of these
+NEWEST = newest_of(FOUND)  # report, lint and the tour use the newest Python found
 # Free-threaded builds found here (3.13t), GIL off: their own entry for threaded stacks.
 FREE_THREADED = free_threaded(PYTHONS)
 
@@ -97,7 +98,7 @@ def bench(session: nox.Session, server: str, workers: int) -> None:
 def _pythons_for(session: nox.Session, server: str) -> list[str]:
     """The Pythons found for a stack: the supported ones, and free-threaded builds for a
     stack that serves on threads."""
-    found = available(PYTHONS)
+    found = FOUND
     if not found:
         session.error(f"none of Python {', '.join(PYTHONS)} found on PATH")
     return found + (FREE_THREADED if STACKS[server].threaded else [])
@@ -198,7 +199,7 @@ def app(session: nox.Session) -> None:
     """Your own app under every stack that serves it: `-- --wsgi mysite.wsgi:application
     --asgi mysite.asgi:application --app-dir PATH` (see docs/your-app.md); then its report."""
     try:
-        chosen = plan(session.posargs, available(PYTHONS), Path(session.invoked_from))
+        chosen = plan(session.posargs, FOUND, Path(session.invoked_from))
     except ValueError as exc:
         session.error(f"bad option after --: {exc}")
     os.environ[ENV_VARIABLE] = json.dumps(chosen.env)  # off the command lines nox prints
@@ -272,8 +273,9 @@ def tests(session: nox.Session) -> None:
     session.install(*suite_requirements())
     arguments = pytest_arguments(session.python, FOUND, session.posargs)
     if arguments[:2] == ["-m", "not processes"]:
-        session.log(f"Python {session.python} is between {min(FOUND)} and {max(FOUND)}: "
-                    f"the tests that start processes run on those two")
+        oldest, newest = ends(FOUND)
+        session.log(f"Python {session.python} is between {oldest} and {newest}: the tests "
+                    f"that start processes run on those two")
     session.run("python", "-m", "pytest", *arguments)
 
 

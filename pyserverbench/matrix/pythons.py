@@ -31,8 +31,21 @@ def available(versions: list[str]) -> list[str]:
 
 def newest(versions: list[str]) -> str | None:
     """The newest version that runs here, if any."""
-    found = available(versions)
-    return max(found, key=lambda v: tuple(int(p) for p in v.split("."))) if found else None
+    return newest_of(available(versions))
+
+
+def _order(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def newest_of(found: list[str]) -> str | None:
+    """The newest of versions already found, by number."""
+    return max(found, key=_order) if found else None
+
+
+def ends(found: list[str]) -> tuple[str, str] | None:
+    """The oldest and the newest of versions found, by number."""
+    return (min(found, key=_order), max(found, key=_order)) if found else None
 
 
 GIL_STATE = "import sys; print(getattr(sys, '_is_gil_enabled', lambda: True)())"
@@ -49,10 +62,6 @@ def free_threaded(versions: list[str]) -> list[str]:
     return [f"{version}t" for version in versions if gil_disabled(f"python{version}t")]
 
 
-def _order(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
 def pytest_arguments(python: str, found: list[str], posargs: list[str]) -> list[str]:
     """What `nox -s tests` gives pytest on one Python: the whole suite on the oldest and
     the newest Python found, the tests that start no process on those between (each
@@ -60,5 +69,5 @@ def pytest_arguments(python: str, found: list[str], posargs: list[str]) -> list[
     and whatever the user passed, as passed."""
     if posargs:
         return list(posargs)
-    ends = {min(found, key=_order), max(found, key=_order)} if found else set()
-    return [] if python in ends or python not in found else ["-m", "not processes"]
+    return ([] if python not in found or python in (ends(found) or ())
+            else ["-m", "not processes"])
