@@ -29,11 +29,6 @@ def available(versions: list[str]) -> list[str]:
     return [version for version in versions if runs(version)]
 
 
-def newest(versions: list[str]) -> str | None:
-    """The newest version that runs here, if any."""
-    return newest_of(available(versions))
-
-
 def _order(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyserverbench.harness.machine import python_facts
-from pyserverbench.matrix.pythons import available, free_threaded, gil_disabled, newest
+from pyserverbench.matrix.pythons import available, ends, free_threaded, gil_disabled, newest_of
 
 CURRENT = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -23,8 +23,11 @@ def test_the_running_python_is_found_and_a_missing_one_is_not():
 
 
 def test_newest_compares_versions_as_numbers():
-    assert newest(["0.1", CURRENT]) == CURRENT
-    assert newest(["0.1", "0.2"]) is None
+    assert newest_of(available(["0.1", CURRENT])) == CURRENT
+    assert newest_of(available(["0.1", "0.2"])) is None
+    assert newest_of(["3.9", "3.10"]) == "3.10"
+    assert ends(["3.12", "3.9", "3.10"]) == ("3.9", "3.12")
+    assert ends([]) is None
 
 
 def _stand_in(bin_dir: Path, name: str, gil_off: bool) -> None:
