@@ -240,6 +240,7 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
         done = recorded(results_dir, plan["id"])
         todo = [slot for slot in (slots if phase == "plan" else reruns(slots, done))
                 if slot.order not in done]
+        now = done  # the records as they stand: read again after each slot
         for number, slot in enumerate(todo):
             so_far = time.monotonic() - began
             left = len(todo) - number
@@ -248,7 +249,7 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
             print(f"sitting {plan['id']}: slot {slot.order} (round {slot.round}"
                   f"{', A/A' if slot.aa else ''}{', rerun' if slot.rerun_of else ''}): "
                   f"{slot.cell.key()}; {len(done) + number} recorded{eta}", flush=True)
-            earlier = near(slot.cell, recorded(results_dir, plan["id"]))
+            earlier = near(slot.cell, now)
             extra = [] if earlier is None else ["--near", f"{earlier:g}"]
             try:
                 code = run_slot(plan, slot, results_dir, command, extra)
@@ -258,7 +259,8 @@ def sit(plan: dict, slots: list[Slot], results_dir: Path,
                 return 128 + stop.signum
             counts["ran"] += 1
             counts["failed"] += code != 0
-            if slot.order not in recorded(results_dir, plan["id"]):
+            now = recorded(results_dir, plan["id"])
+            if slot.order not in now:
                 counts["missing"] += 1  # skipped, or it broke before its record was made
                 print(f"sitting {plan['id']}: slot {slot.order} ({slot.cell.key()}) left no "
                       f"record (nox's output above says why)", file=sys.stderr)
