@@ -43,6 +43,7 @@ class Answer:
     left_out: str
     measured: str
     key: tuple = ()  # kind_of: what the HTML report filters on
+    stacks: tuple[str, ...] = ()  # the leaders' stack names
 
     def row(self) -> list[str]:
         return [self.kind, self.leaders, self.rate, self.cpu_ms, self.memory, self.bound,
@@ -106,7 +107,7 @@ def _span(values: list[float], fmt: str) -> str:
         f"{format(low, fmt)}–{format(high, fmt)}")
 
 
-def _stack(name: str, runs: list[dict]) -> str:
+def _stack(runs: list[dict]) -> str:
     return f"`{runs[0]['stack']}`" + threads_text(runs[0])
 
 
@@ -138,7 +139,7 @@ def _left_out(ranked: Ranking, leaders: list[str], per_s: float = 1.0) -> str:
     else:
         maybe = list(ranked.unranked)
     if maybe:
-        named = [f"{_stack(name, ranked.runs[name])} ({ranked.found[name].value / per_s:,.0f}/s, "
+        named = [f"{_stack(ranked.runs[name])} ({ranked.found[name].value / per_s:,.0f}/s, "
                  f"{_count(ranked.found[name].n, 'runs')})" for name in maybe[:SHOWN]]
         more = f" and {len(maybe) - SHOWN} more" if len(maybe) > SHOWN else ""
         parts.append("too few repeats to rank: " + ", ".join(named) + more)
@@ -211,10 +212,10 @@ def capacity_answer(records: list[dict]) -> Answer:
             if r["capacity"]["cpu_s_per_1000"] is not None]
     peak = [r["capacity"]["peak_rss_bytes"] / 2**20 for r in chosen]
     return Answer(kind_text(first),
-                  ", ".join(_stack(name, ranked.runs[name]) for name in leaders),
+                  ", ".join(_stack(ranked.runs[name]) for name in leaders),
                   _span(per_core, ",.0f"), _span(cost, ".2f") if cost else NONE,
                   _span(peak, ",.0f"), _capacity_bound(chosen), _left_out(ranked, leaders),
-                  _measured(records, ranked, "searches"))
+                  _measured(records, ranked, "searches"), stacks=_names(ranked, leaders))
 
 
 def closed_answer(records: list[dict]) -> Answer:
@@ -247,11 +248,17 @@ def closed_answer(records: list[dict]) -> Answer:
     else:
         bound = (f"No think time and no DB wait: {first['vus']} users keep the server busy, "
                  f"so its CPU bounds them (shared with k6 and the fake DB).")
-    return Answer(kind_text(first), ", ".join(_stack(n, ranked.runs[n]) for n in leaders),
+    return Answer(kind_text(first), ", ".join(_stack(ranked.runs[n]) for n in leaders),
                   f"{_span(rates, ',.0f')} on {_count(cores, 'cores')} (closed loop)",
                   _span(cost, ".2f") if cost else NONE,
                   _span(peak, ",.0f") if peak else NONE, bound,
-                  _left_out(ranked, leaders, first["duration_s"]), measured)
+                  _left_out(ranked, leaders, first["duration_s"]), measured,
+                  stacks=_names(ranked, leaders))
+
+
+def _names(ranked: Ranking, leaders: list[str]) -> tuple[str, ...]:
+    """The leaders' stack names, sorted (what the HTML report's stack filter matches)."""
+    return tuple(sorted({ranked.runs[name][0]["stack"] for name in leaders}))
 
 
 def _chosen(sections: dict[tuple, list[dict]]) -> list[dict]:

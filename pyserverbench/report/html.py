@@ -158,8 +158,7 @@ def _across_blocks(records: list[dict]) -> list[Block]:
 def _answer_table(records: list[dict]) -> Table:
     found = answers(records)
     table = Table("answer", list(ANSWER_COLUMNS), [a.row() for a in found],
-                  [sorted({_stack_of(name) for name in re.findall(r"`([^`]+)`", a.leaders)})
-                   for a in found],
+                  [list(a.stacks) for a in found],
                   [kind_class(a.key) for a in found], [str(a.key[3]) for a in found],
                   [False, False, True, True, True, False, False, False])
     return table
