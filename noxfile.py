@@ -32,7 +32,9 @@ from pyserverbench.matrix.stacks import (  # noqa: E402
 from pyserverbench.measure.userapp import ENV_VARIABLE, plan, requirements_of  # noqa: E402
 
 PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
-WORKERS = (1, 2)
+# The counts named in the sessions users call; any other (1 to 64) after `--`, like
+# `-- --workers 8`. auto: each stack's own rule for the server's CPUs (docs/stacks.md).
+WORKERS = (1, 2, "auto")
 MATRIX = [(server, workers) for server in STACKS for workers in WORKERS]
 TOUR_OPTIONS = ["--duration", "15s"]
 FOUND = available(PYTHONS)  # the tests start processes on the oldest and newest of these
@@ -47,8 +49,8 @@ nox.options.error_on_missing_interpreters = os.environ.get("CI", "").lower() in 
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")  # use this machine's Pythons only
 
 
-def _bench_name(python: str, server: str, workers: int) -> str:
-    return f"bench_on-{python}(server='{server}', workers={workers})"
+def _bench_name(python: str, server: str) -> str:
+    return f"bench_on-{python}(server='{server}')"
 
 
 def _fan_out(session: nox.Session, runs: list[tuple[str, list[str]]], *report: str) -> None:
@@ -83,16 +85,24 @@ def _check_options(session: nox.Session, options: list[str], stack: str | None) 
         session.error(f"bad option after --: {problem}")
 
 
+def _with_workers(session: nox.Session, workers: int | str) -> list[str]:
+    """The session's worker count as an option, before the user's (a `--workers` after
+    `--` comes later, so it is the one that counts, and the log says so)."""
+    if "--workers" in session.posargs:
+        session.log(f"--workers after -- replaces the session's workers={workers}")
+    return ["--workers", str(workers), *session.posargs]
+
+
 @nox.session(python=False)
 @nox.parametrize(("server", "workers"), MATRIX)
-def bench(session: nox.Session, server: str, workers: int) -> None:
+def bench(session: nox.Session, server: str, workers: int | str) -> None:
     """Run one stack on every supported Python found (options after --)."""
-    _check_options(session, session.posargs, server)
+    options = _with_workers(session, workers)
+    _check_options(session, options, server)
     found = _pythons_for(session, server)
     session.log(f"Python found: {', '.join(found)}; missing: "
                 f"{', '.join(sorted(set(PYTHONS) - set(found))) or 'none'}")
-    _fan_out(session, [(_bench_name(python, server, workers), session.posargs)
-                       for python in found])
+    _fan_out(session, [(_bench_name(python, server), options) for python in found])
 
 
 def _pythons_for(session: nox.Session, server: str) -> list[str]:
@@ -117,41 +127,44 @@ def _install_stack(session: nox.Session, server: str) -> None:
                      f"error is above)")
 
 
-def _run_stack(session: nox.Session, command: str, server: str, workers: int) -> None:
-    """Install the stack, then run `python -m pyserverbench COMMAND` on it."""
+def _run_stack(session: nox.Session, command: str, server: str) -> None:
+    """Install the stack, then run `python -m pyserverbench COMMAND` on it (its worker
+    count among the options: 2 unless given)."""
     _install_stack(session, server)
     session.run("python", "-m", "pyserverbench", command, "--stack", server,
-                "--workers", str(workers), *session.posargs,
-                interrupt_timeout=30, terminate_timeout=10)
+                *session.posargs, interrupt_timeout=30, terminate_timeout=10)
 
 
 @nox.session(python=PYTHONS + FREE_THREADED, default=False)
-@nox.parametrize(("server", "workers"), MATRIX)
-def bench_on(session: nox.Session, server: str, workers: int) -> None:
-    """Run one stack on one Python, in an environment holding only that stack."""
-    _run_stack(session, "run", server, workers)
+@nox.parametrize("server", list(STACKS))
+def bench_on(session: nox.Session, server: str) -> None:
+    """Run one stack on one Python, in an environment holding only that stack
+    (`-- --workers N` or `auto`; default 2)."""
+    _run_stack(session, "run", server)
 
 
-def _capacity_name(python: str, server: str, workers: int) -> str:
-    return f"capacity_on-{python}(server='{server}', workers={workers})"
+def _capacity_name(python: str, server: str) -> str:
+    return f"capacity_on-{python}(server='{server}')"
 
 
 @nox.session(python=False)
 @nox.parametrize(("server", "workers"), MATRIX)
-def capacity(session: nox.Session, server: str, workers: int) -> None:
+def capacity(session: nox.Session, server: str, workers: int | str) -> None:
     """Capacity at a latency goal (open loop), on every supported Python found."""
-    problem = search_options_problem(server, workers, session.posargs)
+    options = _with_workers(session, workers)
+    problem = search_options_problem(server, options)
     if problem:
         session.error(f"bad option after --: {problem}")
-    _fan_out(session, [(_capacity_name(python, server, workers), session.posargs)
+    _fan_out(session, [(_capacity_name(python, server), options)
                        for python in _pythons_for(session, server)])
 
 
 @nox.session(python=PYTHONS + FREE_THREADED, default=False)
-@nox.parametrize(("server", "workers"), MATRIX)
-def capacity_on(session: nox.Session, server: str, workers: int) -> None:
-    """Capacity searches for one stack on one Python, in an environment of that stack."""
-    _run_stack(session, "capacity", server, workers)
+@nox.parametrize("server", list(STACKS))
+def capacity_on(session: nox.Session, server: str) -> None:
+    """Capacity searches for one stack on one Python, in an environment of that stack
+    (`-- --workers N` or `auto`; default 2)."""
+    _run_stack(session, "capacity", server)
 
 
 def _sitting(session: nox.Session, *options: str) -> None:

@@ -148,6 +148,20 @@ MACHINE_FIELDS = [("host", str), ("kernel", str), ("placement", str), ("k6", str
                   ("sitting", str)]
 
 
+def workers_key(record: dict) -> int:
+    """A section's worker count: the one given, or 0 for `--workers auto` (each stack's
+    own rule, so the counts differ within the section)."""
+    return 0 if record.get("workers_rule") else record["workers"]
+
+
+def workers_text(record: dict) -> str:
+    """`2 workers`, `1 worker`, or `workers by each stack's rule (auto)`."""
+    if record.get("workers_rule"):
+        return "workers by each stack's rule (auto)"
+    workers = record["workers"]
+    return f"{workers} worker{'s' if workers != 1 else ''}"
+
+
 def sitting_id(record: dict) -> str:
     """The sitting a record is part of; empty for a run on its own."""
     return str((record.get("sitting") or {}).get("id", ""))
@@ -191,7 +205,7 @@ class ClosedKey(NamedTuple("ClosedKey", [
     @classmethod
     def of(cls, record: dict) -> ClosedKey:
         return cls(*Machine.of(record), python_order(record["python"]), record["python"],
-                   record["workers"], record["db_latency_ms"], record["vus"],
+                   workers_key(record), record["db_latency_ms"], record["vus"],
                    record["duration_s"], record.get("connections", "kept"),
                    from_record(record).label(), user_key(record))
 
@@ -215,7 +229,7 @@ class CapacityKey(NamedTuple("CapacityKey", [
         c = record["capacity"]
         margin = round(c["goal_ms"] - most_calls(parse_mix(c["mix"])) * record["db_latency_ms"],
                        3)
-        return cls(*Machine.of(record), record["python"], record["workers"], c["mix"],
+        return cls(*Machine.of(record), record["python"], workers_key(record), c["mix"],
                    margin, c["step_s"], c["warmup_s"], c["resolution"], user_key(record))
 
     def order(self) -> tuple:

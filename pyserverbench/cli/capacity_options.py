@@ -100,11 +100,12 @@ def search_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def search_options_problem(stack: str, workers: int, argv: list[str]) -> str | None:
-    """The one-line problem with argv as a session's capacity options, or None."""
+def search_options_problem(stack: str, argv: list[str]) -> str | None:
+    """The one-line problem with argv as a session's capacity options (its worker count
+    among them), or None."""
     parser = build_parser(raising=True)
     try:
-        args = parser.parse_args(["--stack", stack, "--workers", str(workers), *argv])
+        args = parser.parse_args(["--stack", stack, *argv])
     except ValueError as exc:
         return str(exc)
     return search_problem(args)

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pyserverbench import RUNS
-from pyserverbench.cli.types import bounded_float, bounded_int, cpu_list, k6_duration, latencies
+from pyserverbench.cli.types import (
+    bounded_float,
+    bounded_int,
+    cpu_list,
+    k6_duration,
+    latencies,
+    workers_count,
+)
 from pyserverbench.matrix.stacks import STACKS, threads_help, threads_problem
 from pyserverbench.matrix.workloads import DEFAULT_CALLS, MAX_CALLS, MAX_ROWS, WORKLOADS
 
@@ -51,8 +58,9 @@ def add_stack(parser: argparse.ArgumentParser, choices: list[str] | None = None)
 
 
 def add_workers(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=bounded_int(1, 64), default=2,
-                        help="server worker processes (1 to 64, default 2)")
+    parser.add_argument("--workers", type=workers_count, default=2,
+                        help="server worker processes: 1 to 64, or auto (the stack's own "
+                             "rule for the server's CPUs; default 2)")
 
 
 def add_threads(parser: argparse.ArgumentParser, help: str | None = None) -> None:
@@ -155,6 +163,7 @@ def load_options_problem(argv: list[str], stack: str | None = None) -> str | Non
     """The one-line problem with argv as load options for `stack` (None: a session that
     runs several stacks), or None if they are valid."""
     parser = OneLineParser(add_help=False, raising=True)
+    add_workers(parser)
     add_load_options(parser)
     try:
         args = parser.parse_args(argv)

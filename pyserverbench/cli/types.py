@@ -43,6 +43,23 @@ def bounded_float(low: float, high: float) -> Callable[[str], float]:
     return _bounded(float, "number", low, high)
 
 
+MAX_WORKERS = 64
+
+
+def workers_count(text: str) -> int | str:
+    """`--workers`: a whole number from 1 to MAX_WORKERS, or `auto` (the stack's rule)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WORKERS or not text.strip().lstrip("+").isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a worker count (accepted: auto, or 1 to {MAX_WORKERS})")
+    return value
+
+
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 MAX_DURATION_S = 24 * 3600
 

@@ -4,12 +4,14 @@ library only: the workflow runs it before installing anything."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
 
 from pyserverbench.cli.capacity_options import search_options_problem
 from pyserverbench.cli.options import OneLineParser, load_options_problem
+from pyserverbench.cli.types import workers_count
 from pyserverbench.matrix.stacks import STACKS
 
 KINDS = ("bench_on", "capacity_on")
@@ -27,15 +29,27 @@ def _choice(parser: OneLineParser, option: str, text: str, valid: list[str]) -> 
     return chosen
 
 
+def _counts(parser: OneLineParser, text: str) -> list[int | str]:
+    """A comma-separated list of worker counts (1 to 64, or auto)."""
+    try:
+        counts = [workers_count(part.strip()) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"--workers {text!r}: {exc}")
+    if not counts:
+        parser.error(f"--workers {text!r}: no count given (accepted: auto, or 1 to 64)")
+    return counts
+
+
 def choose(sessions: list[dict], kind: str, stacks: list[str], pythons: list[str],
-           workers: list[str]) -> list[dict]:
-    """Matrix entries for the listed sessions of `kind` that match every choice."""
+           workers: list[int | str]) -> list[dict]:
+    """Matrix entries, one per worker count for each listed session of `kind` that
+    matches every choice (the count is passed to the session as `--workers`)."""
     return [{"session": s["session"], "python": s["python"],
-             "stack": s["call_spec"]["server"], "workers": s["call_spec"]["workers"]}
+             "stack": s["call_spec"]["server"], "workers": count}
             for s in sessions
             if s["name"] == kind and str(s["python"]) in pythons
             and s["call_spec"].get("server") in stacks
-            and str(s["call_spec"].get("workers")) in workers]
+            for count in workers]
 
 
 def build_parser() -> OneLineParser:
@@ -45,7 +59,8 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--stacks", default="all", help="all, or names like sync,uvicorn")
     parser.add_argument("--pythons", default="all", help="all, or versions like 3.12,3.13")
-    parser.add_argument("--workers", default="2", help="worker counts like 1,2")
+    parser.add_argument("--workers", default="2",
+                        help="worker counts like 1,2,auto (each 1 to 64, or auto)")
     parser.add_argument("--options", default="",
                         help="what each session gets after --, checked here first")
     return parser
@@ -62,15 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     if not listed:
         parser.error(f"stdin lists no {args.kind} session (run `nox -l --json -s {args.kind}`)")
     versions = sorted({str(s["python"]) for s in listed})
-    counts = sorted({str(s["call_spec"]["workers"]) for s in listed})
     stacks = _choice(parser, "--stacks", args.stacks, list(STACKS))
     pythons = _choice(parser, "--pythons", args.pythons, versions)
-    workers = _choice(parser, "--workers", args.workers, counts)
+    workers = _counts(parser, args.workers)
     options = shlex.split(args.options)
     problem = (load_options_problem(options, stacks[0] if len(stacks) == 1 else None)
                if args.kind == "bench_on" else
-               next(filter(None, (search_options_problem(s, int(w), options)
-                                  for s in stacks for w in workers)), None))
+               next(filter(None, (search_options_problem(s, options) for s in stacks)), None))
     if problem:
         parser.error(f"--options {args.options!r}: {problem}")
     print(json.dumps(choose(sessions, args.kind, stacks, pythons, workers)))

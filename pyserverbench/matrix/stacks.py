@@ -9,6 +9,39 @@ from dataclasses import dataclass
 
 from pyserverbench.matrix.pins import HARNESS_PACKAGES, SUITE_PACKAGES, pinned
 
+AUTO = "auto"  # `--workers auto`: the stack's own rule for the server's CPUs
+
+
+@dataclass(frozen=True)
+class WorkersRule:
+    """How many workers a stack's documentation says to run on `cpus` CPUs: `per_cpu` ×
+    CPUs + `plus`, or `fixed` whatever the CPUs; `source` names where that is said."""
+
+    name: str
+    text: str
+    source: str
+    per_cpu: int = 1
+    plus: int = 0
+    fixed: int | None = None
+
+    def count(self, cpus: int) -> int:
+        return self.fixed if self.fixed is not None else self.per_cpu * cpus + self.plus
+
+
+RULES = {rule.name: rule for rule in (
+    WorkersRule("gunicorn", "(2 × CPUs) + 1", "gunicorn's documentation, Design: How Many "
+                "Workers? (docs.gunicorn.org/en/stable/design.html)", per_cpu=2, plus=1),
+    WorkersRule("granian", "one per CPU", "granian warns when workers exceed the CPUs "
+                "(granian/server/common.py; emmett-framework/granian#840)"),
+    WorkersRule("uvicorn", "one per CPU", "uvicorn documents no rule (--workers defaults to "
+                "$WEB_CONCURRENCY or 1): ours, since each worker is one event loop on one "
+                "CPU"),
+    WorkersRule("hypercorn", "one per CPU", "hypercorn documents no rule: ours, since each "
+                "worker is one event loop on one CPU"),
+    WorkersRule("waitress", "4 threads, one process", "waitress's own default, threads = 4 "
+                "(waitress/adjustments.py); it has no worker processes", fixed=4),
+)}
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -39,6 +72,8 @@ class Stack:
     # Its colour and marker in every chart: Paul Tol's muted scheme with black, grey and
     # two of Okabe and Ito's, each with a marker of its own (colour-blind safe together).
     look: tuple[str, str] = ("#888888", "o")
+    # Which of RULES gives its count for `--workers auto`.
+    workers_rule: str = "gunicorn"
 
     @property
     def interface(self) -> str:
@@ -55,6 +90,13 @@ class Stack:
     def threaded(self) -> bool:
         """Serves requests on threads of one interpreter: free-threaded Python applies."""
         return self.uses_threads or self.one_process
+
+    def auto_workers(self, cpus: int) -> tuple[int, dict]:
+        """The count `--workers auto` gives on `cpus` server CPUs, and the facts of the
+        rule for the record."""
+        rule = RULES[self.workers_rule]
+        return rule.count(cpus), {"asked": AUTO, "rule": rule.text, "source": rule.source,
+                                  "server_cpus": cpus}
 
     def processes(self, workers: int) -> int:
         """Worker processes the running server must show for `--workers`."""
@@ -143,7 +185,7 @@ STACKS: dict[str, Stack] = {
             command=_gunicorn("gevent"), loop="gevent", parser="gunicorn",
         ),
         Stack(
-            name="uvicorn", look=("#332288", "^"),
+            name="uvicorn", look=("#332288", "^"), workers_rule="uvicorn",
             mode="Async", server="uvicorn", worker_class=None, app="async",
             app_target="apps.async_app:app", packages=ASGI_PACKAGES + UVICORN_STANDARD,
             command=_UVICORN + ("{target}",), loop="uvloop", parser="httptools",
@@ -158,7 +200,7 @@ STACKS: dict[str, Stack] = {
             parser="httptools",
         ),
         Stack(
-            name="stupid-async", look=("#AA4499", "X"),
+            name="stupid-async", look=("#AA4499", "X"), workers_rule="uvicorn",
             mode="Stupid async", server="uvicorn", worker_class=None,
             app="blocking-async", app_target="apps.stupid_async_app:app",
             packages=ASGI_PACKAGES + UVICORN_STANDARD, command=_UVICORN + ("{target}",),
@@ -174,7 +216,7 @@ STACKS: dict[str, Stack] = {
         # Plain `pip install uvicorn`: pure asyncio and h11, named explicitly so that an
         # environment holding uvloop cannot change it. Shows upstream's TCP_NODELAY effect.
         Stack(
-            name="uvicorn-asyncio", look=("#44AA99", "<"),
+            name="uvicorn-asyncio", look=("#44AA99", "<"), workers_rule="uvicorn",
             mode="Async", server="uvicorn",
             worker_class=None, app="async", app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("uvicorn",),
@@ -185,7 +227,7 @@ STACKS: dict[str, Stack] = {
         # in the request's thread. 256 is its own default at 2 workers (backpressure/2),
         # passed explicitly so a new default cannot change the label.
         Stack(
-            name="granian-wsgi", look=("#999933", "h"),
+            name="granian-wsgi", look=("#999933", "h"), workers_rule="granian",
             mode="Sync", server="granian", worker_class=None,
             app="sync", app_target="apps.sync_app:app",
             packages=("granian",) + WSGI_PACKAGES[1:],
@@ -194,7 +236,7 @@ STACKS: dict[str, Stack] = {
             threads_flag="--blocking-threads", default_threads=256, blocking=True,
         ),
         Stack(
-            name="granian-asgi", look=("#DDCC77", ">"),
+            name="granian-asgi", look=("#DDCC77", ">"), workers_rule="granian",
             mode="Async", server="granian[uvloop]", worker_class=None,
             app="async", app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("granian[uvloop]", "uvloop"),
@@ -202,7 +244,7 @@ STACKS: dict[str, Stack] = {
             loop="uvloop", parser="hyper",
         ),
         Stack(
-            name="hypercorn", look=("#E69F00", "p"),
+            name="hypercorn", look=("#E69F00", "p"), workers_rule="hypercorn",
             mode="Async", server="hypercorn[uvloop]", worker_class="uvloop",
             app="async", app_target="apps.async_app:app",
             packages=ASGI_PACKAGES + ("hypercorn[uvloop]", "uvloop"),
@@ -222,7 +264,7 @@ STACKS: dict[str, Stack] = {
         ),
         # waitress is one process with a pool of threads: `--workers N` gives N threads.
         Stack(
-            name="waitress", look=("#888888", "d"),
+            name="waitress", look=("#888888", "d"), workers_rule="waitress",
             mode="Sync", server="waitress", worker_class=None,
             app="sync", app_target="apps.sync_app:app",
             packages=("waitress",) + WSGI_PACKAGES[1:],

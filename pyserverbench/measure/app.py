@@ -13,7 +13,7 @@ from pyserverbench.cli.options import OneLineParser
 from pyserverbench.cli.progress import Progress, add_progress_option
 from pyserverbench.matrix.stacks import STACKS, app_stacks, threads_problem
 from pyserverbench.measure.closed import run_main
-from pyserverbench.measure.setup import RunConfig
+from pyserverbench.measure.setup import RunConfig, resolve_workers
 from pyserverbench.measure.userapp import (
     DEFAULT_GOAL_MS,
     ENV_VARIABLE,
@@ -70,11 +70,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
                   k6_script=args.k6_script, env=tuple(args.env),
                   requirements=args.requirements)
     capacity = {}
-    cpus = None
+    cpus = args.server_cpus
     if args.capacity:
         capacity = {"goal_ms": args.goal_ms or DEFAULT_GOAL_MS}
-        cpus = default_server_cpus(os.sched_getaffinity(0))
-    config = RunConfig(stack=STACKS[args.stack], workers=args.workers, threads=args.threads,
+        cpus = cpus or default_server_cpus(os.sched_getaffinity(0))
+    workers, rule = resolve_workers(STACKS[args.stack], args.workers, cpus)
+    config = RunConfig(stack=STACKS[args.stack], workers=workers, workers_rule=rule,
+                       threads=args.threads,
                        duration_s=CAPACITY_STEP_S if args.capacity else args.duration,
                        db_latency_ms=0, vus=0 if args.capacity else args.vus,
                        results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,

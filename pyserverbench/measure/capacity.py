@@ -49,7 +49,7 @@ from pyserverbench.measure.search import (
     step_argv,
     step_seconds,
 )
-from pyserverbench.measure.setup import RunConfig, services
+from pyserverbench.measure.setup import RunConfig, resolve_workers, services
 from pyserverbench.measure.steps import Stepper
 
 
@@ -90,11 +90,12 @@ def parse(argv: list[str] | None = None
     calls = most_calls(parse_mix(mix))
     cpus = None if args.shared_cpus else (
         args.server_cpus or default_server_cpus(os.sched_getaffinity(0)))
+    workers, rule = resolve_workers(STACKS[args.stack], args.workers, cpus)
     configs = [CapacityConfig(
-        run=RunConfig(stack=STACKS[args.stack], workers=args.workers, threads=args.threads,
+        run=RunConfig(stack=STACKS[args.stack], workers=workers, threads=args.threads,
                       duration_s=args.step, db_latency_ms=latency, vus=0,
                       results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
-                      workload=workload),
+                      workload=workload, workers_rule=rule),
         goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
         warmup_s=args.warmup, resolution=args.resolution, min_requests=args.min_requests,
         start_rps=args.start_rps or min(START_RPS, args.max_rps),

@@ -44,7 +44,7 @@ from pyserverbench.measure.lifecycle import (
     new_group,
     preflight,
 )
-from pyserverbench.measure.setup import RunConfig, services
+from pyserverbench.measure.setup import RunConfig, resolve_workers, services
 
 LOAD_SCRIPT = ROOT / "load.js"
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"  # as load.js's summaryTrendStats
@@ -73,7 +73,8 @@ def parse(argv: list[str] | None = None) -> tuple[RunConfig, Progress | None]:
     wrong = threads_problem(stack.name, args.threads) or workload_problem(args)
     if wrong:
         parser.error(wrong)
-    return RunConfig(stack=stack, workers=args.workers, threads=args.threads,
+    workers, rule = resolve_workers(stack, args.workers, args.server_cpus)
+    return RunConfig(stack=stack, workers=workers, workers_rule=rule, threads=args.threads,
                      duration_s=args.duration, db_latency_ms=args.db_latency, vus=args.vus,
                      results_dir=args.results_dir, repeat=args.repeat,
                      server_cpus=args.server_cpus, connections=args.connections,

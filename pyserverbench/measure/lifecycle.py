@@ -40,15 +40,17 @@ Measure = Callable[[Path], tuple[dict, "str | None"]]  # logs -> (figures, why n
 
 def record_fields(stack: Stack, workers: int, threads: int | None, where: dict,
                   db_latency_ms: int, workload: Workload, vus: int, connections: str,
-                  duration_s: int, started: datetime, k6_line: str) -> dict:
+                  duration_s: int, started: datetime, k6_line: str,
+                  workers_rule: dict | None = None) -> dict:
     """The fields every record starts with. `where` holds the server side's facts: its
-    Python (python_facts), `packages`, `host` and `project`."""
+    Python (python_facts), `packages`, `host` and `project`; `workers_rule`, for
+    `--workers auto`, the rule that gave the count."""
     return {
         "format": FORMAT,
         "id": record_id(stack.name, workers, where["python"], started),
         "stack": stack.name, "mode": stack.mode, "server": stack.server,
         "worker_class": stack.worker_class, "app": stack.app,
-        "workers": workers, "threads": threads,
+        "workers": workers, "workers_rule": workers_rule, "threads": threads,
         **{key: where[key] for key in ("python", "python_build", "python_implementation",
                                        "free_threaded")},
         "db_latency_ms": db_latency_ms, "workload": workload.facts(), "vus": vus,
@@ -69,7 +71,8 @@ def base_record(config: RunConfig, started: datetime, k6_line: str) -> dict:
     """The facts of a run or search on this machine, before anything starts."""
     record = record_fields(config.stack, config.workers, config.effective_threads(),
                            local_facts(), config.db_latency_ms, config.workload, config.vus,
-                           config.connections, config.duration_s, started, k6_line)
+                           config.connections, config.duration_s, started, k6_line,
+                           config.workers_rule)
     if config.app is not None:
         record["app"] = f"{config.app.interface.upper()} {config.app.target}"
         record["user_app"] = config.app.facts()

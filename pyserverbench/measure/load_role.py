@@ -69,7 +69,7 @@ def record_from(server: dict, db: dict, load: dict, workload: Workload, vus: int
     packages, host), and every role is named with its host and address."""
     record = record_fields(STACKS[server["stack"]], server["workers"], server["threads"],
                            server, db["db_latency_ms"], workload, vus, connections,
-                           duration_s, started, k6_line)
+                           duration_s, started, k6_line, server.get("workers_rule"))
     record.update(roles={"load": load, "server": server, "db": db},
                   placement=placement(load, server, db),
                   commands={"server": server["command"], "fakedb": db["command"]})

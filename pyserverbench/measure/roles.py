@@ -37,6 +37,7 @@ from pyserverbench.harness.services import (
 from pyserverbench.harness.usage import LoadMonitor, split_facts
 from pyserverbench.matrix.stacks import STACKS, threads_problem
 from pyserverbench.measure.lifecycle import guarded, local_facts
+from pyserverbench.measure.setup import resolve_workers
 
 SAMPLE_S = 0.5
 
@@ -258,8 +259,9 @@ def server_main(argv: list[str] | None = None) -> int:
     wrong = threads_problem(stack.name, args.threads)
     if wrong:
         parser.error(wrong)
-    command = stack.argv(sys.executable, host, port, args.workers, args.threads)
-    processes = stack.processes(args.workers)
+    workers, rule = resolve_workers(stack, args.workers, None)
+    command = stack.argv(sys.executable, host, port, workers, args.threads)
+    processes = stack.processes(workers)
 
     def start(logs: Path) -> tuple[Process, Window, dict]:
         room, probe_dir = make_room(logs), logs / "probe"
@@ -271,8 +273,9 @@ def server_main(argv: list[str] | None = None) -> int:
         wait_ready(proc, port, base + "/", processes, probe_dir)
         check_app(base)
         facts = _facts("server", f"{host}:{port}", command, stack=stack.name,
-                       workers=args.workers, threads=stack.threads(args.workers, args.threads),
-                       processes=processes, db=db_url)
+                       workers=workers, workers_rule=rule,
+                       threads=stack.threads(workers, args.threads), processes=processes,
+                       db=db_url)
         return proc, Window(proc, probe_dir, port), facts
 
     return _serve("server", start, host, port)

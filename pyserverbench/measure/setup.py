@@ -49,6 +49,7 @@ class RunConfig:
     connections: str = "kept"
     workload: Workload = Workload()
     app: UserApp | None = None  # a user's own app instead of the stack's (`nox -s app`)
+    workers_rule: dict | None = None  # for `--workers auto`: the rule that gave the count
 
     @property
     def processes(self) -> int:
@@ -64,6 +65,17 @@ class RunConfig:
         if self.server_cpus is None:
             return None
         return frozenset(os.sched_getaffinity(0)) - self.server_cpus
+
+
+def resolve_workers(stack: Stack, asked: int | str, server_cpus: frozenset[int] | None
+                    ) -> tuple[int, dict | None]:
+    """The worker count to run for `--workers` (a number, or `auto`: the stack's rule for
+    the CPUs the server gets, all usable ones when it is not pinned), and the rule's facts
+    for the record (None for a number)."""
+    if isinstance(asked, int):
+        return asked, None
+    cpus = len(server_cpus) if server_cpus else len(os.sched_getaffinity(0))
+    return stack.auto_workers(cpus)
 
 
 def placement(server: Process, db: Process) -> dict:

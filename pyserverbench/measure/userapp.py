@@ -21,6 +21,7 @@ from pyserverbench.cli.options import (
     add_goal,
     add_repeat,
     add_results_dir,
+    add_server_cpus,
     add_threads,
     add_vus,
     add_workers,
@@ -249,6 +250,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None,
                         help="what the report calls your app (default: the target's package)")
     add_workers(parser)
+    add_server_cpus(parser, "pin the server to these CPUs (like 0), k6 and the fake DB to "
+                            "the others (default: none in the closed loop, the lower half "
+                            "of the CPUs with --capacity)")
     add_threads(parser, f"request threads per worker for {', '.join(thread_stacks())} (1 to "
                         f"256; default each server's own); other stacks run as they are")
     add_duration(parser, 30, "closed loop: load duration, k6 style (default 30s)")
@@ -371,6 +375,8 @@ def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str
             argv += [flag, str(value)]
     if args.chdir:
         argv.append("--chdir")
+    if args.server_cpus is not None:
+        argv += ["--server-cpus", ",".join(map(str, sorted(args.server_cpus)))]
     if args.threads is not None and STACKS[stack].uses_threads:
         argv += ["--threads", str(args.threads)]
     if args.capacity:

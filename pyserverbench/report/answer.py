@@ -18,7 +18,7 @@ from tabulate import tabulate
 
 from pyserverbench.matrix.ceiling import BOUNDED_FRACTION
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
-from pyserverbench.records import CapacityKey, ClosedKey, is_capacity, python_order
+from pyserverbench.records import CapacityKey, ClosedKey, is_capacity, python_order, workers_text
 from pyserverbench.report.capacity import _median_record, latency_ranking
 from pyserverbench.report.rows import cpu_ms_each, fractions, scenario_ranking, threads_text
 from pyserverbench.report.ties import Ranking
@@ -158,7 +158,7 @@ def _measured(records: list[dict], ranked: Ranking, what: str) -> str:
              else f"server sharing {cores} cores with k6")
     done = (f"{_span(counts, 'd')} {_count(counts[-1], what).split(' ', 1)[1]} per stack"
             if counts else f"no {what} finished")
-    return f"Python {first['python']}, {first['workers']} workers, {where}; {done}{floor}"
+    return f"Python {first['python']}, {workers_text(first)}, {where}; {done}{floor}"
 
 
 def _capacity_bound(chosen: list[dict]) -> str:

@@ -17,6 +17,7 @@ from pyserverbench.records import (
     is_capacity,
     k6_label,
     python_order,
+    workers_text,
     write_text,
 )
 from pyserverbench.report.capacity import INTRO as CAPACITY_INTRO
@@ -70,17 +71,16 @@ def anchored(heading: str) -> str:
 
 
 def _heading(record: dict, differs: list[str]) -> str:
-    workers = record["workers"]
+    workers = workers_text(record)
     app = record.get("user_app")
     if app:
-        text = (f"## Your app {app['name']} ({app['load']}), {workers} "
-                f"worker{'s' if workers != 1 else ''}, Python {record['python']}, "
+        text = (f"## Your app {app['name']} ({app['load']}), {workers}, "
+                f"Python {record['python']}, "
                 f"{record['vus']} VUs for {record['duration_s']} s"
                 + (", new connections every iteration"
                    if record.get("connections") == "per-iteration" else ""))
         return text + (f" ({', '.join(differs)})" if differs else "")
-    text = (f"## {workers} worker{'s' if workers != 1 else ''}, "
-            f"{record['db_latency_ms']} ms DB latency, Python {record['python']}, "
+    text = (f"## {workers}, {record['db_latency_ms']} ms DB latency, Python {record['python']}, "
             f"{record['vus']} VUs for {record['duration_s']} s"
             + (", new connections every iteration"
                if record.get("connections") == "per-iteration" else "")
@@ -245,8 +245,7 @@ def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]
         c = first["capacity"]
         app = first.get("user_app")
         title = ((f"your app {app['name']}, " if app else "")
-                 + f"{first['workers']} worker{'s' if first['workers'] != 1 else ''}, "
-                 f"Python {first['python']}, p99 goal {goal_text(key)}, "
+                 + f"{workers_text(first)}, Python {first['python']}, p99 goal {goal_text(key)}, "
                  f"{c['step_s']} s steps" + _workload_words(first)
                  + (f" ({', '.join(named)})" if named else ""))
         sections.append((key, sorted(groups[key], key=lambda r: r["id"]), title))
@@ -396,7 +395,7 @@ def _across_key(record: dict) -> tuple:
 
 
 def _across_heading(record: dict) -> str:
-    workers = f"{record['workers']} worker{'s' if record['workers'] != 1 else ''}"
+    workers = workers_text(record)
     if is_capacity(record):
         key = CapacityKey.of(record)
         return (f"### Capacity across Pythons, {workers}, {record['db_latency_ms']} ms DB "

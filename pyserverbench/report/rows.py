@@ -170,7 +170,12 @@ def detail_row(runs: list[dict]) -> list[str]:
 
 
 def stack_cell(record: dict) -> str:
-    """A stack as a row names it: `gthread (4 threads)`."""
+    """A stack as a row names it: `gthread (4 threads)`; with `--workers auto`, its count
+    too: `sync (3 workers)`."""
+    if record.get("workers_rule"):
+        shown = threads_text(record)[2:-1]
+        return (f"{record['stack']} ({record['workers']} worker"
+                f"{'s' if record['workers'] != 1 else ''}{', ' + shown if shown else ''})")
     return record["stack"] + threads_text(record)
 
 

@@ -23,9 +23,10 @@ class Cell:
 
     kind: str
     stack: str
-    workers: int
+    workers: int | str  # a count, or `auto`
     db_latency_ms: int
     options: tuple[str, ...] = ()
+    sweep: bool = False  # one configuration of a stack in a sweep (compared within it)
 
     def key(self) -> str:
         """The cell's name in the plan and in its records."""
@@ -33,17 +34,21 @@ class Cell:
         return f"{self.kind} {self.stack} x{self.workers} {self.db_latency_ms}ms{extra}"
 
     def section(self) -> str:
-        """The cells compared with each other: all but the stack."""
+        """The cells compared with each other: all but the stack; in a sweep, a stack's
+        configurations (workers and threads) at one latency."""
+        if self.sweep:
+            return f"{self.kind} {self.stack} sweep {self.db_latency_ms}ms"
         extra = f" {' '.join(self.options)}" if self.options else ""
         return f"{self.kind} x{self.workers} {self.db_latency_ms}ms{extra}"
 
     def session(self, python: str) -> str:
         """The nox session that measures it on `python`."""
-        return f"{KINDS[self.kind]}-{python}(server='{self.stack}', workers={self.workers})"
+        return f"{KINDS[self.kind]}-{python}(server='{self.stack}')"
 
     def argv(self) -> list[str]:
-        """Its command's options (the session adds --stack and --workers)."""
-        return ["--db-latency", str(self.db_latency_ms), *self.options]
+        """Its command's options (the session adds --stack)."""
+        return ["--workers", str(self.workers), "--db-latency", str(self.db_latency_ms),
+                *self.options]
 
 
 @dataclass(frozen=True)
@@ -62,30 +67,57 @@ FANOUT = ("--workload", "fanout", "--fanout-calls", "3")
 REFERENCE_RUN = ("--duration", "15s")  # the reference's closed loops: 15 s (it must fit 2 h)
 
 
+# The sweep's stacks and grid by default: the models users weigh for blocking calls.
+SWEEP_STACKS = ("sync", "gthread", "gevent", "granian-wsgi", "uvicorn", "uvicorn-worker")
+SWEEP_WORKERS: tuple[int | str, ...] = (1, 2, 3, 5)
+SWEEP_THREADS = (1, 4, 16)
+SWEEP_LATENCIES = (25,)
+
+
+def sweep_cells(stacks: list[str], workers: tuple[int | str, ...],
+                threads: tuple[int, ...], latencies: tuple[int, ...]) -> list[Cell]:
+    """A capacity cell per stack, worker count and (for a stack with threads) thread
+    count, at each latency."""
+    return [Cell("capacity", stack, count, latency,
+                 ("--threads", str(each)) if each is not None else (), sweep=True)
+            for latency in latencies for stack in stacks for count in workers
+            for each in (threads if STACKS[stack].uses_threads else (None,))]
+
+
 def plan_cells(name: str, stacks: list[str] | None = None,
-               latencies: tuple[int, ...] | None = None) -> list[Cell]:
-    """The cells of a named plan, for `stacks` (all if None) and `latencies` where the
-    plan takes them."""
+               latencies: tuple[int, ...] | None = None,
+               workers: tuple[int | str, ...] | None = None,
+               threads: tuple[int, ...] | None = None) -> list[Cell]:
+    """The cells of a named plan, for `stacks` (all if None; the sweep's six for a
+    sweep), and `latencies`, `workers` and `threads` where the plan takes them (each
+    count of `workers` a cell of its own; default 2)."""
     chosen = stacks or list(STACKS)
+    counts = workers or (2,)
     if name == "tour":
-        return [Cell("run", stack, 2, 25) for stack in chosen]
+        return [Cell("run", stack, count, 25) for count in counts for stack in chosen]
     if name == "study":
-        return [Cell("run", stack, workers, latency) for stack, workers, latency in STUDY_RUNS
+        return [Cell("run", stack, count, latency) for stack, count, latency in STUDY_RUNS
                 if stack in chosen]
     if name == "map":
-        return [Cell("capacity", stack, 2, latency) for latency in latencies or MAP_LATENCIES
-                for stack in chosen]
+        return [Cell("capacity", stack, count, latency) for count in counts
+                for latency in latencies or MAP_LATENCIES for stack in chosen]
     if name == "reference":
         return [*(Cell("run", stack, 2, 25, REFERENCE_RUN) for stack in chosen),
                 *(Cell("capacity", stack, 2, latency) for latency in MAP_LATENCIES
                   for stack in chosen),
                 *(Cell("run", stack, 2, 25, (*REFERENCE_RUN, *FANOUT)) for stack in chosen)]
+    if name == "sweep":
+        return sweep_cells(stacks or list(SWEEP_STACKS), workers or SWEEP_WORKERS,
+                           threads or SWEEP_THREADS, latencies or SWEEP_LATENCIES)
     raise ValueError(f"unknown plan {name!r} (accepted: {', '.join(PLANS)})")
 
 
-PLANS = ("reference", "map", "study", "tour")
-ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1}
-AA_ROUNDS = {"reference": 1, "map": 3, "study": 0, "tour": 0}  # rounds with A/A seconds
+PLANS = ("reference", "map", "study", "tour", "sweep")
+ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1, "sweep": 3}
+# rounds with A/A seconds (a sweep's: one configuration of each stack, the middle round)
+AA_ROUNDS = {"reference": 1, "map": 3, "study": 0, "tour": 0, "sweep": 1}
+PLAN_OPTIONS = {"workers": ("map", "tour", "sweep"), "threads": ("sweep",),
+                "db_latency": ("map", "sweep")}  # which plans take --workers, ...
 
 
 def aa_cells(cells: list[Cell], rng: random.Random) -> list[Cell]:

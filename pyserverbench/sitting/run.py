@@ -22,13 +22,17 @@ from pyserverbench import ROOT
 from pyserverbench.cli.capacity_options import search_options_problem
 from pyserverbench.cli.options import OneLineParser, add_results_dir, fail, load_options_problem
 from pyserverbench.cli.progress import clock
-from pyserverbench.cli.types import latencies
+from pyserverbench.cli.types import bounded_int, latencies, workers_count
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.sitting.plan import (
     AA_ROUNDS,
+    PLAN_OPTIONS,
     PLANS,
     ROUNDS,
     SITTING_VARIABLE,
+    SWEEP_STACKS,
+    SWEEP_THREADS,
+    SWEEP_WORKERS,
     Cell,
     Slot,
     order,
@@ -41,11 +45,23 @@ PLAN_FOLDER = "sittings"  # under the results directory: one plan file per sitti
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="nox -s sitting --", description=__doc__.splitlines()[0])
     parser.add_argument("--plan", choices=PLANS, default="map",
-                        help="what to measure (default map: capacity at 0, 5, 25, 100 ms)")
+                        help="what to measure (default map: capacity at 0, 5, 25, 100 ms; "
+                             "sweep: capacity of each stack over a grid of workers x "
+                             "threads)")
     parser.add_argument("--stacks", type=stack_list, default=None,
-                        help="comma-separated stacks (default: all 13)")
+                        help="comma-separated stacks (default: all 13; a sweep's: "
+                             f"{', '.join(SWEEP_STACKS)})")
     parser.add_argument("--db-latency", type=latencies, default=None,
-                        help="map only: DB latencies in ms, comma-separated")
+                        help="map and sweep: DB latencies in ms, comma-separated (a "
+                             "sweep's default: 25)")
+    parser.add_argument("--workers", type=worker_counts, default=None,
+                        help="map, tour and sweep: worker counts, comma-separated, each 1 "
+                             "to 64 or auto (default 2; a sweep's: "
+                             f"{','.join(map(str, SWEEP_WORKERS))})")
+    parser.add_argument("--threads", type=thread_counts, default=None,
+                        help="sweep only: thread counts for the stacks with threads, "
+                             f"comma-separated, each 1 to 256 (default "
+                             f"{','.join(map(str, SWEEP_THREADS))})")
     parser.add_argument("--rounds", type=rounds_type, default=None,
                         help="rounds: each a fresh random order of every cell (1 to 20; "
                              "default 3 for map and reference, 1 for study and tour)")
@@ -67,6 +83,41 @@ def stack_list(text: str) -> list[str]:
     return names
 
 
+def worker_counts(text: str) -> tuple[int | str, ...]:
+    """`1,2,3,5` or `2,auto`: worker counts, each once."""
+    counts = tuple(workers_count(part.strip()) for part in text.split(","))
+    if len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
+    return counts
+
+
+def thread_counts(text: str) -> tuple[int, ...]:
+    """`1,4,16`: thread counts, each 1 to 256, each once."""
+    try:
+        counts = tuple(bounded_int(1, 256)(part.strip()) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of thread counts (accepted: like 1,4,16; each a whole "
+            f"number from 1 to 256)") from None
+    if len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
+    return counts
+
+
+def plan_problem(args: argparse.Namespace) -> str | None:
+    """An option given to a plan that does not take it, in one line."""
+    for option, plans in PLAN_OPTIONS.items():
+        if getattr(args, option) is not None and args.plan not in plans:
+            return (f"argument --{option.replace('_', '-')}: applies to --plan "
+                    f"{' or '.join(plans)}, not {args.plan!r}")
+    chosen = args.stacks or SWEEP_STACKS
+    if args.threads is not None and not any(STACKS[name].uses_threads for name in chosen):
+        takers = ", ".join(name for name, stack in STACKS.items() if stack.uses_threads)
+        return (f"argument --threads: none of the stacks {', '.join(chosen)} has threads "
+                f"(accepted with: {takers})")
+    return None
+
+
 def rounds_type(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 20:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of rounds from 1 to 20")
@@ -77,7 +128,7 @@ def new_plan(args, extra: list[str]) -> dict:
     """A fresh sitting's plan: id, seed, cells, rounds, the options every cell gets."""
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     latencies_given = tuple(args.db_latency) if args.db_latency else None
-    cells = plan_cells(args.plan, args.stacks, latencies_given)
+    cells = plan_cells(args.plan, args.stacks, latencies_given, args.workers, args.threads)
     started = datetime.now(timezone.utc)
     return {"id": f"{started:%Y%m%dT%H%M%SZ}-{args.plan}-{seed}", "plan": args.plan,
             "seed": seed, "rounds": args.rounds or ROUNDS[args.plan],
@@ -87,15 +138,15 @@ def new_plan(args, extra: list[str]) -> dict:
 
 
 def cells_of(plan: dict) -> list[Cell]:
-    return [Cell(c["kind"], c["stack"], c["workers"], c["db_latency_ms"], tuple(c["options"]))
-            for c in plan["cells"]]
+    return [Cell(c["kind"], c["stack"], c["workers"], c["db_latency_ms"], tuple(c["options"]),
+                 c.get("sweep", False)) for c in plan["cells"]]
 
 
 def options_problem(cells: list[Cell], extra: list[str]) -> str | None:
     """The first cell whose command would refuse its options, in one line."""
     for cell in cells:
         argv = [*cell.argv(), *extra]
-        wrong = (search_options_problem(cell.stack, cell.workers, argv)
+        wrong = (search_options_problem(cell.stack, argv)
                  if cell.kind == "capacity" else load_options_problem(argv, cell.stack))
         if wrong:
             return wrong
@@ -143,7 +194,7 @@ def near(cell: Cell, done: dict[int, dict]) -> float | None:
 
 
 def place(plan: dict, slot: Slot) -> dict:
-    return {"id": plan["id"], "seed": plan["seed"], "round": slot.round,
+    return {"id": plan["id"], "plan": plan.get("plan"), "seed": plan["seed"], "round": slot.round,
             "rounds": plan["rounds"], "order": slot.order, "cell": slot.cell.key(),
             "aa": slot.aa, "rerun_of": slot.rerun_of}
 
@@ -209,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.python is None:
             fail("argument --python: required")
+        wrong = plan_problem(args)
+        if wrong:
+            fail(wrong)
         plan = new_plan(args, extra)
         wrong = options_problem(cells_of(plan), extra)
         if wrong:

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from pyserverbench.cli.types import bounded_float, bounded_int, cpu_list, k6_duration
+from pyserverbench.cli.types import bounded_float, bounded_int, cpu_list, k6_duration, workers_count
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("15s", 15), ("1m", 60), ("1m30s", 90),
@@ -45,3 +45,14 @@ def test_cpu_lists_take_some_but_not_all_usable_cpus():
     for bad in ("x", "", f"{usable[0]}-{usable[-1]}", "9999"):
         with pytest.raises(argparse.ArgumentTypeError, match="accepted: some but not all"):
             cpu_list(bad)
+
+
+@pytest.mark.parametrize("text", ["0", "65", "-1", "two", "", "2.5", "Auto"])
+def test_a_bad_worker_count_names_what_is_accepted(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="accepted: auto, or 1 to 64"):
+        workers_count(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", 1), ("64", 64), ("auto", "auto")])
+def test_a_worker_count_is_a_number_or_auto(text, value):
+    assert workers_count(text) == value

@@ -77,7 +77,7 @@ def test_the_listing_step_lists_the_chosen_sessions(tmp_path):
     assert line.startswith("matrix=")
     entries = json.loads(line.removeprefix("matrix="))
     assert sorted(e["session"] for e in entries) == [
-        f"bench_on-{p}(server='{s}', workers=2)" for p in ("3.12", "3.13")
+        f"bench_on-{p}(server='{s}')" for p in ("3.12", "3.13")
         for s in ("sync", "uvicorn")]
     assert {e["python"] for e in entries} == {"3.12", "3.13"}
 
@@ -94,7 +94,7 @@ def test_the_listing_step_lists_capacity_sessions_for_every_python(tmp_path):
 @pytest.mark.processes
 @pytest.mark.parametrize(("inputs", "named"), [
     ({"STACKS": "sync,nginx"}, "nginx"), ({"PYTHONS": "2.7"}, "2.7"),
-    ({"OPTIONS": "--duration forever"}, "forever"), ({"WORKERS": "3"}, "'3'"),
+    ({"OPTIONS": "--duration forever"}, "forever"), ({"WORKERS": "65"}, "'65'"),
 ])
 def test_bad_inputs_fail_the_listing_step_in_one_line_and_write_nothing(tmp_path, inputs,
                                                                         named):
@@ -104,20 +104,17 @@ def test_bad_inputs_fail_the_listing_step_in_one_line_and_write_nothing(tmp_path
 
 
 SESSIONS = [
-    {"session": f"{kind}-{python}(server='{stack}', workers={workers})", "name": kind,
-     "python": python, "call_spec": {"server": stack, "workers": workers}}
-    for kind in matrix.KINDS for python in ("3.12", "3.13") for stack in ("sync", "gevent")
-    for workers in (1, 2)]
+    {"session": f"{kind}-{python}(server='{stack}')", "name": kind,
+     "python": python, "call_spec": {"server": stack}}
+    for kind in matrix.KINDS for python in ("3.12", "3.13") for stack in ("sync", "gevent")]
 
 
 def test_choose_keeps_only_what_every_choice_allows():
-    chosen = matrix.choose(SESSIONS, "capacity_on", ["gevent"], ["3.13"], ["1", "2"])
-    assert [c["session"] for c in chosen] == ["capacity_on-3.13(server='gevent', workers=1)",
-                                              "capacity_on-3.13(server='gevent', workers=2)"]
-    assert chosen[0] == {"session": "capacity_on-3.13(server='gevent', workers=1)",
-                         "python": "3.13", "stack": "gevent", "workers": 1}
-    assert matrix.choose(SESSIONS, "bench_on", ["sync"], ["3.12"], ["2"]) == [
-        {"session": "bench_on-3.12(server='sync', workers=2)", "python": "3.12",
+    chosen = matrix.choose(SESSIONS, "capacity_on", ["gevent"], ["3.13"], [1, "auto"])
+    assert chosen == [{"session": "capacity_on-3.13(server='gevent')", "python": "3.13",
+                       "stack": "gevent", "workers": count} for count in (1, "auto")]
+    assert matrix.choose(SESSIONS, "bench_on", ["sync"], ["3.12"], [2]) == [
+        {"session": "bench_on-3.12(server='sync')", "python": "3.12",
          "stack": "sync", "workers": 2}]
 
 
@@ -133,13 +130,13 @@ def test_the_matrix_command_prints_the_chosen_entries(monkeypatch, capsys):
     assert _matrix(monkeypatch, ["--kind", "bench_on", "--stacks", "gevent", "--pythons",
                                  "all", "--workers", "1", "--options", "--repeat 3"]) == 0
     entries = json.loads(capsys.readouterr().out)
-    assert [e["session"] for e in entries] == ["bench_on-3.12(server='gevent', workers=1)",
-                                               "bench_on-3.13(server='gevent', workers=1)"]
+    assert [(e["session"], e["workers"]) for e in entries] == [
+        ("bench_on-3.12(server='gevent')", 1), ("bench_on-3.13(server='gevent')", 1)]
 
 
 @pytest.mark.parametrize(("argv", "named"), [
-    (["--workers", "3"], "'3': 3 is not accepted (accepted: all, or a comma-separated "
-                         "list of 1, 2)"),
+    (["--workers", "3,0"], "--workers '3,0': '0' is not a worker count (accepted: auto, "
+                           "or 1 to 64)"),
     (["--pythons", "3.12,"], None), (["--stacks", ","], "nothing is not accepted"),
     (["--kind", "capacity_on", "--options", "--goal-ms 0"], "--goal-ms"),
     (["--options", "--threads 4"], "--threads"),
@@ -160,8 +157,7 @@ def test_the_matrix_command_needs_the_listing_on_stdin(monkeypatch, capsys):
 
 def test_each_choice_is_named_in_its_error_with_what_it_accepts(monkeypatch, capsys):
     for option, value, accepted in (
-            ("--stacks", "nope", ", ".join(STACKS)), ("--pythons", "3.9", "3.12, 3.13"),
-            ("--workers", "4", "1, 2")):
+            ("--stacks", "nope", ", ".join(STACKS)), ("--pythons", "3.9", "3.12, 3.13")):
         assert _matrix(monkeypatch, ["--kind", "bench_on", option, value]) == 2
         assert capsys.readouterr().err == (
             f"python -m pyserverbench matrix: error: {option} {value!r}: {value} is not "

@@ -185,3 +185,20 @@ def test_the_suite_installs_each_package_once_with_its_extras():
     assert "gunicorn[gevent]==27.0.1" in wanted and "gunicorn==27.0.1" not in wanted
     assert "uvicorn[standard]==0.54.0" in wanted and "uvicorn==0.54.0" not in wanted
     assert len({w.partition("[")[0].partition("==")[0] for w in wanted}) == len(wanted)
+
+
+@pytest.mark.parametrize(("name", "cpus", "count", "rule"), [
+    ("sync", 1, 3, "(2 × CPUs) + 1"), ("gthread", 4, 9, "(2 × CPUs) + 1"),
+    ("uvicorn-worker", 2, 5, "(2 × CPUs) + 1"), ("uvicorn", 4, 4, "one per CPU"),
+    ("granian-wsgi", 2, 2, "one per CPU"), ("hypercorn", 3, 3, "one per CPU"),
+    ("waitress", 8, 4, "4 threads, one process")])
+def test_workers_auto_follows_each_stacks_own_rule(name, cpus, count, rule):
+    found, facts = STACKS[name].auto_workers(cpus)
+    assert (found, facts["rule"], facts["asked"], facts["server_cpus"]) == (
+        count, rule, "auto", cpus)
+
+
+def test_every_stack_has_a_workers_rule_with_its_source():
+    for stack in STACKS.values():
+        _, facts = stack.auto_workers(1)
+        assert facts["source"] and facts["rule"], stack.name

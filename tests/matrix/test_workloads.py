@@ -72,12 +72,12 @@ def test_the_closed_loop_ceiling_of_each_workload():
 def test_bad_workload_options_are_one_line_errors(argv, message):
     problem = load_options_problem(argv, "sync")
     assert problem is not None and message in problem and "\n" not in problem
-    assert message in search_options_problem("sync", 2, argv)
+    assert message in search_options_problem("sync", argv)
 
 
 def test_a_capacity_mix_applies_to_the_mix_workload_only():
-    assert search_options_problem("sync", 2, ["--mix", "/:1"]) is None
-    assert search_options_problem("sync", 2, ["--workload", "api", "--mix", "/:1"]) == (
+    assert search_options_problem("sync", ["--mix", "/:1"]) is None
+    assert search_options_problem("sync", ["--workload", "api", "--mix", "/:1"]) == (
         "argument --mix: applies to --workload mix only, not 'api'")
 
 

@@ -2,6 +2,7 @@
 through the measurement and its verdict to the written record, and the preflight."""
 
 import json
+import os
 import platform
 import sys
 import time
@@ -49,6 +50,19 @@ def test_a_record_states_the_run_and_the_machine(tmp_path):
     assert set(record["host"]) >= {"id", "cores", "cpu_model", "kernel", "machine"}
     assert record["python_implementation"] == platform.python_implementation()
     assert record["python"] == platform.python_version() and "project" in record
+    assert record["workers_rule"] is None  # a count given
+
+
+def test_workers_auto_runs_the_stacks_rule_for_the_servers_cpus_and_says_so():
+    usable = sorted(os.sched_getaffinity(0))
+    config = parse_args(["--stack", "sync", "--workers", "auto"])
+    assert config.workers == 2 * len(usable) + 1
+    record = base_record(config, STARTED, "k6")
+    assert record["workers"] == config.workers
+    assert record["workers_rule"]["asked"] == "auto"
+    assert record["workers_rule"]["rule"] == "(2 × CPUs) + 1"
+    assert record["workers_rule"]["server_cpus"] == len(usable)
+    assert "gunicorn" in record["workers_rule"]["source"]
 
 
 def test_the_fields_of_a_record_come_from_the_stack_the_scenario_and_where_it_ran():
@@ -57,7 +71,8 @@ def test_the_fields_of_a_record_come_from_the_stack_the_scenario_and_where_it_ra
     assert record == {
         "format": FORMAT, "id": record["id"], "stack": "gthread", "mode": "Sync",
         "server": STACKS["gthread"].server, "worker_class": "gthread", "app": "sync",
-        "workers": 2, "threads": 4, "python": "3.12.1", "python_build": "3.12.1 (main)",
+        "workers": 2, "workers_rule": None, "threads": 4, "python": "3.12.1",
+        "python_build": "3.12.1 (main)",
         "python_implementation": "CPython", "free_threaded": False, "db_latency_ms": 25,
         "workload": {"name": "fanout", "fanout_calls": 3}, "vus": 10, "connections": "kept",
         "duration_s": 60, "started_at": "2026-11-24T12:00:01+00:00",

@@ -182,3 +182,24 @@ def test_report_main_skips_a_broken_capacity_record_and_renders_the_rest(tmp_pat
     assert len(list(tmp_path.glob("*.svg"))) == 3
     records, _ = read_records(runs)
     assert (tmp_path / "README.md").read_text() == render(records)
+
+
+def _auto(stack: str, workers: int, rps: float, number: int) -> dict:
+    record = _record(stack, 25, rps, number)
+    record["workers"] = workers
+    record["workers_rule"] = {"asked": "auto", "rule": "one per CPU", "source": "s",
+                              "server_cpus": 1}
+    return record
+
+
+def test_stacks_run_with_workers_auto_share_one_section_and_show_their_counts():
+    records = [_auto("sync", 3, 300, 1), _auto("uvicorn", 1, 900, 1),
+               _record("uvicorn", 25, 800, 2)]
+    text = render(records)
+    assert "workers by each stack's rule (auto)" in text
+    rows = [row for table in tables(text) for row in table if "Capacity (req/s)" in row]
+    stacks = {row["Stack"] for row in rows}
+    assert {"sync (3 workers)", "uvicorn (1 worker)", "uvicorn"} <= stacks
+    auto_table = next(t for t in tables(text) if any(r.get("Stack") == "sync (3 workers)"
+                                                     for r in t))
+    assert {row["Stack"] for row in auto_table} == {"sync (3 workers)", "uvicorn (1 worker)"}

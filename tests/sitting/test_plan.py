@@ -13,10 +13,10 @@ def test_a_cell_names_its_session_options_and_section():
     cell = Cell("capacity", "sync", 2, 25, ("--workload", "fanout"))
     assert cell.key() == "capacity sync x2 25ms --workload fanout"
     assert cell.section() == "capacity x2 25ms --workload fanout"
-    assert cell.session("3.13") == "capacity_on-3.13(server='sync', workers=2)"
-    assert cell.argv() == ["--db-latency", "25", "--workload", "fanout"]
-    assert Cell("run", "gevent", 1, 0).session("3.12") == (
-        "bench_on-3.12(server='gevent', workers=1)")
+    assert cell.session("3.13") == "capacity_on-3.13(server='sync')"
+    assert cell.argv() == ["--workers", "2", "--db-latency", "25", "--workload", "fanout"]
+    assert Cell("run", "gevent", 1, 0).session("3.12") == "bench_on-3.12(server='gevent')"
+    assert Cell("run", "gevent", "auto", 0).argv()[:2] == ["--workers", "auto"]
 
 
 def test_the_plans_hold_what_they_promise():

@@ -66,9 +66,29 @@ def test_a_new_plan_holds_its_seed_cells_and_options():
     assert [c.key() for c in cells_of(plan)] == ["capacity sync x2 25ms",
                                                  "capacity gevent x2 25ms"]
     slot = order(cells_of(plan), 3, 9)[0]
-    assert place(plan, slot) == {"id": plan["id"], "seed": 9, "round": 1, "rounds": 3,
+    assert place(plan, slot) == {"id": plan["id"], "plan": "map", "seed": 9, "round": 1,
+                                 "rounds": 3,
                                  "order": 1, "cell": slot.cell.key(), "aa": slot.aa,
                                  "rerun_of": None}
+
+
+def test_a_sweep_plans_each_stacks_grid_and_its_own_noise_pairs():
+    args = build_parser().parse_args(["--plan", "sweep", "--stacks", "gthread,uvicorn",
+                                      "--workers", "1,auto", "--threads", "1,8", "--seed",
+                                      "4", "--python", "3.13"])
+    plan = new_plan(args, [])
+    cells = cells_of(plan)
+    assert [c.key() for c in cells] == [
+        "capacity gthread x1 25ms --threads 1", "capacity gthread x1 25ms --threads 8",
+        "capacity gthread xauto 25ms --threads 1", "capacity gthread xauto 25ms --threads 8",
+        "capacity uvicorn x1 25ms", "capacity uvicorn xauto 25ms"]
+    assert plan["rounds"] == 3 and plan["aa_rounds"] == 1
+    assert cells[2].argv() == ["--workers", "auto", "--db-latency", "25", "--threads", "1"]
+    assert cells[2].session("3.13") == "capacity_on-3.13(server='gthread')"
+    slots = order(cells, plan["rounds"], plan["seed"], plan["aa_rounds"])
+    pairs = [s.cell.stack for s in slots if s.aa]
+    assert sorted(pairs) == ["gthread", "uvicorn"]  # one A/A pair per stack, round 2
+    assert {s.round for s in slots if s.aa} == {2}
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -78,6 +98,15 @@ def test_a_new_plan_holds_its_seed_cells_and_options():
     (["--plan", "tour"], "argument --python: required"),
     (["--resume", "nope"], "argument --resume: no sitting 'nope' in"),
     (["--python", "3.13", "--plan", "map", "--duration", "2s"], "--duration"),
+    (["--python", "3.13", "--plan", "study", "--workers", "3"],
+     "argument --workers: applies to --plan map or tour or sweep, not 'study'"),
+    (["--python", "3.13", "--plan", "map", "--threads", "4"],
+     "argument --threads: applies to --plan sweep, not 'map'"),
+    (["--plan", "sweep", "--workers", "1,65"], "argument --workers: '65' is not a worker count"),
+    (["--plan", "sweep", "--workers", "2,2"], "argument --workers: '2,2' names a count twice"),
+    (["--plan", "sweep", "--threads", "0,4"], "argument --threads: '0,4' is not a list of"),
+    (["--python", "3.13", "--plan", "sweep", "--stacks", "uvicorn", "--threads", "4"],
+     "argument --threads: none of the stacks uvicorn has threads (accepted with: gthread,"),
 ])
 def test_bad_options_stop_in_one_line(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
