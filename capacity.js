@@ -19,6 +19,15 @@ const PATHS = (__ENV.MIX || '/:2,/api:1').split(',').flatMap((part) => {
   const [path, weight] = part.split(':');
   return Array(Number(weight || 1)).fill(path);
 });
+// REQUESTS (a user's app with other methods or bodies) replaces the mix's GETs:
+// [[path, weight, method, JSON body file or null], ...], one cycle in order. Body
+// files are read once, here (k6 opens files only in its init context).
+const REQUESTS = __ENV.REQUESTS ? JSON.parse(__ENV.REQUESTS).flatMap(
+  ([path, weight, method, file]) => Array(Number(weight)).fill(
+    { path, method, body: file ? open(file) : null },
+  ),
+) : null;
+const JSON_HEADERS = { headers: { 'Content-Type': 'application/json' } };
 
 function arrivals(duration, startTime) {
   return {
@@ -54,6 +63,11 @@ export const options = {
 };
 
 export default function () {
+  if (REQUESTS) {
+    const { path, method, body } = REQUESTS[exec.scenario.iterationInTest % REQUESTS.length];
+    http.request(method, `${BASE_URL}${path}`, body, body === null ? {} : JSON_HEADERS);
+    return;
+  }
   const path = PATHS[exec.scenario.iterationInTest % PATHS.length];
   http.get(`${BASE_URL}${path}`);
 }

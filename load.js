@@ -1,7 +1,8 @@
 // The reference scenario: each virtual user loops GET /, sleep 0.1 s, GET /api, GET /.
 // With REQUEST set (other workloads), each iteration is that one GET, no think time.
 // With PATHS set (a user's app, `nox -s app`), like [["/",2],["/api/items",1]], each
-// iteration GETs every path its weight's times in turn, no think time, and expects 2xx.
+// iteration requests every path its weight's times in turn, no think time, and expects
+// 2xx; an entry may name its method and a JSON body file: ["/api/orders",1,"POST","/x.json"].
 // Configure with environment variables (no need to edit this file):
 //   k6 run -e BASE_URL=http://127.0.0.1:8000 -e VUS=10 -e DURATION=60s \
 //          [-e REQUEST=/fanout?calls=3] load.js
@@ -11,6 +12,9 @@ import { check, sleep } from 'k6';
 const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8000';
 const REQUEST = __ENV.REQUEST;
 const PATHS = __ENV.PATHS ? JSON.parse(__ENV.PATHS) : null;
+// Body files are read once, here (k6 opens files only in its init context).
+const BODIES = (PATHS || []).map((entry) => (entry[3] ? open(entry[3]) : null));
+const JSON_HEADERS = { headers: { 'Content-Type': 'application/json' } };
 
 export const options = {
   vus: Number(__ENV.VUS || 10),
@@ -33,11 +37,15 @@ function expect2xx(response, name) {
 
 export default function () {
   if (PATHS) {
-    for (const [path, weight] of PATHS) {
+    PATHS.forEach(([path, weight, method = 'GET'], index) => {
+      const body = BODIES[index];
       for (let i = 0; i < weight; i += 1) {
-        expect2xx(http.get(`${BASE_URL}${path}`), `GET ${path}`);
+        const answer = method === 'GET' && body === null
+          ? http.get(`${BASE_URL}${path}`)
+          : http.request(method, `${BASE_URL}${path}`, body, body === null ? {} : JSON_HEADERS);
+        expect2xx(answer, `${method} ${path}`);
       }
-    }
+    });
     return;
   }
   if (REQUEST) {

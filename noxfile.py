@@ -30,6 +30,7 @@ from pyserverbench.matrix.stacks import (  # noqa: E402
     suite_requirements,
 )
 from pyserverbench.measure.userapp import ENV_VARIABLE, plan, requirements_of  # noqa: E402
+from pyserverbench.sitting.run import save_plan  # noqa: E402
 
 PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 # The counts named in the sessions users call; any other (1 to 64) after `--`, like
@@ -167,11 +168,13 @@ def capacity_on(session: nox.Session, server: str) -> None:
     _run_stack(session, "capacity", server)
 
 
-def _sitting(session: nox.Session, *options: str) -> None:
+def _sitting(session: nox.Session, *options: str, report: tuple[str, ...] = ()) -> None:
     """Run `python -m pyserverbench sitting` (a random, interleaved order of cells, each
-    in its own session) on the newest Python found; then the report."""
+    in its own session) on the newest Python found; then the report (`report`: its
+    options)."""
     since = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    session.notify("report", posargs=["--show-since", since])  # it runs even if this fails
+    # it runs even if this fails
+    session.notify("report", posargs=[*report, "--show-since", since])
     # 1: some runs failed, and their records say so; any other code fails the session
     # (a slot that left no record: its stack did not install).
     session.run(sys.executable, "-m", "pyserverbench", "sitting", "--python",
@@ -216,7 +219,16 @@ def app(session: nox.Session) -> None:
     except ValueError as exc:
         session.error(f"bad option after --: {exc}")
     os.environ[ENV_VARIABLE] = json.dumps(chosen.env)  # off the command lines nox prints
-    (chosen.results_dir / "runs").mkdir(parents=True, exist_ok=True)
+    for line in chosen.warnings:
+        session.warn(line)
+    runs = chosen.results_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    if chosen.sitting:  # --advise: the sweep, as a sitting on the app's Python
+        save_plan(chosen.sitting, runs)
+        _sitting(session, "--resume", chosen.sitting["id"], "--results-dir", str(runs),
+                 report=("--runs-dir", str(runs),
+                         "--output", str(chosen.results_dir / "README.md")))
+        return
     _fan_out(session, [(f"app_on-{chosen.python}(server='{server}')", arguments)
                        for server, arguments in chosen.runs],
              "--runs-dir", str(chosen.results_dir / "runs"),

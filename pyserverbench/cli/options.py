@@ -68,9 +68,13 @@ def add_threads(parser: argparse.ArgumentParser, help: str | None = None) -> Non
                         help=help or threads_help())
 
 
-def add_db_latency(parser: argparse.ArgumentParser, several: bool = False) -> None:
+def add_db_latency(parser: argparse.ArgumentParser, several: bool = False,
+                   default: int = 25, help: str | None = None) -> None:
     """One fake-DB latency, or (for capacity searches) a list of them, one search each."""
-    if several:
+    if help is not None:
+        parser.add_argument("--db-latency", type=bounded_int(0, 10_000), default=default,
+                            help=help)
+    elif several:
         parser.add_argument("--db-latency", type=latencies, default=[25],
                             help="fake DB latency in ms, or several: 0,5,25,100 (one search "
                                  "each; default 25)")

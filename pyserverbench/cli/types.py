@@ -114,3 +114,24 @@ def mix(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def worker_counts(text: str) -> tuple[int | str, ...]:
+    """`1,2,3,5` or `2,auto`: worker counts, each once."""
+    counts = tuple(workers_count(part.strip()) for part in text.split(","))
+    if len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
+    return counts
+
+
+def thread_counts(text: str) -> tuple[int, ...]:
+    """`1,4,16`: thread counts, each 1 to 256, each once."""
+    try:
+        counts = tuple(bounded_int(1, 256)(part.strip()) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of thread counts (accepted: like 1,4,16; each a whole "
+            f"number from 1 to 256)") from None
+    if len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
+    return counts

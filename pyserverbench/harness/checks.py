@@ -60,19 +60,23 @@ def check_app(base_url: str) -> None:
         _get(client, "/no-such-page", 404, None)
 
 
-def check_paths(base_url: str, paths: list[str], log: Path) -> None:
-    """Check that every path of a user's app answers 2xx; on the first that does not,
-    raise CheckError with its status and the lines the server logged for it."""
+def check_paths(base_url: str, requests: list[tuple[str, str, Path | None]],
+                log: Path) -> None:
+    """Check that every request (method, path, JSON body file or None) of a user's app
+    answers 2xx; on the first that does not, raise CheckError with its status and the
+    lines the server logged for it."""
     with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
-        for path in paths:
+        for method, path, body in requests:
             offset = log.stat().st_size if log.exists() else 0
+            sent = {} if body is None else {
+                "content": body.read_bytes(), "headers": {"Content-Type": "application/json"}}
             try:
-                answer = client.get(path)
+                answer = client.request(method, path, **sent)
             except httpx.HTTPError as exc:
-                raise CheckError(f"GET {path} failed: {exc!r}; server log: "
+                raise CheckError(f"{method} {path} failed: {exc!r}; server log: "
                                  f"{logged_since(log, offset)}") from None
             if not 200 <= answer.status_code < 300:
-                raise CheckError(f"GET {path} answered {answer.status_code}, not 2xx; "
+                raise CheckError(f"{method} {path} answered {answer.status_code}, not 2xx; "
                                  f"server log: {logged_since(log, offset)}")
 
 

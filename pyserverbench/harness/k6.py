@@ -63,21 +63,21 @@ def script_argv(k6: str, script: Path, summary: Path, variables: dict[str, objec
 
 def k6_argv(k6: str, script: Path, summary: Path, base_url: str, vus: int,
             duration_s: int, reconnect: bool = False, request: str | None = None,
-            paths: tuple[tuple[str, int], ...] | None = None) -> list[str]:
+            paths: list[list] | None = None) -> list[str]:
     """The k6 command line for one run of the load script.
 
     `reconnect` makes each virtual user open new connections for every iteration
     instead of keeping them for the whole run. `request` makes every iteration that one
-    GET, with no think time, instead of the study's loop; `paths` (a user's app) makes
-    it each path its weight's times.
+    GET, with no think time, instead of the study's loop; `paths` (a user's app:
+    [path, weight, method, JSON body file or None] each) makes it each request its
+    weight's times.
     """
     variables: dict[str, object] = {"BASE_URL": base_url, "VUS": vus,
                                     "DURATION": f"{duration_s}s"}
     if request is not None:
         variables["REQUEST"] = request
     if paths is not None:
-        variables["PATHS"] = json.dumps([list(pair) for pair in paths],
-                                        separators=(",", ":"))
+        variables["PATHS"] = json.dumps(paths, separators=(",", ":"))
     return script_argv(k6, script, summary, variables,
                        *(["--no-vu-connection-reuse"] if reconnect else []))
 

@@ -33,3 +33,18 @@ def ceiling_facts(requests: int, vus: int, duration_s: float, db_latency_ms: flo
     fraction = requests / most
     return {"requests": round(most), "fraction": round(fraction, 4),
             "bounded": fraction >= BOUNDED_FRACTION}
+
+
+CLIENT_BUSY = 0.8  # below this share of its CPUs busy, a server had room to serve more
+
+
+def client_facts(vus: int, slots: int | None, server_cpu_s: float, window_s: float,
+                 server_cores: int) -> dict:
+    """Whether a closed loop's virtual users, not the server, set its rate: the server's
+    CPUs were under CLIENT_BUSY busy and no user waited for a slot (VUs at most the
+    slots of a blocking server; a non-blocking one has none to wait for). By Little's
+    law the users' rate is VUs over the mean latency; with the server idle part of the
+    time, more users would have been served."""
+    busy = server_cpu_s / (window_s * server_cores) if window_s > 0 and server_cores else 0.0
+    bound = busy < CLIENT_BUSY and (slots is None or vus <= slots)
+    return {"vus": vus, "slots": slots, "server_busy": round(busy, 4), "bound": bound}

@@ -17,6 +17,7 @@ from pyserverbench.measure.setup import RunConfig, resolve_workers
 from pyserverbench.measure.userapp import (
     DEFAULT_GOAL_MS,
     ENV_VARIABLE,
+    Request,
     UserApp,
     add_run_options,
     app_options_problem,
@@ -66,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
         parser.error(wrong)
     app = UserApp(name=args.name or default_name(args.target),
                   interface=args.interface, target=args.target, app_dir=args.app_dir,
-                  chdir=args.chdir, paths=tuple(args.paths or [("/", 1)]),
+                  chdir=args.chdir, paths=tuple(args.paths or [Request("/")]),
                   k6_script=args.k6_script, env=tuple(args.env),
                   requirements=args.requirements)
     capacity = {}
@@ -78,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
     config = RunConfig(stack=STACKS[args.stack], workers=workers, workers_rule=rule,
                        threads=args.threads,
                        duration_s=CAPACITY_STEP_S if args.capacity else args.duration,
-                       db_latency_ms=0, vus=0 if args.capacity else args.vus,
+                       db_latency_ms=args.db_latency, vus=0 if args.capacity else args.vus,
                        results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
                        connections=args.connections, app=app)
     return config, capacity, args.progress

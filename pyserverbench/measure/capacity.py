@@ -48,6 +48,7 @@ from pyserverbench.measure.search import (
     search,
     step_argv,
     step_seconds,
+    users_script,
 )
 from pyserverbench.measure.setup import RunConfig, resolve_workers, services
 from pyserverbench.measure.steps import Stepper
@@ -157,9 +158,12 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
     slots = run.stack.slots(run.workers, record["threads"])
     wait_ms = config.db_wait_ms()
 
+    own = run.app.k6_script if run.app else None
+    script = users_script(own, logs) if own else SCRIPT
+
     def load_commands(base_url: str) -> dict[str, list[str]]:
         argv = step_argv(k6, logs / "step-N.json", base_url, 0, run.duration_s,
-                         config.warmup_s, 0, config.mix)
+                         config.warmup_s, 0, config.mix, script=script)
         shown = {"RATE=0": "RATE=<per step>", "VUS=0": "VUS=<per step>"}
         return {"k6": [shown.get(part, part) for part in argv]}
 
@@ -170,6 +174,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
 
         step = Stepper(run, k6, logs, up, workers, nodelay, record["placement"], slots,
                        wait_ms, config.goal_ms, config.warmup_s, config.mix,
+                       run.app.requests() if run.app else None, script if own else None,
                        probe=SpeedProbe(run.server_cpus))
 
         found_steps: list[dict] = record["capacity"]["steps"]  # kept if the search fails

@@ -34,7 +34,7 @@ from pyserverbench.harness.machine import free_threaded_build
 from pyserverbench.harness.probe import NodelayReader, judge, probe_facts, read_workers
 from pyserverbench.harness.procs import Process, ProcessError
 from pyserverbench.harness.usage import LoadMonitor
-from pyserverbench.matrix.ceiling import ceiling_facts
+from pyserverbench.matrix.ceiling import ceiling_facts, client_facts
 from pyserverbench.matrix.stacks import STACKS, threads_problem
 from pyserverbench.matrix.workloads import workload_from
 from pyserverbench.measure.lifecycle import (
@@ -120,7 +120,11 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
             "metrics": metrics, "usage": usage, "probe": probe,
             "ceiling": None if config.app else ceiling_facts(
                 metrics["requests"], config.vus, config.duration_s, config.db_latency_ms,
-                config.workload, config.stack.app)}
+                config.workload, config.stack.app),
+            "client": client_facts(config.vus, config.stack.slots(config.workers,
+                                                                  config.threads),
+                                   usage["server"]["cpu_s"], usage["window_s"],
+                                   len(config.server_cpus or os.sched_getaffinity(0)))}
 
 
 def k6_command(config: RunConfig, k6: str, summary: Path, base_url: str) -> list[str]:
@@ -135,7 +139,7 @@ def k6_command(config: RunConfig, k6: str, summary: Path, base_url: str) -> list
                            *(["--no-vu-connection-reuse"] if reconnect else []))
     return k6_argv(k6, LOAD_SCRIPT, summary, base_url, config.vus, config.duration_s,
                    reconnect, None if app else config.workload.request(),
-                   app.paths if app else None)
+                   [r.load() for r in app.paths] if app else None)
 
 
 def read_results(summary_path: Path, abort: str | None) -> tuple[dict, dict]:

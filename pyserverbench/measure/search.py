@@ -19,6 +19,7 @@ most halving), while nothing has passed."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -290,8 +291,27 @@ def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
 
 
 def step_argv(k6: str, summary: Path, base_url: str, rate: float, duration_s: int,
-              warmup_s: int, vus: int, mix: str = STUDY_MIX) -> list[str]:
-    """The k6 command line of one open-loop step."""
-    return script_argv(k6, SCRIPT, summary, {
+              warmup_s: int, vus: int, mix: str = STUDY_MIX,
+              requests: list[list] | None = None, script: Path = SCRIPT) -> list[str]:
+    """The k6 command line of one open-loop step; `requests` ([path, weight, method,
+    JSON body file or None] each) replace the mix's GETs where a user's load has
+    others."""
+    variables: dict[str, object] = {
         "BASE_URL": base_url, "RATE": f"{rate:g}", "DURATION": f"{duration_s}s",
-        "WARMUP": f"{warmup_s}s", "VUS": vus, "MIX": mix})
+        "WARMUP": f"{warmup_s}s", "VUS": vus, "MIX": mix}
+    if requests is not None:
+        variables["REQUESTS"] = json.dumps(requests, separators=(",", ":"))
+    return script_argv(k6, script, summary, variables)
+
+
+def users_script(user: Path, folder: Path) -> Path:
+    """A k6 script with capacity.js's arrival-rate scenarios whose every iteration is the
+    default function of a user's script (its own options are not used), written in
+    `folder`."""
+    wrapper = folder / f"capacity-{user.stem}.js"
+    wrapper.write_text(
+        f"// capacity.js's arrival-rate scenarios; each iteration is {user.name}'s default\n"
+        f"import iteration from {json.dumps(user.resolve().as_uri())};\n"
+        f"export {{ options }} from {json.dumps(SCRIPT.resolve().as_uri())};\n\n"
+        f"export default function () {{\n  iteration();\n}}\n")
+    return wrapper

@@ -193,6 +193,7 @@ def _start(config: RunConfig, logs: Path, record: dict,
     if app is None:
         check_app(base_url)
     else:
-        check_paths(base_url, [path for path, _ in app.paths], logs / "server.log")
+        check_paths(base_url, [(r.method, r.path, r.body) for r in app.paths],
+                    logs / "server.log")
     record["placement"] = placement(server, db)
     return Services(db, server, server_port, base_url, probe_dir, room, envs)

@@ -72,6 +72,8 @@ class Stepper:
     goal_ms: float
     warmup_s: int
     mix: str
+    requests: list[list] | None = None  # a user's requests beyond plain GETs (step_argv)
+    script: Path | None = None  # a user's k6 script in capacity.js's scenarios
     count: int = 0
     connection_interval_s: float = 10.0  # how often the workers' connections are counted
     rested_s: float = 0.0  # how long the server took to come to rest after the last step
@@ -85,7 +87,8 @@ class Stepper:
         vus = vus_for(rate, self.goal_ms)
         summary = self.logs / f"step-{number}.json"
         argv = step_argv(self.k6, summary, self.up.base_url, rate, duration,
-                         self.warmup_s, vus, self.mix)
+                         self.warmup_s, vus, self.mix, self.requests,
+                         *([self.script] if self.script else []))
         monitor = LoadMonitor(self.up.server, self.up.server_port, self.up.db,
                               self.workers, cpu_interval_s=1.0,
                               connection_interval_s=self.connection_interval_s)

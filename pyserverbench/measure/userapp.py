@@ -11,12 +11,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pyserverbench import RESULTS, ROOT
 from pyserverbench.cli.options import (
     OneLineParser,
     add_connections,
+    add_db_latency,
     add_duration,
     add_goal,
     add_repeat,
@@ -26,7 +28,9 @@ from pyserverbench.cli.options import (
     add_vus,
     add_workers,
 )
+from pyserverbench.cli.types import bounded_int, thread_counts, worker_counts
 from pyserverbench.matrix.stacks import STACKS, app_stacks
+from pyserverbench.sitting.plan import AA_ROUNDS, ROUNDS, SWEEP_THREADS, SWEEP_WORKERS
 
 SHIM_DIR = ROOT / "shim"
 SHIM_TARGETS = {"wsgi": "pyserverbench_wsgi:app", "asgi": "pyserverbench_asgi:app"}
@@ -50,10 +54,53 @@ def target(text: str) -> str:
     return text
 
 
-def weighted_path(text: str) -> tuple[str, int]:
-    """`/api/items=2` -> ("/api/items", 2); `/` -> ("/", 1). A path with a query string
-    names its weight: `/search?q=x=1`."""
-    accepted = "accepted: /PATH or /PATH=WEIGHT, weight 1 to 100, like /api/items=2"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+BODY_METHODS = ("POST", "PUT", "PATCH")  # the methods a --body may follow
+
+
+class Request(NamedTuple):
+    """One request of a user's load: its path, weight, method and JSON body file."""
+
+    path: str
+    weight: int = 1
+    method: str = "GET"
+    body: Path | None = None
+
+    def label(self) -> str:
+        """`POST /api/orders x2 (JSON body)`, as headings name the load."""
+        return (f"{self.method} {self.path}" + (f" x{self.weight}" if self.weight != 1 else "")
+                + (" (JSON body)" if self.body else ""))
+
+    def options(self) -> list[str]:
+        """The `--path` (and `--body`) options that give it."""
+        method = "" if self.method == "GET" else f"{self.method} "
+        return ["--path", f"{method}{self.path}={self.weight}",
+                *(["--body", str(self.body)] if self.body else [])]
+
+    def plain(self) -> bool:
+        return self.method == "GET" and self.body is None
+
+    def facts(self) -> dict:
+        return {"method": self.method, "path": self.path, "weight": self.weight,
+                "body": {"path": str(self.body), "sha256": sha256(self.body)}
+                if self.body else None}
+
+    def load(self) -> list:
+        """What the k6 scripts get: [path, weight, method, body file or null]."""
+        return [self.path, self.weight, self.method, str(self.body) if self.body else None]
+
+
+def weighted_path(text: str) -> Request:
+    """`/api/items=2` -> GET /api/items twice an iteration; `/` once; `POST /api/orders`
+    a POST (a `--body` after it gives its JSON). A path with a query string names its
+    weight: `/search?q=x=1`."""
+    accepted = (f"accepted: [METHOD ]/PATH[=WEIGHT], method {', '.join(METHODS)}, weight 1 "
+                f"to 100, like /api/items=2 or 'POST /api/orders'")
+    method, sep, rest = text.partition(" ")
+    if sep and method in METHODS:
+        text = rest
+    else:
+        method = "GET"
     path, weight = text, "1"
     head, sep, tail = text.rpartition("=")
     if sep and (tail.isdigit() or "?" not in head):
@@ -62,7 +109,32 @@ def weighted_path(text: str) -> tuple[str, int]:
             or not weight.isdigit() or not 1 <= int(weight) <= 100):
         raise argparse.ArgumentTypeError(f"{text!r} is not a path to load ({accepted}; no "
                                          f"commas, colons, quotes or spaces)")
-    return path, int(weight)
+    return Request(path, int(weight), method)
+
+
+class BodyAction(argparse.Action):
+    """`--body FILE`: the JSON body of the `--path` given just before it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        given = list(getattr(namespace, "paths", None) or [])
+        if not given:
+            parser.error("argument --body: give it after the --path it is the body of")
+        last = given[-1]
+        if last.method not in BODY_METHODS:
+            parser.error(f"argument --body: {last.method} {last.path} takes no body "
+                         f"(accepted after a --path of {', '.join(BODY_METHODS)})")
+        if last.body is not None:
+            parser.error(f"argument --body: {last.method} {last.path} has a body already")
+        path = Path(str(values)).expanduser().resolve()
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except OSError:
+            parser.error(f"argument --body: {values!r} is not a readable file")
+        except ValueError as exc:
+            parser.error(f"argument --body: {values!r} is not JSON ({exc})")
+        given[-1] = last._replace(body=path)
+        namespace.paths = given
 
 
 def env_pair(text: str) -> tuple[str, str]:
@@ -125,7 +197,7 @@ class UserApp:
     target: str
     app_dir: Path | None = None
     chdir: bool = False
-    paths: tuple[tuple[str, int], ...] = (("/", 1),)
+    paths: tuple[Request, ...] = (Request("/"),)
     k6_script: Path | None = None
     env: tuple[tuple[str, str], ...] = ()
     requirements: Path | None = None
@@ -144,20 +216,27 @@ class UserApp:
 
     def mix(self) -> str:
         """The paths as a capacity search's mix: `/:2,/api:1`."""
-        return ",".join(f"{path}:{weight}" for path, weight in self.paths)
+        return ",".join(f"{r.path}:{r.weight}" for r in self.paths)
 
     def label(self) -> str:
         """The load, as headings name it."""
         if self.k6_script is not None:
             return f"k6 script {self.k6_script.name}"
-        return ", ".join(f"GET {p}" + (f" x{w}" if w != 1 else "") for p, w in self.paths)
+        return ", ".join(r.label() for r in self.paths)
+
+    def requests(self) -> list[list] | None:
+        """The requests as the k6 scripts take them, None when every one is a plain GET
+        (the scripts' path mix says it all)."""
+        if all(r.plain() for r in self.paths):
+            return None
+        return [r.load() for r in self.paths]
 
     def facts(self) -> dict:
         """What a record keeps: everything that shapes the run; secret values masked."""
         facts: dict = {
             "name": self.name, "interface": self.interface, "target": self.target,
             "app_dir": str(self.app_dir) if self.app_dir else None, "chdir": self.chdir,
-            "paths": [list(pair) for pair in self.paths], "env": masked(dict(self.env)),
+            "paths": [[r.path, r.weight] for r in self.paths], "env": masked(dict(self.env)),
             "k6_script": None, "requirements": None, "load": self.label(),
         }
         if self.k6_script is not None:
@@ -166,6 +245,8 @@ class UserApp:
             facts["requirements"] = {"path": str(self.requirements),
                                      "sha256": sha256(self.requirements),
                                      "names": requirement_names(self.requirements)}
+        if self.requests() is not None:
+            facts["requests"] = [r.facts() for r in self.paths]
         facts["key"] = section_key(facts)
         return facts
 
@@ -238,12 +319,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="start the server in --app-dir (default: an empty directory)")
     parser.add_argument("--path", type=weighted_path, action="append", default=None,
                         dest="paths", help="a request and its weight, repeatable: /=2 "
-                                           "/api/items=1 (default /)")
+                                           "/api/items=1, with a method: 'POST "
+                                           "/api/orders=1' (default /)")
+    parser.add_argument("--body", action=BodyAction, metavar="FILE",
+                        help="a JSON file: the body of the POST, PUT or PATCH --path just "
+                             "before it (sent as application/json)")
     parser.add_argument("--k6-script", type=existing("file"), default=None,
                         help="your own k6 script instead of --path loads: its default "
                              "function is one iteration, run by --vus for --duration "
-                             "(closed loop), with BASE_URL given; --path then names what "
-                             "is checked before the load")
+                             "(closed loop) or at each step's arrival rate (--capacity, "
+                             "--advise), with BASE_URL given; --path then names what is "
+                             "checked before the load")
     parser.add_argument("--env", type=env_pair, action="append", default=[],
                         help="NAME=VALUE for the app, repeatable; values of names with "
                              "KEY, SECRET, PASSWORD or TOKEN are masked in records and output")
@@ -255,6 +341,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                             "of the CPUs with --capacity)")
     add_threads(parser, f"request threads per worker for {', '.join(thread_stacks())} (1 to "
                         f"256; default each server's own); other stacks run as they are")
+    add_db_latency(parser, default=0, help="the fake DB's latency per call in ms, for an "
+                                           "app that calls it at $PYSERVERBENCH_DB_URL "
+                                           "(0 to 10000, default 0)")
     add_duration(parser, 30, "closed loop: load duration, k6 style (default 30s)")
     add_vus(parser, "closed loop: k6 virtual users (1 to 1000, default 10)")
     add_repeat(parser, "runs (or searches) per stack, fresh processes each (default 1)")
@@ -285,6 +374,19 @@ def build_parser(prog: str = "nox -s app --", raising: bool = False) -> OneLineP
                         help="only these stacks, comma-separated (default: every one that "
                              "serves your app's interface)")
     add_run_options(parser)
+    parser.add_argument("--advise", action="store_true",
+                        help="a sweep of capacity searches over --advise-workers x "
+                             "--advise-threads per stack, in a sitting of --rounds; ends "
+                             "with the configuration to run per stack")
+    parser.add_argument("--advise-workers", type=worker_counts, default=None,
+                        help=f"--advise only: worker counts, each 1 to 64 or auto (default "
+                             f"{','.join(map(str, SWEEP_WORKERS))})")
+    parser.add_argument("--advise-threads", type=thread_counts, default=None,
+                        help=f"--advise only: thread counts for the stacks with threads "
+                             f"(default {','.join(map(str, SWEEP_THREADS))})")
+    parser.add_argument("--rounds", type=bounded_int(1, 20), default=None,
+                        help="--advise only: rounds of the sitting (1 to 20, default 3: "
+                             "fewer leave every configuration unranked)")
     return parser
 
 
@@ -292,16 +394,17 @@ def app_options_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the parsed options together, or None."""
     if args.chdir and args.app_dir is None:
         return "argument --chdir: needs --app-dir (the directory to start the server in)"
-    if args.goal_ms is not None and not args.capacity:
-        return "argument --goal-ms: applies to --capacity only"
-    if args.capacity and args.k6_script is not None:
-        return ("argument --k6-script: a capacity search sends the --path mix at set "
-                "rates; a k6 script runs the closed loop only")
+    if args.goal_ms is not None and not (args.capacity or getattr(args, "advise", False)):
+        return "argument --goal-ms: applies to --capacity and --advise only"
+    if not getattr(args, "advise", True):
+        for option in ("advise_workers", "advise_threads", "rounds"):
+            if getattr(args, option) is not None:
+                return f"argument --{option.replace('_', '-')}: applies to --advise only"
     names = [name for name, _ in args.env]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         return f"argument --env: {twice[0]!r} given twice"
-    paths = [p for p, _ in args.paths or []]
+    paths = [(r.method, r.path) for r in args.paths or []]
     if len(set(paths)) != len(paths):
         return "argument --path: a path given twice (give it once, with its weight)"
     return None
@@ -349,13 +452,16 @@ def default_name(app: str) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What `nox -s app` runs: each stack's session arguments, on one Python."""
+    """What `nox -s app` runs: each stack's session arguments, on one Python; with
+    --advise, the sweep's sitting plan instead (`sitting`)."""
 
     python: str
     runs: list[tuple[str, list[str]]]  # (stack, arguments of `python -m pyserverbench app`)
     env: dict[str, str]
     results_dir: Path
     requirements: Path | None
+    sitting: dict | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str) -> list[str]:
@@ -363,12 +469,12 @@ def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str
     passed in the environment, not on a command line nox prints)."""
     argv = ["--stack", stack, "--interface", interface, "--target", app,
             "--name", args.name or default_name(args.wsgi or args.asgi),
-            "--workers", str(args.workers),
+            "--workers", str(args.workers), "--db-latency", str(args.db_latency),
             "--duration", f"{args.duration}s", "--vus", str(args.vus),
             "--repeat", str(args.repeat), "--connections", args.connections,
             "--results-dir", str(args.results_dir.resolve() / "runs")]
-    for path, weight in args.paths or []:
-        argv += ["--path", f"{path}={weight}"]
+    for request in args.paths or []:
+        argv += request.options()
     for flag, value in (("--app-dir", args.app_dir), ("--k6-script", args.k6_script),
                         ("--requirements", args.requirements)):
         if value is not None:
@@ -412,9 +518,61 @@ def plan(argv: list[str], pythons_found: list[str], cwd: Path) -> Plan:
     if python not in pythons_found:
         parser.error(f"argument --python: {python!r} not found (accepted: "
                      f"{', '.join(pythons_found)})")
-    return Plan(python, [(stack, run_arguments(args, stack, kind, app))
-                         for stack, kind, app in runs], dict(args.env), args.results_dir,
-                args.requirements)
+    chosen = [(stack, run_arguments(args, stack, kind, app)) for stack, kind, app in runs]
+    sitting = advise_plan(args, chosen, python) if args.advise else None
+    return Plan(python, chosen, dict(args.env), args.results_dir, args.requirements, sitting,
+                () if args.capacity or args.advise else client_warnings(args, runs))
+
+
+def client_warnings(args: argparse.Namespace, runs: list[tuple[str, str, str]]) -> tuple:
+    """One line per blocking stack whose slots the closed loop's users cannot fill: with
+    no more users than slots, no request waits for one, so the users set the rate."""
+    found = []
+    for stack, _, _ in runs:
+        if args.workers == "auto":
+            continue  # its count is known once the server's CPUs are
+        threads = args.threads if STACKS[stack].uses_threads else None
+        slots = STACKS[stack].slots(args.workers, threads)
+        if slots is not None and args.vus <= slots:
+            found.append(f"{stack}: {args.vus} VUs cannot fill its {slots} slots (workers × "
+                         f"threads), so the users, not the server, set its rate; give "
+                         f"--vus {2 * slots} or more to find the server's limit")
+    return tuple(found)
+
+
+def without(argv: list[str], *options: str) -> list[str]:
+    """argv less each of `options` and its value."""
+    kept, skip = [], False
+    for part in argv:
+        if skip:
+            skip = False
+        elif part in options:
+            skip = True
+        else:
+            kept.append(part)
+    return kept
+
+
+def advise_plan(args: argparse.Namespace, runs: list[tuple[str, list[str]]],
+                python: str) -> dict:
+    """The sitting of an --advise sweep: per stack, a capacity search of each worker
+    count and (for a stack with threads) thread count, in a random interleaved order."""
+    from pyserverbench.sitting.plan import Cell
+    from pyserverbench.sitting.run import planned
+
+    cells = []
+    for stack, argv in runs:
+        base = [*without(argv, "--workers", "--threads", "--capacity", "--goal-ms"),
+                "--capacity", "--goal-ms", f"{args.goal_ms or DEFAULT_GOAL_MS:g}"]
+        threads = (args.advise_threads or SWEEP_THREADS) if STACKS[stack].uses_threads \
+            else (None,)
+        cells += [Cell("app", stack, count, args.db_latency,
+                       (*base, *(("--threads", str(each)) if each is not None else ())),
+                       sweep=True)
+                  for count in args.advise_workers or SWEEP_WORKERS for each in threads]
+    install = [*(["--requirements", str(args.requirements)] if args.requirements else [])]
+    return planned("advise", cells, args.rounds or ROUNDS["sweep"], AA_ROUNDS["sweep"],
+                   python, install)
 
 
 def requirements_of(argv: list[str]) -> Path | None:

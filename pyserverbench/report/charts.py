@@ -132,3 +132,50 @@ def section_charts(key: tuple, records: list[dict], title: str) -> dict[str, str
         goal = members[0]["capacity"]["goal_ms"]
         charts[names[latency]] = p99_chart(members, goal, f"{title}, {latency} ms DB latency")
     return {name: svg for name, svg in charts.items() if svg is not None}
+
+
+def sweep_chart(stacks: dict[str, list[dict]], title: str) -> str | None:
+    """Capacity against workers × threads, a panel per stack (its own scale): each
+    configuration's median with its interval, the chosen one ringed. None without a
+    successful search."""
+    from pyserverbench.report.sweep import cheapest, stack_ranking
+
+    ranked = {stack: stack_ranking(members) for stack, members in stacks.items()}
+    shown = {stack: found for stack, found in ranked.items() if found.found}
+    if not shown:
+        return None
+    columns = min(3, len(shown))
+    rows = -(-len(shown) // columns)
+    with plt.rc_context(STYLE):
+        figure, grid = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows),
+                                    squeeze=False)
+        for axes in grid.flat[len(shown):]:
+            axes.set_visible(False)
+        for axes, (stack, found) in zip(grid.flat, shown.items(), strict=False):
+            names = sorted(found.found, key=_config_order)
+            values = [found.found[name].value for name in names]
+            low = [v - found.found[name].low for v, name in zip(values, names, strict=True)]
+            high = [found.found[name].high - v for v, name in zip(values, names, strict=True)]
+            axes.errorbar(range(len(names)), values, yerr=[low, high], capsize=2,
+                          linestyle="none", markersize=5, **look(stack))
+            chosen = cheapest(found)
+            if chosen is not None:
+                at = names.index(chosen)
+                axes.plot([at], [values[at]], linestyle="none", marker="o", markersize=12,
+                          markerfacecolor="none", markeredgecolor="black",
+                          markeredgewidth=1.2)
+            axes.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
+            axes.set_ylim(bottom=0)
+            axes.set_title(stack, fontsize=9)
+            axes.grid(True, linewidth=0.3)
+        figure.supxlabel("workers × threads (ringed: the cheapest of the leading group)",
+                         fontsize=8)
+        figure.supylabel("capacity at the goal (requests/s)", fontsize=8)
+        figure.suptitle(textwrap.fill(title, 100), fontsize=8)
+        figure.tight_layout()
+        return _svg(figure)
+
+
+def _config_order(name: str) -> tuple[int, int]:
+    workers, _, threads = name.partition(" × ")
+    return int(workers), int(threads)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyserverbench.report import capacity
+from pyserverbench.report import capacity, sweep
 from pyserverbench.report.answer import COLUMNS as ANSWER_COLUMNS
 from pyserverbench.report.answer import INTRO as ANSWER_INTRO
 from pyserverbench.report.answer import KIND_CLASSES, answers, kind_class, kind_of, kind_text
@@ -164,9 +164,32 @@ def _answer_table(records: list[dict]) -> Table:
     return table
 
 
+def _sweep_blocks(sweeps: list[dict], charts: dict[str, str]) -> list[Block]:
+    """A block per sweep section: what to run per stack, then each stack's table."""
+    blocks = []
+    for key, members in sweep.sweep_sections(sweeps):
+        name = sweep.chart_name(key)
+        block_id = name.removesuffix(".svg")
+        kind, latency = kind_class(kind_of(members[0])), str(members[0]["db_latency_ms"])
+        stacks = sweep.by_stack(members)
+        rows = [sweep.stack_answer(stack, runs).row for stack, runs in stacks.items()]
+        parts = [Part("What to run, per stack", kind, latency, [],
+                      _table(block_id + "-answer", sweep.ANSWER_COLUMNS, rows, stack_column=0),
+                      None, None)]
+        for stack, runs in stacks.items():
+            table = sweep.stack_rows(runs)
+            parts.append(Part(stack, kind, latency, [], Table(
+                f"{block_id}-{stack}", list(sweep.COLUMNS), table, [[stack]] * len(table),
+                numeric=[a == "right" for a in sweep.ALIGN]), None, None))
+        blocks.append(Block(block_id, sweep.title(members), _machine_facts(members),
+                            _data_url(charts[name]) if name in charts else None, parts))
+    return blocks
+
+
 def ordered_blocks(records: list[dict], charts: dict[str, str]) -> list[Block]:
     """The sections in the Markdown report's order: the headline capacity section, the
-    study's closed loop, the rest of each, then the view across Pythons."""
+    study's closed loop, the sweeps, the rest of each, then the view across Pythons."""
+    records, sweeps = sweep.split(records)
     lead_key, study_key = headlines(records)
     blocks = _capacity_blocks(records, charts)
     closed = _closed_blocks(records)
@@ -176,7 +199,7 @@ def ordered_blocks(records: list[dict], charts: dict[str, str]) -> list[Block]:
         block.title = "The study's closed loop: " + block.title
     rest = [b for key, b in blocks if key != lead_key]
     rest += [b for key, b in closed if key != study_key]
-    return lead + study + rest + _across_blocks(records)
+    return lead + study + _sweep_blocks(sweeps, charts) + rest + _across_blocks(records)
 
 
 def _hash(text: str) -> str:
@@ -196,7 +219,7 @@ def render_html(records: list[dict], charts: dict[str, str]) -> str:
     script = (HERE / "report.js").read_text()  # ours, inlined as it is: its hash is in the
     style = (HERE / "report.css").read_text()  # policy, and neither holds `</`
     blocks = ordered_blocks(records, charts)
-    answer = _answer_table(records)
+    answer = _answer_table(sweep.split(records)[0])
     kinds = sorted({p.kind for b in blocks for p in b.parts if p.kind} | set(answer.kinds),
                    key=_kind_order)
     latencies = sorted({p.latency for b in blocks for p in b.parts}, key=int)

@@ -18,6 +18,7 @@ from pyserverbench.report.render import (
     joined,
     sections,
     shown_since,
+    sweeps_since,
     write_charts,
 )
 
@@ -58,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         if not found:
             print(f"No record here started at or after {args.show_since}.")
         else:
-            print("## The answer, for what this session measured", "",
-                  answer_since(records, args.show_since), "", sep="\n")
+            answer = answer_since(records, args.show_since)
+            if answer:
+                print("## The answer, for what this session measured", "", answer, "",
+                      sep="\n")
+            for title, table in sweeps_since(records, args.show_since):
+                print(f"## What to run, {title}", "", table, "", sep="\n")
         print(f"The full report: {args.output.resolve()}")
     return 0
 

@@ -279,11 +279,22 @@ def answer_since(records: list[dict], since: str) -> str:
     added to (their earlier records too: a section's tie groups are the whole
     section's)."""
     from pyserverbench.report.answer import answer_table, kind_of
+    from pyserverbench.report.sweep import split
 
+    records = split(records)[0]
     new = [r for r in records if r["started_at"] >= since]
     touched = {_section_key(r) for r in new}
     return answer_table([r for r in records if _section_key(r) in touched],
                         {kind_of(r) for r in new})
+
+
+def sweeps_since(records: list[dict], since: str) -> list[tuple[str, str]]:
+    """Per sweep section a session added to: its title and what to run per stack."""
+    from pyserverbench.report.sweep import answer_text, split, sweep_sections, title
+
+    return [(title(members), answer_text(members))
+            for _, members in sweep_sections(split(records)[1])
+            if any(r["started_at"] >= since for r in members)]
 
 
 def _headline_closed(key: ClosedKey) -> bool:
@@ -330,10 +341,14 @@ def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
     loop), the other scenarios, the view across Pythons, the glossary."""
     from pyserverbench.report.answer import INTRO as ANSWER_INTRO
     from pyserverbench.report.answer import answer_table
+    from pyserverbench.report.sweep import INTRO as SWEEP_INTRO
+    from pyserverbench.report.sweep import render_sweep, split, sweep_sections
+    from pyserverbench.report.sweep import title as sweep_title
 
-    groups = _closed_groups(records)
     users = bool(records) and all(r.get("user_app") for r in records)
-    if not records:
+    records, sweeps = split(records)
+    groups = _closed_groups(records)
+    if not records and not sweeps:
         return [([], INTRO), ([], "No records yet: run `nox` or `nox -s \"bench(server="
                                   "'gthread', workers=2)\"`.\n")]
     differs = _differences(list(groups))
@@ -357,12 +372,17 @@ def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
     headline = [part for part in closed if part[0]]
     body: list[tuple[list[dict], str]] = [
         ([], "\n".join([anchored("## The answer"), "", ANSWER_INTRO, "",
-                        answer_table(records), ""]))]
+                        answer_table(records), ""]))] if records else []
     if lead:
         body += [([], CAPACITY_INTRO.replace("## Capacity", anchored("## Capacity"), 1)),
                  (lead[1], lead[2])]
     if headline:
         body.append((headline[0][1], headline[0][2]))
+    if sweeps:
+        body.append(([], SWEEP_INTRO.replace("## Deployments", anchored("## Deployments"), 1)))
+        body += [(members, render_sweep(key, members, anchored(f"### {sweep_title(members)}"),
+                                        _machine_facts(members)))
+                 for key, members in sweep_sections(sweeps)]
     rest_closed = [part for part in closed if part not in headline]
     rest_capacity = [part for part in capacity if part is not lead]
     if (rest_closed or rest_capacity) and (lead or headline):
@@ -438,10 +458,19 @@ def _across_pythons(records: list[dict]) -> list[tuple[list[dict], str]]:
 
 def all_charts(records: list[dict]) -> dict[str, str]:
     """Every capacity chart of these records: file name -> SVG."""
-    from pyserverbench.report.charts import section_charts  # matplotlib only when charts are due
+    from pyserverbench.report.charts import (
+        section_charts,  # matplotlib only when charts are due
+        sweep_chart,
+    )
+    from pyserverbench.report.sweep import by_stack, chart_name, split, sweep_sections, title
 
-    return {name: svg for key, members, title in capacity_sections(records)
-            for name, svg in section_charts(key, members, f"Capacity, {title}").items()}
+    records, sweeps = split(records)
+    found = {chart_name(key): sweep_chart(by_stack(members), title(members))
+             for key, members in sweep_sections(sweeps)}
+    found.update({name: svg for key, members, heading in capacity_sections(records)
+                  for name, svg in section_charts(key, members,
+                                                  f"Capacity, {heading}").items()})
+    return {name: svg for name, svg in found.items() if svg is not None}
 
 
 def write_charts(records: list[dict], directory: Path,
@@ -453,6 +482,6 @@ def write_charts(records: list[dict], directory: Path,
         write_text(directory / name, svg)
         written.append(directory / name)
     for stale in sorted(directory.glob("*.svg")):
-        if stale.name.startswith(("capacity-", "p99-")) and stale not in written:
+        if stale.name.startswith(("capacity-", "p99-", "sweep-")) and stale not in written:
             stale.unlink()
     return written

@@ -127,6 +127,12 @@ def _notes(runs: list[dict], spread: float, fraction: float | None, extra: list[
             notes.append(f"{label} used {max(busy):.2f} of a core")
     if any((r.get("project") or {}).get("dirty") for r in runs):
         notes.append("from a dirty work tree")
+    capped = [r["client"] for r in runs if (r.get("client") or {}).get("bound")]
+    if capped and fraction is None:  # where a ceiling is known, it says more
+        busy = max(c["server_busy"] for c in capped)
+        slots = f" and at most {capped[0]['slots']} slots" if capped[0]["slots"] else ""
+        notes.append(f"client-bound in {len(capped)} of {len(runs)}: {capped[0]['vus']} VUs"
+                     f"{slots}, server CPUs at most {busy:.0%} busy (raise --vus)")
     return "; ".join(notes + extra)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pyserverbench.matrix.stacks import STACKS, STUDY_RUNS
 
 SITTING_VARIABLE = "PYSERVERBENCH_SITTING"  # a run's place in its sitting, as JSON
-KINDS = {"run": "bench_on", "capacity": "capacity_on"}  # a cell's command -> nox session
+# a cell's command -> its nox session (app: a user's app, `nox -s app -- --advise`)
+KINDS = {"run": "bench_on", "capacity": "capacity_on", "app": "app_on"}
 MAP_LATENCIES = (0, 5, 25, 100)
 
 
@@ -46,7 +47,10 @@ class Cell:
         return f"{KINDS[self.kind]}-{python}(server='{self.stack}')"
 
     def argv(self) -> list[str]:
-        """Its command's options (the session adds --stack)."""
+        """Its command's options (the session adds --stack; a user's app's options name
+        its stack and have no DB latency)."""
+        if self.kind == "app":
+            return ["--workers", str(self.workers), *self.options]
         return ["--workers", str(self.workers), "--db-latency", str(self.db_latency_ms),
                 *self.options]
 

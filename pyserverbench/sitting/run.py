@@ -22,7 +22,7 @@ from pyserverbench import ROOT
 from pyserverbench.cli.capacity_options import search_options_problem
 from pyserverbench.cli.options import OneLineParser, add_results_dir, fail, load_options_problem
 from pyserverbench.cli.progress import clock
-from pyserverbench.cli.types import bounded_int, latencies, workers_count
+from pyserverbench.cli.types import latencies, thread_counts, worker_counts
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.sitting.plan import (
     AA_ROUNDS,
@@ -83,27 +83,6 @@ def stack_list(text: str) -> list[str]:
     return names
 
 
-def worker_counts(text: str) -> tuple[int | str, ...]:
-    """`1,2,3,5` or `2,auto`: worker counts, each once."""
-    counts = tuple(workers_count(part.strip()) for part in text.split(","))
-    if len(set(counts)) != len(counts):
-        raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
-    return counts
-
-
-def thread_counts(text: str) -> tuple[int, ...]:
-    """`1,4,16`: thread counts, each 1 to 256, each once."""
-    try:
-        counts = tuple(bounded_int(1, 256)(part.strip()) for part in text.split(","))
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a list of thread counts (accepted: like 1,4,16; each a whole "
-            f"number from 1 to 256)") from None
-    if len(set(counts)) != len(counts):
-        raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
-    return counts
-
-
 def plan_problem(args: argparse.Namespace) -> str | None:
     """An option given to a plan that does not take it, in one line."""
     for option, plans in PLAN_OPTIONS.items():
@@ -124,17 +103,34 @@ def rounds_type(text: str) -> int:
     return int(text)
 
 
+def planned(name: str, cells: list[Cell], rounds: int, aa_rounds: int, python: str | None,
+            install: list[str] | None = None, options: list[str] | None = None,
+            seed: int | None = None) -> dict:
+    """A fresh sitting's plan: id, seed, cells, rounds, the options every cell gets, and
+    what its sessions are installed with (`install`: a user's requirements)."""
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    started = datetime.now(timezone.utc)
+    return {"id": f"{started:%Y%m%dT%H%M%SZ}-{name}-{seed}", "plan": name, "seed": seed,
+            "rounds": rounds, "aa_rounds": aa_rounds,
+            "cells": [asdict(cell) for cell in cells], "options": options or [],
+            "install": install or [], "python": python,
+            "started_at": started.isoformat(timespec="seconds")}
+
+
 def new_plan(args, extra: list[str]) -> dict:
-    """A fresh sitting's plan: id, seed, cells, rounds, the options every cell gets."""
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    """A fresh sitting's plan from the command's options."""
     latencies_given = tuple(args.db_latency) if args.db_latency else None
     cells = plan_cells(args.plan, args.stacks, latencies_given, args.workers, args.threads)
-    started = datetime.now(timezone.utc)
-    return {"id": f"{started:%Y%m%dT%H%M%SZ}-{args.plan}-{seed}", "plan": args.plan,
-            "seed": seed, "rounds": args.rounds or ROUNDS[args.plan],
-            "aa_rounds": AA_ROUNDS[args.plan],
-            "cells": [asdict(cell) for cell in cells], "options": extra,
-            "python": args.python, "started_at": started.isoformat(timespec="seconds")}
+    return planned(args.plan, cells, args.rounds or ROUNDS[args.plan], AA_ROUNDS[args.plan],
+                   args.python, options=extra, seed=args.seed)
+
+
+def save_plan(plan: dict, results_dir: Path) -> Path:
+    """Write a plan where `--resume` finds it."""
+    path = results_dir / PLAN_FOLDER / f"{plan['id']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plan, indent=2) + "\n")
+    return path
 
 
 def cells_of(plan: dict) -> list[Cell]:
@@ -145,6 +141,8 @@ def cells_of(plan: dict) -> list[Cell]:
 def options_problem(cells: list[Cell], extra: list[str]) -> str | None:
     """The first cell whose command would refuse its options, in one line."""
     for cell in cells:
+        if cell.kind == "app":
+            continue  # the app session checked them
         argv = [*cell.argv(), *extra]
         wrong = (search_options_problem(cell.stack, argv)
                  if cell.kind == "capacity" else load_options_problem(argv, cell.stack))
@@ -267,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         wrong = options_problem(cells_of(plan), extra)
         if wrong:
             fail(wrong)
-        plans.mkdir(parents=True, exist_ok=True)
-        (plans / f"{plan['id']}.json").write_text(json.dumps(plan, indent=2) + "\n")
+        save_plan(plan, results_dir)
     cells = cells_of(plan)
     slots = order(cells, plan["rounds"], plan["seed"], plan.get("aa_rounds"))
     pairs = sum(slot.aa for slot in slots)
@@ -276,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{plan['rounds']} rounds and {pairs} A/A seconds: {len(slots)} slots, seed "
           f"{plan['seed']}", flush=True)
     sessions = sorted({cell.session(plan["python"]) for cell in cells})
-    if subprocess.run(nox("-r", "--install-only", "-s", *sessions), check=False).returncode:
+    install = ["--", *plan["install"]] if plan.get("install") else []
+    if subprocess.run(nox("-r", "--install-only", "-s", *sessions, *install),
+                      check=False).returncode:
         fail("installing the sitting's environments failed (nox's output is above)")
     return sit(plan, slots, results_dir)
 

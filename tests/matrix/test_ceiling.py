@@ -7,6 +7,7 @@ from pyserverbench.matrix.ceiling import (
     THINK_TIME_S,
     ceiling,
     ceiling_facts,
+    client_facts,
 )
 
 LOAD_JS = (ROOT / "load.js").read_text()
@@ -34,3 +35,16 @@ def test_rows_near_the_ceiling_are_bounded():
 def test_ninety_percent_of_the_ceiling_exactly_is_bounded():
     assert ceiling_facts(12_960, 10, 60, 25)["bounded"] is True
     assert ceiling_facts(12_959, 10, 60, 25)["bounded"] is False
+
+
+def test_users_set_the_rate_when_the_server_was_idle_and_no_one_waited_for_a_slot():
+    # 10 users, 32 slots, the server 40% busy: nobody queued, more users would be served
+    assert client_facts(10, 32, 2.0, 5.0, 1) == {"vus": 10, "slots": 32,
+                                                  "server_busy": 0.4, "bound": True}
+    # more users than slots: they waited for one, the server's slots set the rate
+    assert not client_facts(64, 32, 2.0, 5.0, 1)["bound"]
+    # a busy CPU set it, whatever the users
+    assert not client_facts(10, 32, 4.5, 5.0, 1)["bound"]
+    # a non-blocking server has no slots: only its CPU says
+    assert client_facts(10, None, 3.0, 5.0, 2)["bound"]
+    assert not client_facts(10, None, 8.5, 5.0, 2)["bound"]

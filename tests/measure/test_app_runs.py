@@ -173,3 +173,29 @@ def test_a_users_own_k6_script_is_the_load_after_the_paths_are_checked(tmp_path)
     assert len(record["user_app"]["k6_script"]["sha256"]) == 64
     k6 = record["commands"]["k6"]
     assert k6[-1] == str(script) and k6[k6.index("--vus") + 1] == "4"
+
+
+def test_a_post_with_a_json_body_is_checked_and_loaded_as_an_api_makes_it(tmp_path):
+    app_dir = _copy("flask_app", tmp_path)
+    order = tmp_path / "order.json"
+    order.write_text('{"item": 3}')
+    done = _app("sync", "wsgi", "hello:app", app_dir, tmp_path / "runs", "--path", "/",
+                "--path", "POST /api/orders=2", "--body", str(order))
+    assert done.returncode == 0, done.stderr
+    [record] = _records(tmp_path / "runs")
+    assert record["ok"], record["error"]
+    checks = _checks(record)
+    assert checks["POST /api/orders status 2xx"] == 2 * checks["GET / status 2xx"] > 0
+    assert record["user_app"]["load"] == "GET /, POST /api/orders x2 (JSON body)"
+    assert record["user_app"]["requests"][1]["body"]["path"] == str(order)
+
+
+def test_a_post_whose_body_the_app_refuses_fails_before_the_load(tmp_path):
+    app_dir = _copy("flask_app", tmp_path)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"item": "three"}')
+    done = _app("sync", "wsgi", "hello:app", app_dir, tmp_path / "runs",
+                "--path", "POST /api/orders", "--body", str(wrong))
+    assert done.returncode == 1
+    [record] = _records(tmp_path / "runs")
+    assert not record["ok"] and "POST /api/orders answered 400, not 2xx" in record["error"]

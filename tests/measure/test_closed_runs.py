@@ -362,7 +362,7 @@ def test_the_k6_command_line_carries_the_load_each_run_asks_for(tmp_path):
     """What k6 is told is the load a record's figures describe: the study's mix, one
     workload's request, a user's weighted paths or their own script."""
     from pyserverbench.matrix.workloads import Workload
-    from pyserverbench.measure.userapp import UserApp
+    from pyserverbench.measure.userapp import Request, UserApp
 
     script = str(run_module.LOAD_SCRIPT)
     assert _k6_line(connections="per-iteration") == [
@@ -370,10 +370,12 @@ def test_the_k6_command_line_carries_the_load_each_run_asks_for(tmp_path):
     assert _k6_line(workload=Workload("page", page_rows=50)) == [
         *_LOAD, "--summary-export", "s.json", *_TO, "-e", "REQUEST=/page?rows=50", script]
     shop = UserApp(name="shop", interface="wsgi", target="shop:app",
-                   paths=(("/", 2), ("/api/items", 1)))
+                   paths=(Request("/", 2), Request("/api/items", 1, "POST",
+                                                    tmp_path / "order.json")))
     assert _k6_line(app=shop, workload=Workload("page", page_rows=50)) == [
         *_LOAD, "--summary-export", "s.json", *_TO,
-        "-e", 'PATHS=[["/",2],["/api/items",1]]', script]
+        "-e", f'PATHS=[["/",2,"GET",null],["/api/items",1,"POST","{tmp_path}/order.json"]]',
+        script]
     own = dataclasses.replace(shop, k6_script=tmp_path / "mine.js")
     assert _k6_line(app=own, connections="per-iteration") == [
         *_LOAD, "--vus", "10", "--duration", "20s", "--summary-trend-stats",

@@ -22,6 +22,7 @@ from pyserverbench.measure.search import (
     step_figures,
     step_problem,
     step_seconds,
+    users_script,
     vus_for,
 )
 
@@ -163,6 +164,74 @@ def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(t
     assert "iterations dropped" in step_problem(starved, GOAL)
 
 
+@pytest.mark.processes
+def test_a_step_sends_a_users_posts_with_their_json_bodies(tmp_path):
+    bodies = collections.Counter()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            size = int(self.headers.get("Content-Length") or 0)
+            sent = self.rfile.read(size).decode()
+            bodies[(self.command, self.path, sent, self.headers.get("Content-Type"))] += 1
+            self.send_response(201 if self.command == "POST" else 200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        do_GET = do_POST = _answer  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    order = tmp_path / "order.json"
+    order.write_text('{"item": 3}')
+    requests = [["/", 1, "GET", None], ["/api/orders", 2, "POST", str(order)]]
+    with serving(Handler) as base_url:
+        summary = tmp_path / "step.json"
+        argv = step_argv(find_k6(), summary, base_url, 60, 2, 1, 20, "/:1,/api/orders:2",
+                         requests)
+        assert run_k6(argv, tmp_path / "k6.log", 60.0, []) == (0, None)
+        step = step_figures(read_summary(summary), 60, 2)
+    posted = bodies[("POST", "/api/orders", '{"item": 3}', "application/json")]
+    got = bodies[("GET", "/", "", None)]
+    assert step["failed_requests"] == 0 and posted + got == sum(bodies.values())
+    # two POSTs for each GET, as weighed (each scenario, warm-up and measure, cycles alone)
+    assert abs(posted - 2 * got) <= 6 and got >= 50
+
+
+@pytest.mark.processes
+def test_a_step_runs_a_users_k6_script_at_the_arrival_rate(tmp_path):
+    seen = collections.Counter()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802
+            seen[self.path] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    mine = tmp_path / "mine.js"
+    mine.write_text("import http from 'k6/http';\n"
+                    "export const options = { vus: 1, iterations: 1 };\n"  # not used
+                    "export default function () { http.get(`${__ENV.BASE_URL}/mine`); }\n")
+    script = users_script(mine, tmp_path)
+    with serving(Handler) as base_url:
+        summary = tmp_path / "step.json"
+        argv = step_argv(find_k6(), summary, base_url, 60, 2, 1, 20, "/:1", script=script)
+        assert run_k6(argv, tmp_path / "k6.log", 60.0, []) == (0, None)
+        step = step_figures(read_summary(summary), 60, 2)
+    assert set(seen) == {"/mine"} and seen["/mine"] >= 150  # 1 s warm-up and 2 s at 60/s
+    assert 110 <= step["requests"] <= 125 and step["failed_requests"] == 0
+
+
 def test_a_search_that_does_not_end_stops_at_its_step_limit():
     found = search(_server(10**9), GOAL, start_rps=1, max_steps=3)
     assert [s["offered_rps"] for s in found.steps] == [1, 2, 4]
@@ -176,6 +245,9 @@ def test_the_k6_command_line_of_a_step():
         "-e", "BASE_URL=http://127.0.0.1:1", "-e", "RATE=250.5", "-e", "DURATION=10s",
         "-e", "WARMUP=3s", "-e", "VUS=40", "-e", "MIX=/:2,/api:1", str(SCRIPT)]
     assert step_argv("k6", Path("s.json"), "u", 100, 10, 3, 40, mix="/a:1")[-2] == "MIX=/a:1"
+    posted = step_argv("k6", Path("s.json"), "u", 100, 10, 3, 40, "/a:1",
+                       [["/a", 1, "POST", "/b.json"]])
+    assert posted[-2] == 'REQUESTS=[["/a",1,"POST","/b.json"]]' and posted[-4] == "MIX=/a:1"
 
 
 def test_the_achieved_rate_is_rounded_to_hundredths_and_missing_counts_are_zero():

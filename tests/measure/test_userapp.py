@@ -17,6 +17,7 @@ from pyserverbench.measure import app as app_run
 from pyserverbench.measure.userapp import (
     ENV_VARIABLE,
     MASK,
+    Request,
     UserApp,
     env_pair,
     masked,
@@ -54,7 +55,51 @@ def test_a_users_app_installs_the_server_without_our_apps_own_packages():
     ("/search?q=x", ("/search?q=x", 1)), ("/search?q=x=3", ("/search?q=x", 3)),
 ])
 def test_paths_and_their_weights(text, expected):
-    assert weighted_path(text) == expected
+    assert tuple(weighted_path(text)) == (*expected, "GET", None)
+
+
+@pytest.mark.parametrize(("text", "method", "path"), [
+    ("POST /api/orders", "POST", "/api/orders"), ("DELETE /a=3", "DELETE", "/a"),
+    ("GET /", "GET", "/")])
+def test_a_path_may_name_its_method(text, method, path):
+    found = weighted_path(text)
+    assert (found.method, found.path) == (method, path)
+
+
+def test_a_body_is_the_json_of_the_path_before_it(tmp_path):
+    order = tmp_path / "order.json"
+    order.write_text('{"item": 3}')
+    args = _session_args(["--path", "/", "--path", "POST /api/orders=2", "--body", str(order)])
+    assert args.paths == [Request("/"), Request("/api/orders", 2, "POST", order)]
+    app = UserApp("shop", "wsgi", "shop:app", paths=tuple(args.paths))
+    assert app.label() == "GET /, POST /api/orders x2 (JSON body)"
+    assert app.requests() == [["/", 1, "GET", None], ["/api/orders", 2, "POST", str(order)]]
+    assert app.facts()["requests"][1]["body"]["path"] == str(order)
+    assert UserApp("shop", "wsgi", "shop:app").requests() is None  # plain GETs: the mix
+    assert "requests" not in UserApp("shop", "wsgi", "shop:app").facts()
+    assert args.paths[1].options() == ["--path", "POST /api/orders=2", "--body", str(order)]
+
+
+@pytest.mark.parametrize(("given", "named"), [
+    (["--body", "x.json"], "give it after the --path it is the body of"),
+    (["--path", "/a", "--body", "x.json"], "GET /a takes no body"),
+    (["--path", "POST /a", "--body", "missing.json"], "'missing.json' is not a readable"),
+    (["--path", "POST /a", "--body", "bad.json"], "'bad.json' is not JSON"),
+    (["--path", "POST /a", "--body", "ok.json", "--body", "ok.json"], "has a body already"),
+])
+def test_a_bad_body_is_refused_in_one_line(given, named, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "ok.json").write_text("[]")
+    with pytest.raises(ValueError) as raised:
+        _session_args(given)
+    assert named in str(raised.value) and "\n" not in str(raised.value)
+
+
+def _session_args(argv: list[str]) -> argparse.Namespace:
+    from pyserverbench.measure.userapp import build_parser
+
+    return build_parser(raising=True).parse_args(["--wsgi", "shop:app", *argv])
 
 
 @pytest.mark.parametrize("text", ["api", "/a=0", "/a=101", "/a,b", "/a:b", "/a b", ""])
@@ -119,7 +164,10 @@ def test_both_interfaces_run_every_stack_of_each_and_stacks_narrow_it(tmp_path):
     (["--wsgi", "a:b", "--stacks", "uvicorn"], "'uvicorn' does not serve"),
     (["--wsgi", "a:b", "--python", "3.9"], "'3.9' not found (accepted: 3.10, 3.11"),
     (["--wsgi", "a:b", "--chdir"], "--chdir: needs --app-dir"),
-    (["--wsgi", "a:b", "--goal-ms", "50"], "--goal-ms: applies to --capacity only"),
+    (["--wsgi", "a:b", "--goal-ms", "50"], "--goal-ms: applies to --capacity and --advise"),
+    (["--wsgi", "a:b", "--rounds", "2"], "--rounds: applies to --advise only"),
+    (["--wsgi", "a:b", "--advise-workers", "1,2"], "--advise-workers: applies to --advise"),
+    (["--wsgi", "a:b", "--advise", "--advise-workers", "0"], "'0' is not a worker count"),
     (["--wsgi", "a:b", "--env", "A=1", "--env", "A=2"], "'A' given twice"),
     (["--wsgi", "a:b", "--path", "/", "--path", "/=2"], "a path given twice"),
     (["--wsgi", "a:b", "--app-dir", "no-such-dir"], "'no-such-dir' is not an existing"),
@@ -141,6 +189,33 @@ def test_threads_reach_only_the_stacks_that_take_them(tmp_path):
     with pytest.raises(SystemExit):
         app_run.parse_args(["--stack", "sync", "--interface", "wsgi", "--target", "a:b",
                             "--threads", "4"])
+
+
+def test_advise_plans_a_sweep_of_capacity_searches_per_stack(tmp_path):
+    chosen = plan(["--wsgi", "m.wsgi:app", "--stacks", "sync,gthread", "--advise",
+                   "--advise-workers", "1,auto", "--advise-threads", "4,8", "--workers", "7",
+                   "--threads", "2"], FOUND, tmp_path)
+    sitting = chosen.sitting
+    assert sitting["plan"] == "advise" and sitting["rounds"] == 3 and sitting["python"] == "3.13"
+    cells = [(c["kind"], c["stack"], c["workers"], c["sweep"]) for c in sitting["cells"]]
+    assert cells == [("app", "sync", 1, True), ("app", "sync", "auto", True)] + [
+        ("app", "gthread", count, True) for count in (1, 1, "auto", "auto")]
+    gthread = [c["options"] for c in sitting["cells"] if c["stack"] == "gthread"]
+    assert [o[o.index("--threads") + 1] for o in gthread] == ["4", "8", "4", "8"]
+    for options in gthread:  # the grid's counts replace --workers 7 and --threads 2
+        assert options.count("--threads") == 1 and "--workers" not in options
+        assert options.count("--capacity") == 1 and list(options[-4:-2]) == ["--goal-ms", "100"]
+    assert chosen.warnings == ()
+
+
+def test_a_closed_loop_that_cannot_fill_a_stacks_slots_warns_in_one_line(tmp_path):
+    chosen = plan(["--wsgi", "m.wsgi:app", "--stacks", "sync,gthread,gevent", "--workers",
+                   "4", "--threads", "8", "--vus", "20"], FOUND, tmp_path)
+    assert len(chosen.warnings) == 1 and "\n" not in chosen.warnings[0]
+    assert chosen.warnings[0].startswith("gthread: 20 VUs cannot fill its 32 slots")
+    assert "--vus 64" in chosen.warnings[0]
+    assert plan(["--wsgi", "m.wsgi:app", "--stacks", "sync", "--workers", "4", "--vus",
+                 "5"], FOUND, tmp_path).warnings == ()
 
 
 def test_no_python_found_is_one_line(tmp_path):
@@ -230,7 +305,8 @@ def _app(**changes) -> UserApp:
 def test_wsgi_and_asgi_of_one_app_share_a_key_and_another_load_does_not():
     key = _app().facts()["key"]
     assert _app(interface="asgi", target="mysite.asgi:application").facts()["key"] == key
-    assert _app(paths=(("/", 1), ("/api", 1))).facts()["key"] != key
+    assert _app(paths=(Request("/"), Request("/api"))).facts()["key"] != key
+    assert _app(paths=(Request("/", 1, "POST"),)).facts()["key"] != key
     assert _app(env=(("A", "1"),)).facts()["key"] != key
     assert _app(name="other").facts()["key"] != key
 
@@ -357,7 +433,7 @@ def test_every_setting_of_the_session_reaches_each_stacks_run(tmp_path):
     app = config.app
     assert (app.name, app.interface, app.target, app.app_dir, app.chdir) == (
         "shop", "wsgi", "shop:app", proj, True)
-    assert app.paths == (("/", 3), ("/api/items", 2))
+    assert app.paths == (Request("/", 3), Request("/api/items", 2))
     assert (app.k6_script, app.requirements) == (proj / "mine.js", proj / "requirements.txt")
     assert _arrived(chosen, "sync")[0].threads is None  # sync has no threads to give
 
@@ -367,4 +443,4 @@ def test_a_capacity_session_gives_each_stack_its_goal(tmp_path, goal, expected):
     chosen = plan(["--asgi", "shop:app", "--capacity", *goal], FOUND, tmp_path)
     config, capacity, _ = _arrived(chosen, "uvicorn")
     assert capacity == {"goal_ms": expected}
-    assert config.app.paths == (("/", 1),) and config.app.chdir is False
+    assert config.app.paths == (Request("/"),) and config.app.chdir is False

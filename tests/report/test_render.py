@@ -366,3 +366,18 @@ def test_a_closed_loop_table_of_a_sitting_states_its_floor_and_what_was_disturbe
     assert "in sitting S2 (seed 3, 3 rounds" in text
     [row] = proof_rows(text)
     assert row["Runs"] == "3"  # the A/A second is not a fourth run
+
+
+def test_a_user_app_whose_users_set_the_rate_says_so_in_its_notes():
+    from helpers import closed_record as record
+    from helpers import user_app
+
+    app = user_app()
+    capped = record("c", "gthread", user_app=app, client={"vus": 10, "slots": 32,
+                                                          "server_busy": 0.41, "bound": True})
+    free = record("f", "sync", user_app=app, client={"vus": 10, "slots": 2,
+                                                     "server_busy": 0.3, "bound": False})
+    rows = {row["Stack"].split(" ")[0]: row for row in main_rows(render([capped, free]))}
+    assert ("client-bound in 1 of 1: 10 VUs and at most 32 slots, server CPUs at most 41% "
+            "busy (raise --vus)") in rows["gthread"]["Notes"]
+    assert "client-bound" not in rows["sync"]["Notes"]

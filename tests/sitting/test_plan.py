@@ -17,6 +17,10 @@ def test_a_cell_names_its_session_options_and_section():
     assert cell.argv() == ["--workers", "2", "--db-latency", "25", "--workload", "fanout"]
     assert Cell("run", "gevent", 1, 0).session("3.12") == "bench_on-3.12(server='gevent')"
     assert Cell("run", "gevent", "auto", 0).argv()[:2] == ["--workers", "auto"]
+    app = Cell("app", "sync", 3, 0, ("--stack", "sync", "--capacity"), sweep=True)
+    assert app.session("3.13") == "app_on-3.13(server='sync')"
+    assert app.argv() == ["--workers", "3", "--stack", "sync", "--capacity"]  # no latency
+    assert app.section() == "app sync sweep 0ms"
 
 
 def test_the_plans_hold_what_they_promise():

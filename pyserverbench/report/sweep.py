@@ -1,0 +1,259 @@
+"""The sweep part of the report: each stack's configurations (workers × threads) at one
+DB latency, ranked into tie groups within the stack, and the cheapest configuration of
+its leading group: the one to deploy on this machine's server CPUs. Pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from tabulate import tabulate
+
+from pyserverbench.matrix.stacks import STACKS
+from pyserverbench.records import CapacityKey
+from pyserverbench.report.capacity import (
+    _median,
+    _median_record,
+    _notes,
+    cell_estimate,
+    goal_text,
+    interval_text,
+    section_floor,
+)
+from pyserverbench.report.glossary import linked
+from pyserverbench.report.rows import NONE, _cell
+from pyserverbench.report.ties import Ranking, counted, ranking, sitting_facts
+
+SWEEP_PLANS = ("sweep", "advise")  # a sweep of our apps, and of a user's (`--advise`)
+HTTPX_POOL = 100  # httpx's default Limits(max_connections=100): our apps' client per process
+
+COLUMNS = ("Group", "Workers × threads", "Capacity (req/s)", "Interval", "Of Bound",
+           "Bound by", "Peak MB", "DB conns", "Notes")
+ALIGN = ("right", "left", "right", "right", "right", "left", "right", "right", "left")
+ANSWER_COLUMNS = ("Stack", "Run", "Capacity (req/s)", "Interval", "Peak MB", "DB conns",
+                  "Bound by", "To scale to N cores", "Also in its leading group")
+
+INTRO = """\
+## Deployments: workers × threads
+
+Generated from the records of `nox -s sitting -- --plan sweep`. A sweep measures each
+stack's capacity at the latency goal over a grid of worker counts and, for the stacks
+with threads, thread counts, in one sitting in a random interleaved order, three rounds.
+Within a stack, its configurations fall in tie groups as the stacks do above; the one to
+run is the cheapest configuration of the leading group: the least peak memory, then the
+fewest database connections it can hold. DB conns is the most connections to the
+database the configuration can hold at once: workers × threads for a blocking stack (a
+thread holds its connection through the wait), workers × the app's pool (httpx's default
+of 100 per process) for the others.
+
+How it scales to N cores: where the server's CPU bounds the chosen configuration,
+capacity grows with the CPUs (run more workers: about N times the rate); where
+workers × threads bound it (slots held through the DB wait), capacity grows with the
+slots, not with the CPUs, until the CPU bound is reached.
+"""
+
+
+def is_sweep(record: dict) -> bool:
+    """A capacity search of a sweep sitting."""
+    place = record.get("sitting") or {}
+    return (place.get("plan") in SWEEP_PLANS
+            or any(f"-{name}-" in str(place.get("id", "")) for name in SWEEP_PLANS))
+
+
+def split(records: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The records that are not of a sweep, and those that are."""
+    sweeps = [r for r in records if is_sweep(r)]
+    return [r for r in records if not is_sweep(r)], sweeps
+
+
+def config_name(record: dict) -> str:
+    """`3 × 4` (workers × threads), `3 × 1` for a stack without threads; waitress's
+    workers are its threads: `1 × 4`."""
+    stack = STACKS.get(record["stack"])
+    if stack is not None and stack.one_process:
+        return f"1 × {record['workers']}"
+    return f"{record['workers']} × {record.get('threads') or 1}"
+
+
+def db_connections(record: dict) -> int | None:
+    """The most database connections a configuration can hold at once: a blocking
+    stack's slots (each thread holds its connection through the wait, as Django's do),
+    our apps' client pools on a non-blocking one; None where a user's app's pool is not
+    known."""
+    stack = STACKS.get(record["stack"])
+    if stack is None:
+        return None
+    slots = stack.slots(record["workers"], record.get("threads"))
+    if slots is not None:
+        return slots
+    return None if record.get("user_app") else stack.processes(record["workers"]) * HTTPX_POOL
+
+
+def connections_text(record: dict) -> str:
+    found = db_connections(record)
+    return NONE if found is None else str(found)
+
+
+def bound_by(record: dict) -> str:
+    """What bounds a search by theory: the server's CPU or the slots, and its rate."""
+    bounds = record["capacity"]["bounds"]
+    cpu, slots = bounds.get("cpu_rps"), bounds.get("slots_rps")
+    if slots is not None and (cpu is None or slots <= cpu):
+        return f"slots ({record['capacity']['slots']}): {slots:,.0f}/s"
+    if cpu is not None:
+        return f"CPU: {cpu:,.0f}/s"
+    return NONE
+
+
+def scaling(record: dict) -> str:
+    """How the chosen configuration scales to N server cores, by the bound that applies
+    to it (from its median search)."""
+    bounds = record["capacity"]["bounds"]
+    cpu, slots = bounds.get("cpu_rps"), bounds.get("slots_rps")
+    cores = len(record["placement"].get("server_cpus") or []) or 1
+    per_core = f"{cpu / cores:,.0f}/s per core" if cpu else "the CPU's bound"
+    if slots is not None and (cpu is None or slots <= cpu):
+        held = record["capacity"]["db_wait_ms"] + (record["capacity"]["cpu_s_per_1000"] or 0)
+        return (f"slot-bound: {record['capacity']['slots']} slots held {held:.1f} ms each; "
+                f"more workers × threads raise it, cores do not, up to {per_core}")
+    if cpu is not None:
+        return (f"CPU-bound: N × the workers for about N × {record['capacity']['rps'] / cores:,.0f}"
+                f"/s ({per_core} at most)")
+    return NONE
+
+
+def stack_ranking(records: list[dict]) -> Ranking:
+    """One stack's configurations ranked (cells named by `config_name`), with the noise
+    floor of that stack's own A/A pair."""
+    kept, _ = counted(records)
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for record in kept:
+        if record["ok"]:
+            runs[config_name(record)].append(record)
+    named = {name: sorted(found, key=lambda r: r["id"]) for name, found in runs.items()}
+    found = {name: cell_estimate(members) for name, members in named.items()}
+    failed = sorted((r for r in kept if not r["ok"]), key=lambda r: r["id"])
+    return ranking(named, found, failed, section_floor(records))
+
+
+def _peak_mb(runs: list[dict]) -> float:
+    return _median([r["capacity"]["peak_rss_bytes"] for r in runs]) / 2**20
+
+
+def cheapest(ranked: Ranking) -> str | None:
+    """The configuration to run: of the leading group, the least peak memory, then the
+    fewest DB connections, then the name; None when no group was formed."""
+    if not ranked.groups:
+        return None
+    return min(ranked.groups[0], key=lambda name: (
+        round(_peak_mb(ranked.runs[name])), db_connections(ranked.runs[name][0]) or 0, name))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A stack's answer in a sweep: the configuration to run and what it holds."""
+
+    stack: str
+    config: str | None
+    row: list[str]
+
+
+def stack_answer(stack: str, records: list[dict]) -> Choice:
+    ranked = stack_ranking(records)
+    name = cheapest(ranked)
+    if name is None:
+        why = ("not settled: fewer than 3 repeats of every configuration" if ranked.found
+               else "none: every search failed")
+        return Choice(stack, None, [stack, why, *[NONE] * (len(ANSWER_COLUMNS) - 2)])
+    runs = ranked.runs[name]
+    found = ranked.found[name]
+    others = [other for other in ranked.groups[0] if other != name]
+    return Choice(stack, name, [
+        stack, name, f"{found.value:,.0f}", interval_text(found), f"{_peak_mb(runs):,.0f}",
+        connections_text(runs[0]), bound_by(_median_record(runs)),
+        scaling(_median_record(runs)), ", ".join(others) or NONE])
+
+
+def stack_rows(records: list[dict]) -> list[list[str]]:
+    """A stack's configurations, by tie group then capacity, and its failed searches."""
+    ranked = stack_ranking(records)
+    chosen = cheapest(ranked)
+    rows = []
+    for name, group in ranked.order(NONE):
+        runs = ranked.runs[name]
+        found = ranked.found[name]
+        median = _median_record(runs)
+        bound = median["capacity"]["bounds"].get("rps")
+        rows.append([group, f"**{name}**" if name == chosen else name, f"{found.value:,.0f}",
+                     interval_text(found), f"{found.value / bound:.0%}" if bound else NONE,
+                     bound_by(median), f"{_peak_mb(runs):,.0f}", connections_text(runs[0]),
+                     _cell(_notes(runs, found.spread))])
+    for record in ranked.failed:
+        rows.append([NONE, config_name(record), "**failed**", NONE, NONE, NONE, NONE,
+                     connections_text(record), _cell(str(record.get("error")))])
+    return rows
+
+
+def section_key(record: dict) -> tuple:
+    """A sweep's section: its search setup less the worker count, and the latency."""
+    return (*CapacityKey.of(record)._replace(workers=0), record["db_latency_ms"])
+
+
+def sweep_sections(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
+    """The sweeps' sections (key, records), in a stable order."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for record in records:
+        if is_sweep(record):
+            groups[section_key(record)].append(record)
+    return [(key, sorted(groups[key], key=lambda r: r["id"])) for key in sorted(groups)]
+
+
+def by_stack(records: list[dict]) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        found[record["stack"]].append(record)
+    return {stack: found[stack] for stack in sorted(found)}
+
+
+def chart_name(key: tuple) -> str:
+    return f"sweep-{hashlib.sha256(repr(key).encode()).hexdigest()[:10]}.svg"
+
+
+def title(records: list[dict]) -> str:
+    first = records[0]
+    key = CapacityKey.of(first)
+    cpus = len(first["placement"].get("server_cpus") or []) or "?"
+    return (f"Sweep, {first['db_latency_ms']} ms DB latency, Python {first['python']}, "
+            f"p99 goal {goal_text(key)}, server on {cpus} CPU{'s' if cpus != 1 else ''}")
+
+
+def answer_text(records: list[dict]) -> str:
+    """A sweep section's answer: what to run per stack, as a Markdown table."""
+    return tabulate([stack_answer(stack, members).row
+                     for stack, members in by_stack(records).items()],
+                    headers=linked(ANSWER_COLUMNS), tablefmt="pipe", disable_numparse=True)
+
+
+def render_sweep(key: tuple, records: list[dict], heading: str, facts: list[str]) -> str:
+    """A sweep section: its answer per stack, its chart, and a table per stack."""
+    stacks = by_stack(records)
+    answer = answer_text(records)
+    held = [fact for fact in sitting_facts(records, None, "searches")
+            if not fact.startswith("Noise floor")]  # each stack has its own, below
+    first = records[0]["capacity"]
+    setup = (f"- Goal: p99 within {goal_text(CapacityKey.of(records[0]))}; mix "
+             f"`{first['mix']}`; steps of {first['step_s']} s after {first['warmup_s']} s "
+             f"of warm-up; resolution {first['resolution']:.0%}.")
+    lines = [heading, "", *facts, *(f"- {fact}" for fact in held), setup, "",
+             "What to run, per stack:", "", answer, ""]
+    if any(r["ok"] for r in records):
+        lines += [f"![Capacity against workers × threads]({chart_name(key)})", ""]
+    for stack, members in stacks.items():
+        ranked = stack_ranking(members)
+        floor = (f" Noise floor {ranked.floor:.1%} (its A/A pair)."
+                 if ranked.floor is not None else "")
+        lines += [f"#### {stack}", "", f"The chosen configuration is in bold.{floor}", "",
+                  tabulate(stack_rows(members), headers=linked(COLUMNS), tablefmt="pipe",
+                           colalign=ALIGN, disable_numparse=True), ""]
+    return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""The sweep's part of the report: each stack's configurations ranked within the stack,
+the cheapest of its leading group chosen, what it holds, and its chart."""
+
+import pytest
+from helpers import capacity_record, tables
+
+from pyserverbench.report import sweep
+from pyserverbench.report.charts import sweep_chart
+from pyserverbench.report.html import render_html
+from pyserverbench.report.render import all_charts, render
+
+SITTING = "20261203T030447Z-sweep-7"
+
+
+def _config(stack, workers, threads, rps, number, cpu_bound=2000.0, ok=True, aa=False):
+    """A sweep search: `workers` × `threads` of `stack`, 30 MB per worker process."""
+    record = capacity_record(stack, 25, rps, number, ok=ok, error=None if ok else "boom")
+    record["id"] = f"2026-{stack}-{workers}x{threads}-{number}{'-aa' if aa else ''}"
+    record["workers"], record["threads"] = workers, threads
+    record["sitting"] = {"id": SITTING, "plan": "sweep", "seed": 7, "round": number,
+                         "rounds": 3, "order": number, "aa": aa,
+                         "cell": f"capacity {stack} x{workers} 25ms --threads {threads}"}
+    if ok:
+        slots = workers * (threads or 1) if stack in ("sync", "gthread") else None
+        held = 0.0265
+        slots_rps = slots / held if slots else None
+        record["capacity"].update(
+            peak_rss_bytes=30 * workers * 2**20, slots=slots,
+            bounds={"rps": min(x for x in (cpu_bound, slots_rps) if x), "cpu_rps": cpu_bound,
+                    "slots_rps": slots_rps})
+    return record
+
+
+def _three(stack, workers, threads, rates, **changes):
+    return [_config(stack, workers, threads, rate, n, **changes)
+            for n, rate in enumerate(rates, start=1)]
+
+
+def _gthread():
+    return [*_three("gthread", 1, 1, (36, 37, 37)),
+            *_three("gthread", 2, 4, (290, 300, 305)),
+            *_three("gthread", 5, 16, (300, 310, 315)),
+            *_three("gthread", 1, 16, (250, 255, 260))]
+
+
+def test_a_sweep_is_known_by_its_sitting_and_kept_apart():
+    records = [*_gthread(), capacity_record("uvicorn", 25, 900)]
+    others, sweeps = sweep.split(records)
+    assert [r["stack"] for r in others] == ["uvicorn"] and len(sweeps) == 12
+
+
+@pytest.mark.parametrize(("stack", "workers", "threads", "name"), [
+    ("gthread", 3, 4, "3 × 4"), ("sync", 2, None, "2 × 1"), ("waitress", 4, 4, "1 × 4")])
+def test_a_configuration_is_named_workers_by_threads(stack, workers, threads, name):
+    record = _config(stack, workers, threads, 100, 1)
+    assert sweep.config_name(record) == name
+
+
+def test_the_database_connections_a_configuration_can_hold():
+    assert sweep.db_connections(_config("gthread", 3, 4, 100, 1)) == 12
+    assert sweep.db_connections(_config("sync", 5, None, 100, 1)) == 5
+    # a non-blocking stack: each process's httpx pool
+    assert sweep.db_connections(_config("gevent", 2, None, 100, 1)) == 200
+
+
+def test_the_cheapest_configuration_of_the_leading_group_is_chosen():
+    ranked = sweep.stack_ranking(_gthread())
+    assert ranked.groups[0] == ["5 × 16", "2 × 4"]  # tied: intervals overlap
+    assert sweep.cheapest(ranked) == "2 × 4"  # 60 MB against 150 MB
+    choice = sweep.stack_answer("gthread", _gthread())
+    assert choice.row[:6] == ["gthread", "2 × 4", "300", "290–317 (75%)", "60", "8"]
+    assert choice.row[6] == "slots (8): 302/s"
+    assert choice.row[8] == "5 × 16" and choice.row[7].startswith("slot-bound: 8 slots")
+
+
+def test_a_configuration_measured_too_few_times_is_not_chosen():
+    records = [*_three("sync", 1, None, (36, 37, 37)), _config("sync", 5, None, 180, 1)]
+    ranked = sweep.stack_ranking(records)
+    assert sweep.cheapest(ranked) == "1 × 1" and ranked.unranked == ["5 × 1"]
+    unsettled = sweep.stack_answer("sync", [_config("sync", 5, None, 180, 1)])
+    assert unsettled.config is None and unsettled.row[1].startswith("not settled")
+    failed = sweep.stack_answer("sync", [_config("sync", 5, None, 0, 1, ok=False)])
+    assert failed.row[1] == "none: every search failed"
+
+
+def test_the_report_answers_per_stack_and_shows_each_stacks_grid():
+    records = [*_gthread(), *_three("gevent", 1, None, (700, 710, 690)),
+               *_three("gevent", 3, None, (705, 700, 715)),
+               capacity_record("uvicorn", 25, 900)]
+    text = render(records)
+    deployments = text.index("## Deployments")
+    assert text.index("The answer") < deployments
+    found = tables(text[deployments:])
+    answer = {row["Stack"]: row for row in found[0]}
+    assert answer["gthread"]["Run"] == "2 × 4" and answer["gevent"]["Run"] == "1 × 1"
+    assert answer["gevent"]["DB conns"] == "100"
+    assert answer["gevent"]["Also in its leading group"] == "3 × 1"
+    gthread = next(t for t in found[1:] if any(r["Workers × threads"] == "**2 × 4**"
+                                               for r in t))
+    assert [r["Workers × threads"] for r in gthread] == [
+        "5 × 16", "**2 × 4**", "1 × 16", "1 × 1"]
+    assert [r["Group"] for r in gthread] == ["1", "1", "2", "3"]
+    # the sweep's searches are not a capacity section of their own
+    assert "workers by each" not in text and text.count("### Capacity, ") == 1
+
+
+def test_the_sweep_chart_has_a_panel_per_stack_and_rings_the_choice():
+    stacks = {"gthread": _gthread(), "gevent": _three("gevent", 1, None, (700, 710, 690))}
+    svg = sweep_chart(stacks, "Sweep")
+    assert svg is not None and "gthread" in svg and "gevent" in svg and "2 × 4" in svg
+    assert sweep_chart({"sync": [_config("sync", 1, None, 0, 1, ok=False)]}, "x") is None
+    charts = all_charts([*_gthread(), capacity_record("uvicorn", 25, 900)])
+    assert sum(name.startswith("sweep-") for name in charts) == 1
+
+
+def test_the_html_page_holds_the_sweep():
+    records = [*_gthread(), capacity_record("uvicorn", 25, 900)]
+    page = render_html(records, all_charts(records))
+    assert "What to run, per stack" in page and "<strong>2 × 4</strong>" in page
