@@ -37,10 +37,12 @@ def _step(rate: float, p99: float = 30.0, failed: int = 0, dropped: int = 0,
 
 
 def run_step(base_url: str, rate: float, duration_s: int, warmup_s: int, vus: int,
-             logs: Path, mix: str = "/:2,/api:1") -> dict:
-    """One open-loop step with real k6, as the capacity runner makes it."""
+             logs: Path, mix: str = "/:2,/api:1", **load: object) -> dict:
+    """One open-loop step with real k6, as the capacity runner makes it (`load`: a
+    user's `requests` or `script`, as step_argv takes them)."""
     summary = logs / f"step-{rate:g}-{vus}.json"
-    argv = step_argv(find_k6(), summary, base_url, rate, duration_s, warmup_s, vus, mix)
+    argv = step_argv(find_k6(), summary, base_url, rate, duration_s, warmup_s, vus, mix,
+                     **load)
     code, abort = run_k6(argv, logs / "k6.log", warmup_s + duration_s + 60.0, [])
     assert (code, abort) == (0, None)
     return step_figures(read_summary(summary), rate, duration_s)
@@ -132,15 +134,13 @@ def test_a_steps_figures_are_those_of_the_measured_scenario_only():
     assert step_figures(summary, 100.0, 10)["dropped"] == 0
 
 
-@pytest.mark.processes
-def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(tmp_path):
-    seen = collections.Counter()
-
+def _counting(seen: collections.Counter, delay_s) -> type:
+    """A handler that answers every GET `ok` after `delay_s(path)`, counting paths."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):  # noqa: N802
-            time.sleep(0.1 if self.path == "/slow" else 0.005)
+            time.sleep(delay_s(self.path))
             seen[self.path] += 1
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -149,6 +149,14 @@ def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(t
 
         def log_message(self, *args):
             pass
+
+    return Handler
+
+
+@pytest.mark.processes
+def test_a_real_open_loop_step_counts_only_the_measured_part_in_the_studys_mix(tmp_path):
+    seen: collections.Counter = collections.Counter()
+    Handler = _counting(seen, lambda path: 0.1 if path == "/slow" else 0.005)  # noqa: N806
 
     with serving(Handler) as base_url:
         step = run_step(base_url, rate=60, duration_s=3, warmup_s=1, vus=20, logs=tmp_path)
@@ -189,11 +197,8 @@ def test_a_step_sends_a_users_posts_with_their_json_bodies(tmp_path):
     order.write_text('{"item": 3}')
     requests = [["/", 1, "GET", None], ["/api/orders", 2, "POST", str(order)]]
     with serving(Handler) as base_url:
-        summary = tmp_path / "step.json"
-        argv = step_argv(find_k6(), summary, base_url, 60, 2, 1, 20, "/:1,/api/orders:2",
-                         requests)
-        assert run_k6(argv, tmp_path / "k6.log", 60.0, []) == (0, None)
-        step = step_figures(read_summary(summary), 60, 2)
+        step = run_step(base_url, 60, 2, 1, 20, tmp_path, "/:1,/api/orders:2",
+                        requests=requests)
     posted = bodies[("POST", "/api/orders", '{"item": 3}', "application/json")]
     got = bodies[("GET", "/", "", None)]
     assert step["failed_requests"] == 0 and posted + got == sum(bodies.values())
@@ -203,31 +208,15 @@ def test_a_step_sends_a_users_posts_with_their_json_bodies(tmp_path):
 
 @pytest.mark.processes
 def test_a_step_runs_a_users_k6_script_at_the_arrival_rate(tmp_path):
-    seen = collections.Counter()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):  # noqa: N802
-            seen[self.path] += 1
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
+    seen: collections.Counter = collections.Counter()
+    Handler = _counting(seen, lambda path: 0.0)  # noqa: N806
     mine = tmp_path / "mine.js"
     mine.write_text("import http from 'k6/http';\n"
                     "export const options = { vus: 1, iterations: 1 };\n"  # not used
                     "export default function () { http.get(`${__ENV.BASE_URL}/mine`); }\n")
     script = users_script(mine, tmp_path)
     with serving(Handler) as base_url:
-        summary = tmp_path / "step.json"
-        argv = step_argv(find_k6(), summary, base_url, 60, 2, 1, 20, "/:1", script=script)
-        assert run_k6(argv, tmp_path / "k6.log", 60.0, []) == (0, None)
-        step = step_figures(read_summary(summary), 60, 2)
+        step = run_step(base_url, 60, 2, 1, 20, tmp_path, "/:1", script=script)
     assert set(seen) == {"/mine"} and seen["/mine"] >= 150  # 1 s warm-up and 2 s at 60/s
     assert 110 <= step["requests"] <= 125 and step["failed_requests"] == 0
 
