@@ -100,7 +100,8 @@ def test_an_app_that_does_not_import_is_a_failed_run_naming_why(stack, target, n
 
 def test_a_django_project_under_wsgi_and_asgi_shares_one_table(tmp_path):
     app_dir = _copy("django_site", tmp_path)
-    paths = ["--path", "/", "--path", "/api/items", "--path", "/api/stock"]
+    paths = ["--path", "/", "--path", "/api/items", "--path", "/api/order", "--path",
+             "/api/dashboard", "--path", "/api/stock", "--db-latency", "5"]
     secret = {"DJANGO_SECRET_KEY": "not-for-the-record"}
     for stack, interface, threads in (("gthread", "wsgi", ["--threads", "4"]),
                                       ("uvicorn", "asgi", [])):
@@ -116,6 +117,8 @@ def test_a_django_project_under_wsgi_and_asgi_shares_one_table(tmp_path):
     assert by_stack["gthread"]["commands"]["server"][-3:-1] == ["--threads", "4"]
     for record in records:
         assert _checks(record)["GET /api/stock status 2xx"] > 0  # Django's async view
+        assert _checks(record)["GET /api/dashboard status 2xx"] > 0
+        assert record["db_latency_ms"] == 5
         assert record["packages"]["django"] == "5.2.19"
     report = subprocess.run(
         [sys.executable, "-m", "pyserverbench", "report", "--runs-dir", str(tmp_path / "runs"),
@@ -128,6 +131,21 @@ def test_a_django_project_under_wsgi_and_asgi_shares_one_table(tmp_path):
     assert "| WSGI mysite.wsgi:application" in report.stdout
     assert f"The full report: {tmp_path / 'README.md'}" in report.stdout
     assert "not-for-the-record" not in report.stdout + (tmp_path / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("stack", "interface", "path", "low", "high"), [
+    ("gthread", "wsgi", "/api/order", 60, 1000),  # three 20 ms calls in turn
+    ("uvicorn", "asgi", "/api/dashboard", 20, 45),  # the same three at once
+])
+def test_the_django_views_wait_for_the_fake_db_in_turn_or_at_once(stack, interface, path,
+                                                                   low, high, tmp_path):
+    app_dir = _copy("django_site", tmp_path)
+    done = _app(stack, interface, f"mysite.{interface}:application", app_dir,
+                tmp_path / "runs", "--path", path, "--db-latency", "20",
+                env={"DJANGO_SECRET_KEY": "test"})
+    assert done.returncode == 0, done.stderr
+    [record] = _records(tmp_path / "runs")
+    assert low <= record["metrics"]["duration_p50_ms"] < high
 
 
 @pytest.mark.skipif(not NOX.exists(), reason="needs nox from `python3 bootstrap.py`")

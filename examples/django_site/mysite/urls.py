@@ -4,5 +4,7 @@ from shop import views
 urlpatterns = [
     path("", views.index),
     path("api/items", views.items),
+    path("api/order", views.order),
+    path("api/dashboard", views.dashboard),
     path("api/stock", views.stock),
 ]
