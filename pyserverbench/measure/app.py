@@ -8,10 +8,11 @@ import json
 import os
 import sys
 
-from pyserverbench.cli.capacity_options import default_server_cpus
+from pyserverbench.cli.capacity_options import MIN_REQUESTS, default_server_cpus
 from pyserverbench.cli.options import OneLineParser
 from pyserverbench.cli.progress import Progress, add_progress_option
 from pyserverbench.matrix.stacks import STACKS, app_stacks, threads_problem
+from pyserverbench.measure.capacity import CapacityConfig
 from pyserverbench.measure.closed import run_main
 from pyserverbench.measure.setup import RunConfig, resolve_workers
 from pyserverbench.measure.userapp import (
@@ -85,16 +86,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
     return config, capacity, args.progress
 
 
+def search_config(config: RunConfig, goal_ms: float) -> CapacityConfig:
+    """A capacity search of the user's app: its steps measure MIN_REQUESTS each, as ours."""
+    return CapacityConfig(run=config, goal_ms=goal_ms, warmup_s=CAPACITY_WARMUP_S,
+                          resolution=0.05, min_requests=MIN_REQUESTS, start_rps=50.0,
+                          max_rps=20_000.0, mix=config.app.mix())
+
+
 def main(argv: list[str] | None = None) -> int:
     config, capacity, progress = parse_args(argv)
     if not capacity:
         return run_main(config, progress)
-    from pyserverbench.measure.capacity import CapacityConfig, search_main
+    from pyserverbench.measure.capacity import search_main
 
-    search = CapacityConfig(run=config, goal_ms=capacity["goal_ms"],
-                            warmup_s=CAPACITY_WARMUP_S, resolution=0.05, start_rps=50.0,
-                            max_rps=20_000.0, mix=config.app.mix())
-    return search_main([search], config.repeat, "", progress)
+    return search_main([search_config(config, capacity["goal_ms"])], config.repeat, "",
+                       progress)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT
 
+from pyserverbench.cli.capacity_options import MIN_REQUESTS
 from pyserverbench.cli.progress import Progress
 from pyserverbench.matrix.stacks import STACKS, app_stacks
 from pyserverbench.measure import app as app_run
@@ -295,6 +296,9 @@ def test_capacity_for_a_users_app_pins_the_server_and_takes_the_goal(tmp_path):
         ["--stack", "uvicorn", "--interface", "asgi", "--target", "m:app", "--capacity",
          "--goal-ms", "40", "--results-dir", str(tmp_path)])
     assert capacity == {"goal_ms": 40.0} and config.vus == 0
+    search = app_run.search_config(config, capacity["goal_ms"])
+    assert search.goal_ms == 40.0 and search.min_requests == MIN_REQUESTS
+    assert search.mix == "/:1" and search.run is config
 
 
 def _app(**changes) -> UserApp:
