@@ -118,10 +118,7 @@ def mix(text: str) -> str:
 
 def worker_counts(text: str) -> tuple[int | str, ...]:
     """`1,2,3,5` or `2,auto`: worker counts, each once."""
-    counts = tuple(workers_count(part.strip()) for part in text.split(","))
-    if len(set(counts)) != len(counts):
-        raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
-    return counts
+    return _each_once(text, tuple(workers_count(part.strip()) for part in text.split(",")))
 
 
 def thread_counts(text: str) -> tuple[int, ...]:
@@ -132,6 +129,11 @@ def thread_counts(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a list of thread counts (accepted: like 1,4,16; each a whole "
             f"number from 1 to 256)") from None
+    return _each_once(text, counts)
+
+
+def _each_once(text: str, counts: tuple) -> tuple:
+    """The counts of a list option, refused if one is named twice."""
     if len(set(counts)) != len(counts):
         raise argparse.ArgumentTypeError(f"{text!r} names a count twice")
     return counts
