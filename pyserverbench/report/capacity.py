@@ -60,8 +60,18 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def stopped_by_errors(record: dict) -> bool:
+    """A search whose lowest failing rate failed because requests failed, not on latency."""
+    found = record["capacity"]
+    return any(not step.get("passed") and step.get("offered_rps") == found.get("failing_rps")
+               and step.get("failed_requests", 0) > 0 for step in found.get("steps", []))
+
+
 def _notes(runs: list[dict], spread: float) -> str:
     notes = []
+    errors = sum(stopped_by_errors(r) for r in runs)
+    if errors:
+        notes.append(f"stopped by failed requests, not latency, in {errors} of {len(runs)}")
     if spread > SPREAD_GOAL:
         notes.append(f"repeats over ±{SPREAD_GOAL:.0%}")
     lower = sum(r["capacity"]["lower_bound"] for r in runs)

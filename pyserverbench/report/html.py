@@ -21,7 +21,6 @@ from pyserverbench.report.answer import KIND_CLASSES, answers, kind_class, kind_
 from pyserverbench.report.glossary import TERMS, anchor
 from pyserverbench.report.render import (
     _across_heading,
-    _app_facts,
     _closed_groups,
     _differences,
     _facts,
@@ -30,6 +29,7 @@ from pyserverbench.report.render import (
     across_views,
     capacity_sections,
     headlines,
+    search_facts,
 )
 from pyserverbench.report.rows import ALIGN, COLUMNS, DETAIL_COLUMNS, scenario_tables
 
@@ -104,8 +104,7 @@ def _capacity_blocks(records: list[dict], charts: dict[str, str]) -> list[tuple[
         for record in members:
             by_latency[record["db_latency_ms"]].append(record)
         names = capacity.chart_names(key, sorted(by_latency))
-        facts = _machine_facts(members) + (_app_facts(members) if members[0].get("user_app")
-                                           else [])
+        facts = search_facts(members)
         block_id = "capacity-" + names["map"].split("-")[1].split(".")[0]
         parts = []
         for latency, at in sorted(by_latency.items()):
@@ -181,7 +180,7 @@ def _sweep_blocks(sweeps: list[dict], charts: dict[str, str]) -> list[Block]:
             parts.append(Part(stack, kind, latency, [], Table(
                 f"{block_id}-{stack}", list(sweep.COLUMNS), table, [[stack]] * len(table),
                 numeric=[a == "right" for a in sweep.ALIGN]), None, None))
-        blocks.append(Block(block_id, sweep.title(members), _machine_facts(members),
+        blocks.append(Block(block_id, sweep.title(members), search_facts(members),
                             _data_url(charts[name]) if name in charts else None, parts))
     return blocks
 

@@ -159,6 +159,12 @@ def _app_facts(records: list[dict]) -> list[str]:
     return lines
 
 
+def search_facts(records: list[dict]) -> list[str]:
+    """A section of searches: the machine's facts, and the user's app where it is one."""
+    return _machine_facts(records) + (_app_facts(records) if records[0].get("user_app")
+                                      else [])
+
+
 def _machine_facts(records: list[dict]) -> list[str]:
     host = records[0]["host"]
     versions = []
@@ -362,12 +368,9 @@ def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
         closed.append((key == study, members, _closed_part(members, heading)))
     capacity = []
     for key, members, title in capacity_sections(records):
-        facts = _machine_facts(members)
-        if members[0].get("user_app"):
-            facts += _app_facts(members)
         capacity.append((key == lead_key, members,
                          render_section(key, members, anchored(f"### Capacity, {title}"),
-                                        facts)))
+                                        search_facts(members))))
     lead = next((part for part in capacity if part[0]), None)
     headline = [part for part in closed if part[0]]
     body: list[tuple[list[dict], str]] = [
@@ -381,7 +384,7 @@ def sections(records: list[dict]) -> list[tuple[list[dict], str]]:
     if sweeps:
         body.append(([], SWEEP_INTRO.replace("## Deployments", anchored("## Deployments"), 1)))
         body += [(members, render_sweep(key, members, anchored(f"### {sweep_title(members)}"),
-                                        _machine_facts(members)))
+                                        search_facts(members)))
                  for key, members in sweep_sections(sweeps)]
     rest_closed = [part for part in closed if part not in headline]
     rest_capacity = [part for part in capacity if part is not lead]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
+from pyserverbench.matrix.ceiling import CLIENT_BUSY
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.records import CapacityKey
 from pyserverbench.report.capacity import (
@@ -20,6 +21,7 @@ from pyserverbench.report.capacity import (
     goal_text,
     interval_text,
     section_floor,
+    stopped_by_errors,
 )
 from pyserverbench.report.glossary import linked
 from pyserverbench.report.rows import NONE, _cell
@@ -37,20 +39,25 @@ ANSWER_COLUMNS = ("Stack", "Run", "Capacity (req/s)", "Interval", "Peak MB", "DB
 INTRO = """\
 ## Deployments: workers × threads
 
-Generated from the records of `nox -s sitting -- --plan sweep`. A sweep measures each
-stack's capacity at the latency goal over a grid of worker counts and, for the stacks
-with threads, thread counts, in one sitting in a random interleaved order, three rounds.
+Generated from the records of a sweep: `nox -s sitting -- --plan sweep` on our apps, or
+`nox -s app -- --advise` on yours. A sweep measures each stack's capacity at the latency
+goal over a grid of worker counts and, for the stacks with threads, thread counts, in
+one sitting of rounds in a random interleaved order (each section says how many).
 Within a stack, its configurations fall in tie groups as the stacks do above; the one to
 run is the cheapest configuration of the leading group: the least peak memory, then the
 fewest database connections it can hold. DB conns is the most connections to the
 database the configuration can hold at once: workers × threads for a blocking stack (a
 thread holds its connection through the wait), workers × the app's pool (httpx's default
-of 100 per process) for the others.
+of 100 per process) for the others; for your app on a non-blocking stack its pool is not
+known (—).
 
 How it scales to N cores: where the server's CPU bounds the chosen configuration,
 capacity grows with the CPUs (run more workers: about N times the rate); where
 workers × threads bound it (slots held through the DB wait), capacity grows with the
-slots, not with the CPUs, until the CPU bound is reached.
+slots, not with the CPUs, until the CPU bound is reached. For your app, how long a
+request holds its slot is not known (its waits are its own), so what bounds it is read
+from the search: the server's CPUs at least 80% busy at capacity mean the CPU, less
+mean the slots or the app's own waits; Of Bound is then against the CPU bound alone.
 """
 
 
@@ -95,8 +102,41 @@ def connections_text(record: dict) -> str:
     return NONE if found is None else str(found)
 
 
+def busy_at_capacity(record: dict) -> float | None:
+    """The share of the server's CPUs busy in the last passing step at the capacity."""
+    found = record["capacity"]
+    steps = [step for step in found.get("steps", [])
+             if step.get("passed") and step.get("offered_rps") == found.get("rps")]
+    busy = (steps[-1].get("usage") or {}).get("cpus_busy", {}) if steps else {}
+    return busy.get("server_cpus")
+
+
+def _user_cpu_bound(record: dict) -> tuple[float | None, float | None]:
+    """A user app's CPU bound and how busy its CPUs were (None where not measured)."""
+    return record["capacity"]["bounds"].get("cpu_rps"), busy_at_capacity(record)
+
+
+def bound(record: dict) -> float | None:
+    """The bound a search is read against: the lower of CPU and slots for our apps,
+    the CPU alone for a user's (the slot bound needs a hold time it does not know)."""
+    bounds = record["capacity"]["bounds"]
+    return bounds.get("cpu_rps") if record.get("user_app") else bounds.get("rps")
+
+
 def bound_by(record: dict) -> str:
-    """What bounds a search by theory: the server's CPU or the slots, and its rate."""
+    """What bounds a search by theory: the server's CPU or the slots, and its rate; for
+    a user's app, by how busy the server's CPUs were at the capacity."""
+    if stopped_by_errors(record):
+        return "failed requests above it, not latency"
+    if record.get("user_app"):
+        cpu, busy = _user_cpu_bound(record)
+        if busy is None or cpu is None:
+            return NONE
+        if busy >= CLIENT_BUSY:
+            return f"CPU ({busy:.0%} busy): {cpu:,.0f}/s"
+        slots = record["capacity"].get("slots")
+        held = f"slots ({slots}) or your app's waits" if slots else "your app's waits"
+        return f"not the CPU ({busy:.0%} busy): {held}"
     bounds = record["capacity"]["bounds"]
     cpu, slots = bounds.get("cpu_rps"), bounds.get("slots_rps")
     if slots is not None and (cpu is None or slots <= cpu):
@@ -113,13 +153,26 @@ def scaling(record: dict) -> str:
     cpu, slots = bounds.get("cpu_rps"), bounds.get("slots_rps")
     cores = len(record["placement"].get("server_cpus") or []) or 1
     per_core = f"{cpu / cores:,.0f}/s per core" if cpu else "the CPU's bound"
+    cpu_bound = (f"CPU-bound: N × the workers for about N × "
+                 f"{record['capacity']['rps'] / cores:,.0f}/s ({per_core} at most)")
+    if stopped_by_errors(record):
+        return "not known: requests fail above it, so more of it serves no more"
+    if record.get("user_app"):
+        cpu, busy = _user_cpu_bound(record)
+        if busy is None or cpu is None:
+            return NONE
+        if busy >= CLIENT_BUSY:
+            return cpu_bound
+        if record["capacity"].get("slots"):
+            return (f"slot-bound: more workers × threads raise it, cores do not, up to "
+                    f"{per_core}")
+        return "bound by your app's own waits: neither cores nor workers are shown to raise it"
     if slots is not None and (cpu is None or slots <= cpu):
         held = record["capacity"]["db_wait_ms"] + (record["capacity"]["cpu_s_per_1000"] or 0)
         return (f"slot-bound: {record['capacity']['slots']} slots held {held:.1f} ms each; "
                 f"more workers × threads raise it, cores do not, up to {per_core}")
     if cpu is not None:
-        return (f"CPU-bound: N × the workers for about N × {record['capacity']['rps'] / cores:,.0f}"
-                f"/s ({per_core} at most)")
+        return cpu_bound
     return NONE
 
 
@@ -184,9 +237,9 @@ def stack_rows(records: list[dict]) -> list[list[str]]:
         runs = ranked.runs[name]
         found = ranked.found[name]
         median = _median_record(runs)
-        bound = median["capacity"]["bounds"].get("rps")
+        most = bound(median)
         rows.append([group, f"**{name}**" if name == chosen else name, f"{found.value:,.0f}",
-                     interval_text(found), f"{found.value / bound:.0%}" if bound else NONE,
+                     interval_text(found), f"{found.value / most:.0%}" if most else NONE,
                      bound_by(median), f"{_peak_mb(runs):,.0f}", connections_text(runs[0]),
                      _cell(_notes(runs, found.spread))])
     for record in ranked.failed:

@@ -2,7 +2,7 @@
 the cheapest of its leading group chosen, what it holds, and its chart."""
 
 import pytest
-from helpers import capacity_record, tables
+from helpers import capacity_record, tables, user_app
 
 from pyserverbench.report import sweep
 from pyserverbench.report.charts import sweep_chart
@@ -117,3 +117,42 @@ def test_the_html_page_holds_the_sweep():
     records = [*_gthread(), capacity_record("uvicorn", 25, 900)]
     page = render_html(records, all_charts(records))
     assert "What to run, per stack" in page and "<strong>2 × 4</strong>" in page
+
+
+def _users(stack, workers, threads, rates, busy):
+    """A user app's sweep searches, the server's CPUs `busy` at each capacity."""
+    records = _three(stack, workers, threads, rates, cpu_bound=267.0)
+    for record in records:
+        record["user_app"] = user_app("mysite", load="GET /api/order")
+        record["sitting"]["plan"] = "advise"
+        record["capacity"]["steps"][1]["usage"]["cpus_busy"]["server_cpus"] = busy
+    return records
+
+
+def test_a_users_app_is_bound_by_what_its_cpus_did_not_by_a_hold_time_it_cannot_know():
+    sync = _users("sync", 1, None, (40, 41, 41), busy=0.23)
+    cpu = _users("gthread", 1, 16, (225, 227, 230), busy=0.85)
+    # the fixture's slot bound (1 slot over 26.5 ms: 38/s) is not a user app's to read
+    assert sweep.bound_by(sync[0]) == "not the CPU (23% busy): slots (1) or your app's waits"
+    assert sweep.scaling(sync[0]).startswith("slot-bound: more workers × threads raise it")
+    assert sweep.bound_by(cpu[0]) == "CPU (85% busy): 267/s"
+    assert sweep.scaling(cpu[0]).startswith("CPU-bound: N × the workers")
+    gevent = _users("gevent", 1, None, (300, 301, 302), busy=0.5)
+    assert sweep.bound_by(gevent[0]) == "not the CPU (50% busy): your app's waits"
+    text = render([*sync, *cpu])
+    rows = {row["Workers × threads"]: row for table in tables(text)
+            for row in table if "Of Bound" in row}
+    assert rows["**1 × 1**"]["Of Bound"] == "15%"  # 41 of the CPU's 267/s
+    assert "- Your app: WSGI `mysite.wsgi:application`; load: GET /api/order" in text
+
+
+def test_a_search_stopped_by_failed_requests_says_so_instead_of_a_bound():
+    records = _users("gevent", 1, None, (90, 91, 92), busy=0.5)
+    for record in records[:2]:
+        record["capacity"]["steps"][2]["failed_requests"] = 1
+    assert sweep.bound_by(records[0]) == "failed requests above it, not latency"
+    assert sweep.scaling(records[0]).startswith("not known: requests fail above it")
+    assert sweep.bound_by(records[2]) == "not the CPU (50% busy): your app's waits"
+    [row] = [row for table in tables(render(records)) for row in table
+             if "Notes" in row and "Workers × threads" in row]
+    assert row["Notes"] == "stopped by failed requests, not latency, in 2 of 3"
