@@ -111,11 +111,6 @@ def busy_at_capacity(record: dict) -> float | None:
     return busy.get("server_cpus")
 
 
-def _user_cpu_bound(record: dict) -> tuple[float | None, float | None]:
-    """A user app's CPU bound and how busy its CPUs were (None where not measured)."""
-    return record["capacity"]["bounds"].get("cpu_rps"), busy_at_capacity(record)
-
-
 def bound(record: dict) -> float | None:
     """The bound a search is read against: the lower of CPU and slots for our apps,
     the CPU alone for a user's (the slot bound needs a hold time it does not know)."""
@@ -123,56 +118,64 @@ def bound(record: dict) -> float | None:
     return bounds.get("cpu_rps") if record.get("user_app") else bounds.get("rps")
 
 
-def bound_by(record: dict) -> str:
-    """What bounds a search by theory: the server's CPU or the slots, and its rate; for
-    a user's app, by how busy the server's CPUs were at the capacity."""
+def which_bound(record: dict) -> str:
+    """Which bound applies to a search: `errors` (requests failed above it), `cpu`,
+    `slots`, `waits` (a user's app whose CPUs had room and no slots), or `unknown`. A
+    user's app is read by how busy the server's CPUs were at the capacity; ours by the
+    lower of its two bounds."""
     if stopped_by_errors(record):
-        return "failed requests above it, not latency"
-    if record.get("user_app"):
-        cpu, busy = _user_cpu_bound(record)
-        if busy is None or cpu is None:
-            return NONE
-        if busy >= CLIENT_BUSY:
-            return f"CPU ({busy:.0%} busy): {cpu:,.0f}/s"
-        slots = record["capacity"].get("slots")
-        held = f"slots ({slots}) or your app's waits" if slots else "your app's waits"
-        return f"not the CPU ({busy:.0%} busy): {held}"
+        return "errors"
     bounds = record["capacity"]["bounds"]
     cpu, slots = bounds.get("cpu_rps"), bounds.get("slots_rps")
+    if record.get("user_app"):
+        busy = busy_at_capacity(record)
+        if busy is None or cpu is None:
+            return "unknown"
+        if busy >= CLIENT_BUSY:
+            return "cpu"
+        return "slots" if record["capacity"].get("slots") else "waits"
     if slots is not None and (cpu is None or slots <= cpu):
-        return f"slots ({record['capacity']['slots']}): {slots:,.0f}/s"
-    if cpu is not None:
-        return f"CPU: {cpu:,.0f}/s"
-    return NONE
+        return "slots"
+    return "cpu" if cpu is not None else "unknown"
+
+
+def bound_by(record: dict) -> str:
+    """What bounds a search by theory, and its rate where theory gives one."""
+    found, which = record["capacity"], which_bound(record)
+    cpu, slots = found["bounds"].get("cpu_rps"), found["bounds"].get("slots_rps")
+    if which in ("errors", "unknown"):
+        return "failed requests above it, not latency" if which == "errors" else NONE
+    if record.get("user_app"):
+        busy = f"{busy_at_capacity(record):.0%} busy"
+        if which == "cpu":
+            return f"CPU ({busy}): {cpu:,.0f}/s"
+        held = f"slots ({found['slots']}) or your app's waits" if which == "slots" \
+            else "your app's waits"
+        return f"not the CPU ({busy}): {held}"
+    if which == "slots":
+        return f"slots ({found['slots']}): {slots:,.0f}/s"
+    return f"CPU: {cpu:,.0f}/s"
 
 
 def scaling(record: dict) -> str:
     """How the chosen configuration scales to N server cores, by the bound that applies
     to it (from its median search)."""
-    bounds = record["capacity"]["bounds"]
-    cpu, slots = bounds.get("cpu_rps"), bounds.get("slots_rps")
+    found, which = record["capacity"], which_bound(record)
+    cpu = found["bounds"].get("cpu_rps")
     cores = len(record["placement"].get("server_cpus") or []) or 1
     per_core = f"{cpu / cores:,.0f}/s per core" if cpu else "the CPU's bound"
-    cpu_bound = (f"CPU-bound: N × the workers for about N × "
-                 f"{record['capacity']['rps'] / cores:,.0f}/s ({per_core} at most)")
-    if stopped_by_errors(record):
+    if which == "errors":
         return "not known: requests fail above it, so more of it serves no more"
-    if record.get("user_app"):
-        cpu, busy = _user_cpu_bound(record)
-        if busy is None or cpu is None:
-            return NONE
-        if busy >= CLIENT_BUSY:
-            return cpu_bound
-        if record["capacity"].get("slots"):
-            return (f"slot-bound: more workers × threads raise it, cores do not, up to "
-                    f"{per_core}")
+    if which == "cpu":
+        return (f"CPU-bound: N × the workers for about N × {found['rps'] / cores:,.0f}/s "
+                f"({per_core} at most)")
+    if which == "waits":
         return "bound by your app's own waits: neither cores nor workers are shown to raise it"
-    if slots is not None and (cpu is None or slots <= cpu):
-        held = record["capacity"]["db_wait_ms"] + (record["capacity"]["cpu_s_per_1000"] or 0)
-        return (f"slot-bound: {record['capacity']['slots']} slots held {held:.1f} ms each; "
-                f"more workers × threads raise it, cores do not, up to {per_core}")
-    if cpu is not None:
-        return cpu_bound
+    if which == "slots":
+        held = ("" if record.get("user_app") else
+                f" {found['slots']} slots held "
+                f"{found['db_wait_ms'] + (found['cpu_s_per_1000'] or 0):.1f} ms each;")
+        return f"slot-bound:{held} more workers × threads raise it, cores do not, up to {per_core}"
     return NONE
 
 
