@@ -60,11 +60,17 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def deciding_steps(record: dict, passed: bool) -> list[dict]:
+    """A search's steps at its answer (passed) or at its lowest failing rate (failed)."""
+    found = record["capacity"]
+    rate = found.get("rps" if passed else "failing_rps")
+    return [step for step in found.get("steps", [])
+            if bool(step.get("passed")) == passed and step.get("offered_rps") == rate]
+
+
 def stopped_by_errors(record: dict) -> bool:
     """A search whose lowest failing rate failed because requests failed, not on latency."""
-    found = record["capacity"]
-    return any(not step.get("passed") and step.get("offered_rps") == found.get("failing_rps")
-               and step.get("failed_requests", 0) > 0 for step in found.get("steps", []))
+    return any(step.get("failed_requests", 0) > 0 for step in deciding_steps(record, False))
 
 
 def _notes(runs: list[dict], spread: float) -> str:

@@ -18,6 +18,7 @@ from pyserverbench.report.capacity import (
     _median_record,
     _notes,
     cell_estimate,
+    deciding_steps,
     goal_text,
     interval_text,
     section_floor,
@@ -36,7 +37,7 @@ ALIGN = ("right", "left", "right", "right", "right", "left", "right", "right", "
 ANSWER_COLUMNS = ("Stack", "Run", "Capacity (req/s)", "Interval", "Peak MB", "DB conns",
                   "Bound by", "To scale to N cores", "Also in its leading group")
 
-INTRO = """\
+INTRO = f"""\
 ## Deployments: workers × threads
 
 Generated from the records of a sweep: `nox -s sitting -- --plan sweep` on our apps, or
@@ -56,7 +57,7 @@ capacity grows with the CPUs (run more workers: about N times the rate); where
 workers × threads bound it (slots held through the DB wait), capacity grows with the
 slots, not with the CPUs, until the CPU bound is reached. For your app, how long a
 request holds its slot is not known (its waits are its own), so what bounds it is read
-from the search: the server's CPUs at least 80% busy at capacity mean the CPU, less
+from the search: the server's CPUs at least {CLIENT_BUSY:.0%} busy at capacity mean the CPU, less
 mean the slots or the app's own waits; Of Bound is then against the CPU bound alone.
 """
 
@@ -104,9 +105,7 @@ def connections_text(record: dict) -> str:
 
 def busy_at_capacity(record: dict) -> float | None:
     """The share of the server's CPUs busy in the last passing step at the capacity."""
-    found = record["capacity"]
-    steps = [step for step in found.get("steps", [])
-             if step.get("passed") and step.get("offered_rps") == found.get("rps")]
+    steps = deciding_steps(record, True)
     busy = (steps[-1].get("usage") or {}).get("cpus_busy", {}) if steps else {}
     return busy.get("server_cpus")
 
