@@ -12,7 +12,7 @@ from pyserverbench.cli.capacity_options import MIN_REQUESTS, default_server_cpus
 from pyserverbench.cli.options import OneLineParser
 from pyserverbench.cli.progress import Progress, add_progress_option
 from pyserverbench.matrix.stacks import STACKS, app_stacks, threads_problem
-from pyserverbench.measure.capacity import CapacityConfig
+from pyserverbench.measure.capacity import CapacityConfig, search_main
 from pyserverbench.measure.closed import run_main
 from pyserverbench.measure.setup import RunConfig, resolve_workers
 from pyserverbench.measure.userapp import (
@@ -97,8 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     config, capacity, progress = parse_args(argv)
     if not capacity:
         return run_main(config, progress)
-    from pyserverbench.measure.capacity import search_main
-
     return search_main([search_config(config, capacity["goal_ms"])], config.repeat, "",
                        progress)
 
