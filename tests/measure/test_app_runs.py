@@ -135,16 +135,18 @@ def test_a_django_project_under_wsgi_and_asgi_shares_one_table(tmp_path):
 
 @pytest.mark.parametrize(("stack", "interface", "path", "low", "high"), [
     ("gthread", "wsgi", "/api/order", 60, 1000),  # three 20 ms calls in turn
-    ("uvicorn", "asgi", "/api/dashboard", 20, 45),  # the same three at once
+    ("uvicorn", "asgi", "/api/dashboard", 20, 60),  # the same three at once
 ])
 def test_the_django_views_wait_for_the_fake_db_in_turn_or_at_once(stack, interface, path,
                                                                    low, high, tmp_path):
     app_dir = _copy("django_site", tmp_path)
     done = _app(stack, interface, f"mysite.{interface}:application", app_dir,
-                tmp_path / "runs", "--path", path, "--db-latency", "20",
+                tmp_path / "runs", "--path", path, "--db-latency", "20", "--vus", "1",
                 env={"DJANGO_SECRET_KEY": "test"})
     assert done.returncode == 0, done.stderr
     [record] = _records(tmp_path / "runs")
+    # One user, so no request waits for another's CPU: at once is one latency plus the
+    # view's own time (about 10 ms here, 30 on a slow CI machine), in turn is three.
     assert low <= record["metrics"]["duration_p50_ms"] < high
 
 
