@@ -9,8 +9,10 @@ noxfile and the harness inside every stack's environment import this module.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
+import stat
 import tempfile
 from datetime import datetime
 from functools import cache
@@ -43,10 +45,51 @@ def schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+# Bounds on what a record may hold, far above any record we write (the largest
+# committed: 70 KB, strings of 437 characters, nesting 8 deep, numbers up to 2.6e10).
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_TEXT = 20_000
+MAX_NUMBER = 1e15
+SIGNED = ("exit_code", "returncode")  # a process killed by signal N exits with -N
+
+
+def unsafe_value(data: object, path: tuple = (), depth: int = 0) -> str | None:
+    """The first value that no record of ours holds, in one line, or None: nesting past
+    MAX_DEPTH, a text past MAX_TEXT, a number that is NaN, infinite, past MAX_NUMBER or
+    negative (exit codes aside). Every figure we render is finite and not below zero."""
+    shown = ".".join(str(part) for part in path[:6]) + (".…" if len(path) > 6 else "")
+    where = f"field {shown}" if path else "the record"
+    if depth > MAX_DEPTH:
+        return f"{where} is nested more than {MAX_DEPTH} deep"
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    elif isinstance(data, str):
+        return f"{where} is longer than {MAX_TEXT} characters" if len(data) > MAX_TEXT \
+            else None
+    elif isinstance(data, float) and not math.isfinite(data):
+        return f"{where} is {data}, not a finite number"
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        if abs(data) > MAX_NUMBER:
+            return f"{where} is {data:.3g}, past the bound of {MAX_NUMBER:.0e}"
+        if data < 0 and not str(path[-1] if path else "").endswith(SIGNED):
+            return f"{where} is {data}, below zero"
+        return None
+    else:
+        return None
+    for key, value in items:
+        found = unsafe_value(value, (*path, key), depth + 1)
+        if found:
+            return found
+    return None
+
+
 def record_problem(data: object) -> str | None:
     """Why data is not a usable record, in one line, or None: another format by name; a
-    field of the wrong type or missing; else the first rule of the schema's `allOf` it
-    breaks, by that rule's description."""
+    value no record holds (unsafe_value); a field of the wrong type or missing; else the
+    first rule of the schema's `allOf` it breaks, by that rule's description."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
@@ -54,6 +97,9 @@ def record_problem(data: object) -> str | None:
         return "not a JSON object"
     if data.get("format") != FORMAT:
         return f"format {data.get('format')!r}, expected {FORMAT}"
+    unsafe = unsafe_value(data)
+    if unsafe:
+        return unsafe
     errors = list(Draft202012Validator(schema()).iter_errors(data))
     fields = [error for error in errors if error.schema_path[0] != "allOf"]
     if fields:
@@ -76,14 +122,38 @@ def _said(error: ValidationError) -> str:
            f"{json.dumps(error.validator_value)[:60]})"
 
 
+def read_json(path: Path) -> object:
+    """A regular file's JSON, read without waiting on a FIFO or device and refused past
+    MAX_BYTES. Raises ValueError saying why it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ValueError(f"unreadable ({exc.strerror or type(exc).__name__})") from None
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise ValueError("not a regular file")
+        if found.st_size > MAX_BYTES:
+            raise ValueError(f"{found.st_size} bytes, more than {MAX_BYTES}")
+        raw = os.read(fd, MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("unreadable (nested too deep)") from None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ValueError(f"unreadable ({type(exc).__name__})") from None
+
+
 def read_records(directory: Path) -> tuple[list[dict], list[str]]:
     """Every `*.json` in directory: (usable records, one warning per skipped file)."""
     records, warnings = [], []
     for path in sorted(directory.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            warnings.append(f"skipped {path}: unreadable ({type(exc).__name__})")
+            data = read_json(path)
+        except ValueError as exc:
+            warnings.append(f"skipped {path}: {exc}")
             continue
         reason = record_problem(data)
         if reason:

@@ -12,6 +12,7 @@ from helpers import DATA, ROOT, capacity_record
 from jsonschema import Draft202012Validator
 
 from pyserverbench.records import (
+    MAX_BYTES,
     SCHEMA_PATH,
     read_records,
     record_id,
@@ -136,10 +137,19 @@ def test_each_skipped_file_is_named_with_its_reason(tmp_path):
         "f.json": json.dumps({**good, "probe": None}),
         "g.json": json.dumps({**good, "ok": False, "metrics": None, "probe": None}),
         "h.json": "{",
+        "j.json": json.dumps({**good, "metrics": {**good["metrics"], "rps": float("nan")}}),
+        "k.json": json.dumps({**good, "metrics": {**good["metrics"], "rps": -1.5}}),
+        "l.json": json.dumps({**good, "duration_s": 1e308}),
+        "m.json": json.dumps({**good, "mode": "x" * 20_001}),
+        "n.json": "[" * 100_000 + "]" * 100_000,
+        "o.json": json.dumps({**good, "k6_summary": {"a": json.loads("[" * 40 + "]" * 40)}}),
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "i.json").mkdir()  # unreadable as a file
+    (tmp_path / "p.json").write_bytes(b"\xff\xfe")
+    os.mkfifo(tmp_path / "q.json")  # would hang a reader that waits for a writer
+    (tmp_path / "r.json").write_bytes(b" " * (MAX_BYTES + 1))
     records, warnings = read_records(tmp_path)
     assert [r["ok"] for r in records] == [False]  # a failed run needs no metrics
     assert warnings == [f"skipped {tmp_path / name}: {reason}" for name, reason in [
@@ -150,7 +160,16 @@ def test_each_skipped_file_is_named_with_its_reason(tmp_path):
         ("e.json", "ok record without complete metrics"),
         ("f.json", "ok record without the probe of what served it"),
         ("h.json", "unreadable (JSONDecodeError)"),
-        ("i.json", "unreadable (IsADirectoryError)"),
+        ("i.json", "not a regular file"),
+        ("j.json", "field metrics.rps is nan, not a finite number"),
+        ("k.json", "field metrics.rps is -1.5, below zero"),
+        ("l.json", "field duration_s is 1e+308, past the bound of 1e+15"),
+        ("m.json", "field mode is longer than 20000 characters"),
+        ("n.json", "unreadable (nested too deep)"),
+        ("o.json", "field k6_summary.a.0.0.0.0.… is nested more than 32 deep"),
+        ("p.json", "unreadable (UnicodeDecodeError)"),
+        ("q.json", "not a regular file"),
+        ("r.json", f"{MAX_BYTES + 1} bytes, more than {MAX_BYTES}"),
     ]]
 
 

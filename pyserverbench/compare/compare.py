@@ -15,6 +15,7 @@ from pyserverbench.cli.types import bounded_float
 from pyserverbench.compare.stats import significant
 from pyserverbench.matrix.workloads import from_record
 from pyserverbench.records import is_capacity, placement_key, read_records
+from pyserverbench.report.markdown import CONTROLS
 
 FASTER, SLOWER, SAME, FEW = "faster", "slower", "no significant difference", "too few runs"
 
@@ -180,11 +181,12 @@ def compare(a: Selection, b: Selection,
                            f"{', '.join(sorted(right[config]))}): {_name(config)}")
         for host in common:
             runs_a, runs_b = left[config][host], right[config][host]
-            good_a = [v for r in runs_a if r["ok"] and (v := value(r, metric)) is not None]
-            good_b = [v for r in runs_b if r["ok"] and (v := value(r, metric)) is not None]
+            # A change is a ratio: a figure of 0 (a search that passed no rate) has none.
+            good_a = [v for r in runs_a if r["ok"] and (v := value(r, metric) or 0) > 0]
+            good_b = [v for r in runs_b if r["ok"] and (v := value(r, metric) or 0) > 0]
             failed = sum(not r["ok"] for r in runs_a + runs_b)
             if not good_a or not good_b:
-                refused.append(f"not compared, no successful run in "
+                refused.append(f"not compared, no successful run with a figure above 0 in "
                                f"{'A' if not good_a else 'B'}: {_name(config)}")
                 continue
             step = max((r["capacity"]["resolution"] for r in runs_a + runs_b
@@ -234,7 +236,7 @@ def render(a: Selection, b: Selection, rows: list[Row], refused: list[str],
     counts = [f"{n} {v}" for v, n in sorted(tally.items())]
     counts += [f"{n} configurations {k}" for k, n in unmatched.items() if n]
     lines.append("Compared: " + (", ".join(counts) if counts else "nothing") + ".")
-    return "\n".join(lines)
+    return CONTROLS.sub("\ufffd", "\n".join(lines))  # a record's text cannot drive the terminal
 
 
 def regressions(rows: list[Row], threshold: float) -> list[Row]:

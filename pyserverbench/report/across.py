@@ -7,9 +7,8 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable
 
-from tabulate import tabulate
-
 from pyserverbench.records import python_order
+from pyserverbench.report.markdown import pipe_table
 from pyserverbench.report.rows import stack_cell
 
 INTRO = """\
@@ -65,8 +64,7 @@ def capacity_cell(runs: list[dict]) -> str:
 
 def table_text(headers: list[str], rows: list[list[str]]) -> str:
     """A view's table in Markdown: a row per stack, a column per Python."""
-    return tabulate(rows, headers=headers, tablefmt="pipe",
-                    colalign=("left", *("right",) * (len(headers) - 1)), disable_numparse=True)
+    return pipe_table(rows, headers, ("left", *("right",) * (len(headers) - 1)))
 
 
 def view_rows(records: list[dict], key: Callable[[dict], tuple],

@@ -14,12 +14,11 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tabulate import tabulate
-
 from pyserverbench.matrix.ceiling import BOUNDED_FRACTION
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
 from pyserverbench.records import CapacityKey, ClosedKey, is_capacity, python_order, workers_text
 from pyserverbench.report.capacity import _median_record, latency_ranking
+from pyserverbench.report.markdown import pipe_table
 from pyserverbench.report.rows import cpu_ms_each, fractions, scenario_ranking, threads_text
 from pyserverbench.report.ties import Ranking
 
@@ -306,5 +305,4 @@ def answer_table(records: list[dict], kinds: set[tuple] | None = None) -> str:
     found = answers(records, kinds)
     if not found:
         return ""
-    return tabulate([a.row() for a in found], headers=COLUMNS, tablefmt="pipe",
-                    disable_numparse=True)
+    return pipe_table([a.row() for a in found], COLUMNS)

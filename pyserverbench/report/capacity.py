@@ -7,10 +7,9 @@ import hashlib
 import statistics
 from collections import defaultdict
 
-from tabulate import tabulate
-
 from pyserverbench.records import CapacityKey
 from pyserverbench.report.glossary import linked
+from pyserverbench.report.markdown import pipe_table
 from pyserverbench.report.rows import NONE, _cell, _head, stack_cell
 from pyserverbench.report.ties import (
     Estimate,
@@ -202,10 +201,8 @@ def folded(tables: tuple[list[list[str]], list[list[str]]], columns: tuple[str, 
            detail_align: tuple[str, ...]) -> str:
     """A main table and, folded away under it, its proof columns (the detail rows)."""
     main_rows, detail_rows = tables
-    table = tabulate(main_rows, headers=linked(columns), tablefmt="pipe", colalign=align,
-                     disable_numparse=True)
-    proof = tabulate(detail_rows, headers=linked(detail_columns), tablefmt="pipe",
-                     colalign=detail_align, disable_numparse=True)
+    table = pipe_table(main_rows, linked(columns), align)
+    proof = pipe_table(detail_rows, linked(detail_columns), detail_align)
     return (f"{table}\n\n<details><summary>How each row was measured</summary>\n\n{proof}"
             f"\n\n</details>\n")
 
@@ -232,7 +229,7 @@ def render_section(key: CapacityKey, records: list[dict], heading: str,
         goal = members[0]["capacity"]["goal_ms"]
         tables = folded(latency_tables(members), COLUMNS, ALIGN, DETAIL_COLUMNS, DETAIL_ALIGN)
         facts_here = latency_facts(members)
-        lines += [f"### {latency} ms DB latency: goal p99 <= {goal:g} ms", "",
+        lines += [f"### {latency} ms DB latency: goal p99 ≤ {goal:g} ms", "",
                   *(f"- {fact}" for fact in facts_here), *([""] if facts_here else []),
                   tables,
                   *([f"![p99 against offered rate at {latency} ms]({names[latency]})", ""]

@@ -22,6 +22,11 @@ LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "fontsize": 8,
           "borderaxespad": 0.0}  # outside the plotted area, to its right
 
 
+def _text(value: str) -> str:
+    """A record's text as matplotlib shows it as is: each `$` escaped, so no mathtext."""
+    return value.replace("$", "\\$")
+
+
 def look(stack: str) -> dict:
     """A stack's colour and marker, the same in every chart (from the stack table)."""
     from pyserverbench.matrix.stacks import STACKS
@@ -62,7 +67,7 @@ def capacity_chart(records: list[dict], title: str) -> str | None:
             mid = [_median(found[lat]) for lat in sorted(found)]
             low = [m - min(found[lat]) for m, lat in zip(mid, sorted(found), strict=True)]
             high = [max(found[lat]) - m for m, lat in zip(mid, sorted(found), strict=True)]
-            axes.errorbar(xs, mid, yerr=[low, high], label=stack, capsize=3,
+            axes.errorbar(xs, mid, yerr=[low, high], label=_text(stack), capsize=3,
                           linewidth=1.2, linestyle="-" if len(latencies) > 1 else "none",
                           **look(stack))
         axes.set_xticks(range(len(latencies)), [f"{lat} ms" for lat in latencies])
@@ -70,7 +75,7 @@ def capacity_chart(records: list[dict], title: str) -> str | None:
         axes.set_yscale("log")
         axes.set_xlabel("fake DB latency per call")
         axes.set_ylabel("capacity at the goal (requests/s, log scale)")
-        axes.set_title(textwrap.fill(title, 80), fontsize=8)
+        axes.set_title(textwrap.fill(_text(title), 80), fontsize=8)
         axes.grid(True, which="both", linewidth=0.3)
         axes.legend(**LEGEND)
         return _svg(figure)
@@ -99,7 +104,7 @@ def p99_chart(records: list[dict], goal_ms: float, title: str) -> str | None:
             steps = sorted(chosen["capacity"]["steps"], key=lambda s: s["offered_rps"])
             timed = [s for s in steps if not refused(s)]
             axes.plot([s["offered_rps"] for s in timed], [s["p99_ms"] for s in timed],
-                      label=stack, markersize=4, linewidth=1.2, **look(stack))
+                      label=_text(stack), markersize=4, linewidth=1.2, **look(stack))
             lost = [s["offered_rps"] for s in steps if refused(s)]
             if lost:
                 marked = True
@@ -114,7 +119,7 @@ def p99_chart(records: list[dict], goal_ms: float, title: str) -> str | None:
         axes.set_yscale("log")
         axes.set_xlabel("offered rate (requests/s, log scale)")
         axes.set_ylabel("p99 latency (ms, log scale)")
-        axes.set_title(textwrap.fill(title, 80), fontsize=8)
+        axes.set_title(textwrap.fill(_text(title), 80), fontsize=8)
         axes.grid(True, which="both", linewidth=0.3)
         axes.legend(**LEGEND)
         return _svg(figure)
@@ -164,14 +169,14 @@ def sweep_chart(stacks: dict[str, list[dict]], title: str) -> str | None:
                 axes.plot([at], [values[at]], linestyle="none", marker="o", markersize=12,
                           markerfacecolor="none", markeredgecolor="black",
                           markeredgewidth=1.2)
-            axes.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
+            axes.set_xticks(range(len(names)), [_text(n) for n in names], rotation=60, fontsize=7)
             axes.set_ylim(bottom=0)
-            axes.set_title(stack, fontsize=9)
+            axes.set_title(_text(stack), fontsize=9)
             axes.grid(True, linewidth=0.3)
         figure.supxlabel("workers × threads (ringed: the cheapest of the leading group)",
                          fontsize=8)
         figure.supylabel("capacity at the goal (requests/s)", fontsize=8)
-        figure.suptitle(textwrap.fill(title, 100), fontsize=8)
+        figure.suptitle(textwrap.fill(_text(title), 100), fontsize=8)
         figure.tight_layout()
         return _svg(figure)
 

@@ -19,6 +19,7 @@ from pyserverbench.report.answer import COLUMNS as ANSWER_COLUMNS
 from pyserverbench.report.answer import INTRO as ANSWER_INTRO
 from pyserverbench.report.answer import KIND_CLASSES, answers, kind_class, kind_of, kind_text
 from pyserverbench.report.glossary import TERMS, anchor
+from pyserverbench.report.markdown import CONTROLS
 from pyserverbench.report.render import (
     _across_heading,
     _closed_groups,
@@ -225,12 +226,13 @@ def render_html(records: list[dict], charts: dict[str, str]) -> str:
     stacks = sorted({s for b in blocks for p in b.parts for row in p.table.stacks for s in row})
     policy = (f"default-src 'none'; script-src {_hash(script)}; style-src {_hash(style)}; "
               f"img-src data:; base-uri 'none'; form-action 'none'")
-    return env.get_template("report.html.j2").render(
+    page = env.get_template("report.html.j2").render(
         answer=answer, answer_intro=ANSWER_INTRO, blocks=blocks, kinds=kinds,
         latencies=latencies, stacks=stacks, script=Markup(script), style=Markup(style),  # noqa: S704 (our files)
         policy=policy,
         glossary=[(anchor(term), term, TERMS[term]) for term in sorted(TERMS, key=str.lower)],
         users=bool(records) and all(r.get("user_app") for r in records), count=len(records))
+    return CONTROLS.sub("\ufffd", page)  # a record's control characters are not HTML
 
 
 def _kind_order(kind: str) -> tuple:

@@ -8,8 +8,6 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tabulate import tabulate
-
 from pyserverbench.matrix.ceiling import CLIENT_BUSY
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.records import CapacityKey
@@ -25,6 +23,7 @@ from pyserverbench.report.capacity import (
     stopped_by_errors,
 )
 from pyserverbench.report.glossary import linked
+from pyserverbench.report.markdown import pipe_table
 from pyserverbench.report.rows import NONE, _cell
 from pyserverbench.report.ties import Ranking, counted, ranking, sitting_facts
 
@@ -285,9 +284,9 @@ def title(records: list[dict]) -> str:
 
 def answer_text(records: list[dict]) -> str:
     """A sweep section's answer: what to run per stack, as a Markdown table."""
-    return tabulate([stack_answer(stack, members).row
-                     for stack, members in by_stack(records).items()],
-                    headers=linked(ANSWER_COLUMNS), tablefmt="pipe", disable_numparse=True)
+    return pipe_table([stack_answer(stack, members).row
+                       for stack, members in by_stack(records).items()],
+                      linked(ANSWER_COLUMNS))
 
 
 def render_sweep(key: tuple, records: list[dict], heading: str, facts: list[str]) -> str:
@@ -309,6 +308,5 @@ def render_sweep(key: tuple, records: list[dict], heading: str, facts: list[str]
         floor = (f" Noise floor {ranked.floor:.1%} (its A/A pair)."
                  if ranked.floor is not None else "")
         lines += [f"#### {stack}", "", f"The chosen configuration is in bold.{floor}", "",
-                  tabulate(stack_rows(members), headers=linked(COLUMNS), tablefmt="pipe",
-                           colalign=ALIGN, disable_numparse=True), ""]
+                  pipe_table(stack_rows(members), linked(COLUMNS), ALIGN), ""]
     return "\n".join(lines)

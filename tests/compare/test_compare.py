@@ -244,10 +244,21 @@ def test_a_side_with_no_successful_run_is_refused_by_name_and_the_rest_compared(
     runs = _write(tmp_path / "runs", made)
     rows, refused, _ = compare.compare(compare.select("python=3.12", runs),
                                        compare.select("python=3.13", runs))
-    assert refused == [f"not compared, no successful run in {failing}: "
+    assert refused == [f"not compared, no successful run with a figure above 0 in {failing}: "
                        "closed gthread w2 mix 25 ms 10 VUs 60 s"]
     assert [(row.name.split()[1], row.a, row.b) for row in rows] == [
         ("sync", [50, 50], [70, 70])]
+
+
+def test_a_figure_of_zero_is_refused_not_divided_by(tmp_path):
+    made = [_closed(f"{n}{i}", "sync", py, rps)
+            for n, (py, rps) in enumerate([("3.12.1", 0), ("3.13.0", 70)]) for i in range(2)]
+    runs = _write(tmp_path / "runs", made)
+    rows, refused, _ = compare.compare(compare.select("python=3.12", runs),
+                                       compare.select("python=3.13", runs))
+    assert rows == []
+    assert refused == ["not compared, no successful run with a figure above 0 in A: "
+                       "closed sync w2 mix 25 ms 10 VUs 60 s"]
 
 
 def test_only_capacity_within_its_search_resolution_counts_as_no_difference(tmp_path):

@@ -36,7 +36,7 @@ def test_each_latency_gets_a_table_ranked_by_median_capacity_with_its_spread_and
     assert "## Capacity at a latency goal (open loop)" in text
     assert "### Capacity, 2 workers, Python 3.13.0" in text
     assert "Goal: p99 within DB latency + 50 ms; mix `/:2,/api:1`; steps of 5 s" in text
-    rows = _table(text, "### 0 ms DB latency: goal p99 <= 50 ms")
+    rows = _table(text, "### 0 ms DB latency: goal p99 ≤ 50 ms")
     assert [_cells(r, "Group", "Stack") for r in rows] == [["1", "uvicorn"], ["—", "sync"]]
     uvicorn = rows[0]  # one search: sync is unranked
     # the interval runs to the highest failing rate (1,100 x 1.04); 50 of 1,050 is 4.8%
@@ -47,7 +47,7 @@ def test_each_latency_gets_a_table_ranked_by_median_capacity_with_its_spread_and
     assert _cells(rows[1], "Searches", "Capacity (req/s)", "Interval", "Repeats") == [
         "1", "200", "one run", "—"]
     assert [r["Capacity (req/s)"] for r in _table(
-        text, "### 25 ms DB latency: goal p99 <= 75 ms")] == ["1,025", "225"]
+        text, "### 25 ms DB latency: goal p99 ≤ 75 ms")] == ["1,025", "225"]
 
 
 def test_notes_flag_lower_bounds_little_and_noise_and_a_failed_search_shows_no_number():

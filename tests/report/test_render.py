@@ -125,12 +125,10 @@ def test_the_report_is_written_where_the_project_keeps_it(monkeypatch, tmp_path)
     seen = {}
     monkeypatch.setattr(report, "read_records", lambda d: (seen.update(runs=d) or [], []))
     # with no records every chart would be stale: the real results/ must not be touched
-    monkeypatch.setattr(report, "write_text",
-                        lambda path, text: seen.setdefault("paths", []).append(path))
-    monkeypatch.setattr(report, "write_charts", lambda r, d, c: seen.update(charts=d) or [])
+    monkeypatch.setattr(report, "write_report",
+                        lambda output, text, page, charts: seen.update(output=output) or [])
     assert main([]) == 0
-    assert seen == {"paths": [ROOT / "results" / "README.md", ROOT / "results" / "index.html"],
-                    "runs": ROOT / "results" / "runs", "charts": ROOT / "results"}
+    assert seen == {"output": ROOT / "results" / "README.md", "runs": ROOT / "results" / "runs"}
 
 
 def test_report_main_names_itself_in_its_errors(capsys):
