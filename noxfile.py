@@ -48,6 +48,9 @@ nox.options.sessions = ["tour"]
 # Locally a missing Python is skipped, and nox names it; on CI (CI=true) it is an error.
 nox.options.error_on_missing_interpreters = os.environ.get("CI", "").lower() in ("1", "true")
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")  # use this machine's Pythons only
+# A user app's --env values: taken out of the environment pip and the report inherit and
+# passed only to the commands that run the app (a sitting's nox calls pass it on here).
+APP_ENV = {ENV_VARIABLE: os.environ.pop(ENV_VARIABLE)} if ENV_VARIABLE in os.environ else {}
 
 
 def _bench_name(python: str, server: str) -> str:
@@ -168,7 +171,8 @@ def capacity_on(session: nox.Session, server: str) -> None:
     _run_stack(session, "capacity", server)
 
 
-def _sitting(session: nox.Session, *options: str, report: tuple[str, ...] = ()) -> None:
+def _sitting(session: nox.Session, *options: str, report: tuple[str, ...] = (),
+             env: dict[str, str] | None = None) -> None:
     """Run `python -m pyserverbench sitting` (a random, interleaved order of cells, each
     in its own session) on the newest Python found; then the report (`report`: its
     options)."""
@@ -179,7 +183,7 @@ def _sitting(session: nox.Session, *options: str, report: tuple[str, ...] = ()) 
     # (a slot that left no record: its stack did not install).
     session.run(sys.executable, "-m", "pyserverbench", "sitting", "--python",
                 _newest(session), *options, external=True, interrupt_timeout=60,
-                terminate_timeout=20, success_codes=[0, 1])
+                terminate_timeout=20, success_codes=[0, 1], env=env)
 
 
 @nox.session(python=False)
@@ -218,7 +222,7 @@ def app(session: nox.Session) -> None:
         chosen = plan(session.posargs, FOUND, Path(session.invoked_from))
     except ValueError as exc:
         session.error(f"bad option after --: {exc}")
-    os.environ[ENV_VARIABLE] = json.dumps(chosen.env)  # off the command lines nox prints
+    APP_ENV[ENV_VARIABLE] = json.dumps(chosen.env)  # off the command lines nox prints
     for line in chosen.warnings:
         session.warn(line)
     runs = chosen.results_dir / "runs"
@@ -227,7 +231,7 @@ def app(session: nox.Session) -> None:
         save_plan(chosen.sitting, runs)
         _sitting(session, "--resume", chosen.sitting["id"], "--results-dir", str(runs),
                  report=("--runs-dir", str(runs),
-                         "--output", str(chosen.results_dir / "README.md")))
+                         "--output", str(chosen.results_dir / "README.md")), env=APP_ENV)
         return
     _fan_out(session, [(f"app_on-{chosen.python}(server='{server}')", arguments)
                        for server, arguments in chosen.runs],
@@ -247,7 +251,7 @@ def app_on(session: nox.Session, server: str) -> None:
     except nox.command.CommandFailed:
         session.error(f"{wanted} does not install beside stack {server}'s pins (pip's "
                       f"error is above)")
-    session.run("python", "-m", "pyserverbench", "app", *session.posargs,
+    session.run("python", "-m", "pyserverbench", "app", *session.posargs, env=APP_ENV,
                 interrupt_timeout=30, terminate_timeout=10)
 
 

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from pyserverbench.harness.redact import scrub
 from pyserverbench.matrix.workloads import from_record, most_calls, parse_mix
 
 if TYPE_CHECKING:
@@ -182,10 +183,11 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_record(directory: Path, record: dict) -> Path:
-    """Write `record` as `<id>.json` in directory, atomically."""
+    """Write `record` as `<id>.json` in directory, atomically, each kept secret masked
+    (harness/redact)."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{record['id']}.json"
-    write_text(target, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_text(target, json.dumps(scrub(record), indent=2, sort_keys=True) + "\n")
     return target
 
 

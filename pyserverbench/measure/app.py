@@ -11,7 +11,9 @@ import sys
 from pyserverbench.cli.capacity_options import MIN_REQUESTS, default_server_cpus
 from pyserverbench.cli.options import OneLineParser
 from pyserverbench.cli.progress import Progress, add_progress_option
+from pyserverbench.harness.redact import keep_secret, scrub_terminal
 from pyserverbench.matrix.stacks import STACKS, app_stacks, threads_problem
+from pyserverbench.measure.appenv import given_env, secret_values
 from pyserverbench.measure.capacity import CapacityConfig, search_main
 from pyserverbench.measure.closed import run_main
 from pyserverbench.measure.setup import RunConfig, resolve_workers
@@ -46,8 +48,8 @@ def build_parser() -> OneLineParser:
 
 def env_from_environment() -> list[tuple[str, str]]:
     """The --env pairs the `app` session passed in ENV_VARIABLE (kept off argv, which
-    nox prints)."""
-    given = os.environ.get(ENV_VARIABLE)
+    nox prints), taken out of our environment so that k6 and the rest do not inherit it."""
+    given = os.environ.pop(ENV_VARIABLE, None)
     if not given:
         return []
     return [env_pair(f"{name}={value}") for name, value in json.loads(given).items()]
@@ -57,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
     """The run's config, the capacity settings ({} for the closed loop), the progress."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.env = env_from_environment() + args.env
+    args.env = env_from_environment() + given_env(args)
+    keep_secret(secret_values(args.env))  # from here on, never written or shown
     wrong = app_options_problem(args)
     wrong = wrong or threads_problem(args.stack, args.threads)
     if wrong is None and STACKS[args.stack].interface != args.interface:
@@ -94,6 +97,7 @@ def search_config(config: RunConfig, goal_ms: float) -> CapacityConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    scrub_terminal()  # a secret in an error or a server's log excerpt is masked
     config, capacity, progress = parse_args(argv)
     if not capacity:
         return run_main(config, progress)

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlsplit, urlunsplit
 
 from pyserverbench import RESULTS, ROOT
 from pyserverbench.cli.options import (
@@ -30,17 +29,22 @@ from pyserverbench.cli.options import (
 )
 from pyserverbench.cli.types import bounded_int, thread_counts, worker_counts
 from pyserverbench.matrix.stacks import STACKS, app_stacks
+from pyserverbench.measure.appenv import (  # noqa: F401 (MASK, shown: for callers)
+    MASK,
+    env_file,
+    env_from,
+    env_pair,
+    given_env,
+    masked,
+    shown,
+)
 from pyserverbench.sitting.plan import AA_ROUNDS, ROUNDS, SWEEP_THREADS, SWEEP_WORKERS
 
 SHIM_DIR = ROOT / "shim"
 SHIM_TARGETS = {"wsgi": "pyserverbench_wsgi:app", "asgi": "pyserverbench_asgi:app"}
 ENV_VARIABLE = "PYSERVERBENCH_APP_ENV"  # --env values, passed to the sessions off argv
 DEFAULT_RESULTS = Path("pyserverbench-results")  # in the directory nox was run from
-SECRET_WORDS = ("KEY", "SECRET", "PASSWORD", "TOKEN")
-MASK = "***"
-RESERVED_ENV = ("PATH", "HOME", "LANG", "PYTHONPATH")  # the clean room sets these
 DEFAULT_GOAL_MS = 100.0
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _TARGET = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
 
@@ -137,19 +141,6 @@ class BodyAction(argparse.Action):
         namespace.paths = given
 
 
-def env_pair(text: str) -> tuple[str, str]:
-    """`NAME=VALUE` for the app's environment."""
-    name, sep, value = text.partition("=")
-    if not sep or not _NAME.match(name):
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (accepted: a name of "
-                                         f"letters, digits and _, like DJANGO_SETTINGS_MODULE=x)")
-    if name in RESERVED_ENV or name.startswith("PYSERVERBENCH_"):
-        raise argparse.ArgumentTypeError(
-            f"{name!r} is set by the harness (its clean room: {', '.join(RESERVED_ENV)}, "
-            f"PYSERVERBENCH_*); accepted: any other name; use --app-dir for the import path")
-    return name, value
-
-
 def existing(kind: str) -> type:
     """An argparse type: a path to an existing file or directory, made absolute."""
     def check(text: str) -> Path:
@@ -159,29 +150,6 @@ def existing(kind: str) -> type:
         return path
     check.__name__ = kind
     return check  # type: ignore[return-value]
-
-
-def secret(name: str) -> bool:
-    """A name whose value is never written or shown."""
-    return any(word in name.upper() for word in SECRET_WORDS)
-
-
-def shown(name: str, value: str) -> str:
-    """The value as records and output show it: masked for a secret name, and the
-    password of a URL (`postgres://user:pw@host/db`) masked whatever the name."""
-    if secret(name):
-        return MASK
-    parts = urlsplit(value)
-    if parts.scheme and parts.password:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        netloc = f"{parts.username or ''}:{MASK}@{host}{port}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    return value
-
-
-def masked(env: dict[str, str]) -> dict[str, str]:
-    return {name: shown(name, value) for name, value in env.items()}
 
 
 def sha256(path: Path) -> str:
@@ -331,8 +299,18 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                              "--advise), with BASE_URL given; --path then names what is "
                              "checked before the load")
     parser.add_argument("--env", type=env_pair, action="append", default=[],
-                        help="NAME=VALUE for the app, repeatable; values of names with "
-                             "KEY, SECRET, PASSWORD or TOKEN are masked in records and output")
+                        help="NAME=VALUE for the app, repeatable (its value is on a command "
+                             "line: use --env-file or --env-from for secrets); values of "
+                             "names holding PASS, PWD, AUTH, CREDENTIAL, JWT, PRIVATE, DSN, "
+                             "KEY, SECRET or TOKEN, URL passwords and ?password= are masked "
+                             "in records and output")
+    parser.add_argument("--env-file", type=env_file, action="append", default=[],
+                        dest="env_files", metavar="FILE",
+                        help="NAME=VALUE lines for the app (# comments), repeatable")
+    parser.add_argument("--env-from", type=env_from, action="append", default=[],
+                        metavar="NAME",
+                        help="give the app our variable NAME, repeatable: its value stays "
+                             "off every command line and reaches only the server")
     parser.add_argument("--name", default=None,
                         help="what the report calls your app (default: the target's package)")
     add_workers(parser)
@@ -520,7 +498,8 @@ def plan(argv: list[str], pythons_found: list[str], cwd: Path) -> Plan:
                      f"{', '.join(pythons_found)})")
     chosen = [(stack, run_arguments(args, stack, kind, app)) for stack, kind, app in runs]
     sitting = advise_plan(args, chosen, python) if args.advise else None
-    return Plan(python, chosen, dict(args.env), args.results_dir, args.requirements, sitting,
+    return Plan(python, chosen, dict(given_env(args)), args.results_dir, args.requirements,
+                sitting,
                 () if args.capacity or args.advise else client_warnings(args, runs))
 
 

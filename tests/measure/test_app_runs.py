@@ -150,24 +150,47 @@ def test_the_django_views_wait_for_the_fake_db_in_turn_or_at_once(stack, interfa
     assert low <= record["metrics"]["duration_p50_ms"] < high
 
 
+ENV_DUMP = '''import json, os
+from setuptools import setup
+with open(os.environ["ENVDUMP_TO"], "a") as out:
+    out.write(json.dumps(dict(os.environ)) + "\\n")
+setup(name="envdump", version="0.1", py_modules=[])
+'''
+
+
 @pytest.mark.skipif(not NOX.exists(), reason="needs nox from `python3 bootstrap.py`")
 def test_the_app_session_installs_the_requirements_runs_each_stack_and_prints_the_table(
         tmp_path):
     app_dir = _copy("flask_app", tmp_path)
     out = tmp_path / "out"
+    # A requirement whose build writes down the environment pip gave it.
+    dump = tmp_path / "envdump"
+    dump.mkdir()
+    (dump / "setup.py").write_text(ENV_DUMP)
+    (dump / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n'
+                                         'build-backend = "setuptools.build_meta"\n')
+    wanted = tmp_path / "requirements.txt"
+    wanted.write_text(f"flask==3.1.3\nenvdump @ {dump.as_uri()}\n")
+    seen = tmp_path / "seen-by-pip.jsonl"
     done = subprocess.run(
         [str(NOX), "-s", "app", "--", "--wsgi", "hello:app", "--app-dir", str(app_dir),
-         "--requirements", str(app_dir / "requirements.txt"), "--stacks", "sync,waitress",
+         "--requirements", str(wanted), "--stacks", "sync,waitress",
          "--python", PYTHON, "--duration", "2s", "--vus", "4", "--results-dir", str(out),
-         "--env", "SECRET_KEY=kept-off-screen"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+         "--env", "SECRET_KEY=kept-off-screen", "--env-from", "SHOP_DB_PASS"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "SHOP_DB_PASS": "from-our-env", "ENVDUMP_TO": str(seen)})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     shown = done.stdout + done.stderr
     assert "session 1 of 2" in shown and "session 2 of 2" in shown
     assert "## Your app hello (GET /)" in shown and "| WSGI hello:app" in shown
     assert f"The full report: {out / 'README.md'}" in shown
     assert "kept-off-screen" not in shown
+    builds = seen.read_text()  # the values reach the server only, never pip
+    assert builds and not any(word in builds for word in (
+        "kept-off-screen", "from-our-env", "PYSERVERBENCH_APP_ENV", "SHOP_DB_PASS"))
     records = _records(out / "runs")
+    assert all(r["user_app"]["env"] == {"SECRET_KEY": "***", "SHOP_DB_PASS": "***"}
+               for r in records)
     assert sorted(r["stack"] for r in records) == ["sync", "waitress"]
     assert all(r["ok"] and r["packages"]["flask"] == "3.1.3" for r in records)
     assert all(r["python"].startswith(PYTHON + ".") for r in records)
@@ -219,3 +242,26 @@ def test_a_post_whose_body_the_app_refuses_fails_before_the_load(tmp_path):
     assert done.returncode == 1
     [record] = _records(tmp_path / "runs")
     assert not record["ok"] and "POST /api/orders answered 400, not 2xx" in record["error"]
+
+
+LEAKY = '''import os
+
+
+def app(environ, start_response):
+    raise RuntimeError("cannot log in with " + os.environ["DB_PASS"])
+'''
+
+
+def test_a_secret_in_a_failing_apps_log_is_masked_in_the_record_and_the_terminal(tmp_path):
+    app_dir = tmp_path / "leaky"
+    app_dir.mkdir()
+    (app_dir / "leaky.py").write_text(LEAKY)
+    done = _app("sync", "wsgi", "leaky:app", app_dir, tmp_path / "runs", "--path", "/",
+                env={"DB_PASS": "hunter2-leaks"})
+    assert done.returncode != 0
+    [record] = _records(tmp_path / "runs")
+    assert not record["ok"] and "cannot log in with ***" in record["error"]
+    assert record["user_app"]["env"] == {"DB_PASS": "***"}
+    for text in (done.stdout, done.stderr, *(p.read_text() for p in (tmp_path / "runs").iterdir())):
+        assert "hunter2-leaks" not in text
+    assert "cannot log in with ***" in done.stderr
