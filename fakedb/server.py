@@ -21,6 +21,10 @@ from typing import NoReturn
 
 MAX_HEAD = 8192
 MAX_BODY = 65536
+# Answers one connection may have waiting (pipelined, not yet written). Past this, or
+# while the client does not read what was written, the connection is not read from: what
+# a connection holds stays bounded, and the client's sends block instead.
+MAX_PENDING = 64
 
 
 def _response(status: bytes, body: bytes, keep_alive: bool) -> bytes:
@@ -79,6 +83,8 @@ class FakeDB(asyncio.Protocol):
         self.buffer = b""
         self.pending: deque[list] = deque()
         self.done = False
+        self.writing_paused = False  # the client is not reading what we wrote
+        self.reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -89,27 +95,53 @@ class FakeDB(asyncio.Protocol):
         self.done = True
         self.pending.clear()
 
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        self._hold()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._parse()
+
+    def _hold(self) -> None:
+        """Stop reading while answers pile up or the client reads none."""
+        if not self.reading_paused and self.transport and not self.transport.is_closing():
+            self.transport.pause_reading()
+            self.reading_paused = True
+
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self._parse()
+
+    def _parse(self) -> None:
+        """Take the buffered requests, as many as the connection may hold; then read on,
+        or hold."""
         while not self.done:
+            if self.writing_paused or len(self.pending) >= MAX_PENDING:
+                self._hold()
+                return
             end = self.buffer.find(b"\r\n\r\n")
             if end == -1 or end > MAX_HEAD:
                 if end > MAX_HEAD or len(self.buffer) > MAX_HEAD:
                     self._reply_now(_response(b"400 Bad Request", b'{"error":"too large"}', False))
-                return
+                    return
+                break  # the rest of the head is still to come
             request = parse_head(self.buffer[:end])
             if request is None:
                 self._reply_now(_response(b"400 Bad Request", b'{"error":"malformed"}', False))
                 return
             method, keep_alive, length = request
             if len(self.buffer) < end + 4 + length:
-                return
+                break  # the rest of the body is still to come
             self.buffer = self.buffer[end + 4 + length:]
             if method != b"GET":
                 body = b'{"error":"method not allowed"}'
                 self._reply_now(_response(b"405 Method Not Allowed", body, keep_alive))
                 continue
             self._reply_later(keep_alive)
+        if self.reading_paused and not self.done and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     def _reply_later(self, keep_alive: bool) -> None:
         slot: list = [None, keep_alive]
@@ -143,6 +175,8 @@ class FakeDB(asyncio.Protocol):
             if not keep_alive:
                 transport.close()
                 return
+        if self.reading_paused:
+            self._parse()
 
 
 async def serve(host: str, port: int, sleep_ms: float) -> None:

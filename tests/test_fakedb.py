@@ -153,3 +153,37 @@ def test_a_stop_signal_ends_it_while_clients_keep_connections_open(tmp_path, sig
             assert proc.popen.wait(timeout=8) == 0  # not the SIGKILL of our stop's grace
     finally:
         proc.stop()
+
+
+def _rss(url: str) -> int:
+    import psutil
+
+    port = _port(url)
+    [pid] = {c.pid for c in psutil.net_connections("tcp")
+             if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN}
+    return psutil.Process(pid).memory_info().rss
+
+
+def test_a_client_that_pipelines_and_never_reads_is_held_back_not_buffered(fakedb_factory):
+    """Before back-pressure, 15 MB of such requests grew the fake DB by 90 MB."""
+    url = fakedb_factory(0)
+    before = _rss(url)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    sent = 0
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # set before connect
+        sock.connect(("127.0.0.1", _port(url)))
+        sock.settimeout(1)
+        chunk = request * 4096  # about 110 KB
+        try:
+            while sent < 15 * 2**20:
+                sent += sock.send(chunk)
+        except TimeoutError:
+            pass  # the server stopped reading: our sends block, as they should
+        grown = _rss(url) - before
+        assert sent < 15 * 2**20, "every byte was taken: nothing held the client back"
+        assert grown < 10 * 2**20, f"the fake DB grew by {grown / 2**20:.0f} MB"
+        sock.settimeout(5)
+        first = sock.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200 OK")
+    assert httpx.get(url).json()["number"] >= 0  # others are served meanwhile
