@@ -86,7 +86,10 @@ def cpu_list(text: str) -> frozenset[int]:
     try:
         for part in text.split(","):
             low, _, high = part.partition("-")
-            cpus.update(range(int(low), int(high or low) + 1))
+            first, last = int(low), int(high or low)
+            if not 0 <= first <= last <= usable[-1]:  # checked before any set is built
+                raise argparse.ArgumentTypeError(f"{text!r} is not usable here ({accepted})")
+            cpus.update(range(first, last + 1))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a CPU list ({accepted})") from None
     if not cpus or not cpus <= set(usable) or cpus == set(usable):

@@ -42,9 +42,22 @@ def test_cpu_lists_take_some_but_not_all_usable_cpus():
     if len(usable) < 2:
         pytest.skip("needs two CPUs")
     assert cpu_list(str(usable[0])) == frozenset({usable[0]})
-    for bad in ("x", "", f"{usable[0]}-{usable[-1]}", "9999"):
+    for bad in ("x", "", f"{usable[0]}-{usable[-1]}", "9999", "1-0", "-1"):
         with pytest.raises(argparse.ArgumentTypeError, match="accepted: some but not all"):
             cpu_list(bad)
+
+
+def test_a_huge_cpu_range_is_refused_before_it_is_built():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(argparse.ArgumentTypeError, match="'0-5000000' is not usable"):
+            cpu_list("0-5000000")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # a set of five million CPUs took 303 MB
 
 
 @pytest.mark.parametrize("text", ["0", "65", "-1", "two", "", "2.5", "Auto"])
