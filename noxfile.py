@@ -282,7 +282,7 @@ def server_role(session: nox.Session, server: str) -> None:
 @nox.session(python=NEWEST or PYTHONS[-1], default=False)
 def load_role(session: nox.Session) -> None:
     """Separate hosts, k6 against the roles; writes records: `-- --server ... --db ...`."""
-    session.install(*pinned(*HARNESS_PACKAGES))
+    session.install(*pinned(*HARNESS_PACKAGES, "jsonschema"))  # checks what the roles say
     session.run("python", "-m", "pyserverbench", "load-role", *session.posargs,
                 interrupt_timeout=30, terminate_timeout=10)
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pyserverbench.cli.options import (
@@ -36,6 +34,7 @@ from pyserverbench.harness.services import (
 )
 from pyserverbench.harness.usage import LoadMonitor, split_facts
 from pyserverbench.matrix.stacks import STACKS, threads_problem
+from pyserverbench.measure.control import TOKEN_VARIABLE, TokenError, control_server, role_token
 from pyserverbench.measure.lifecycle import guarded, local_facts
 from pyserverbench.measure.setup import resolve_workers
 
@@ -43,11 +42,11 @@ SAMPLE_S = 0.5
 
 
 def address(text: str) -> tuple[str, int]:
-    """`HOST:PORT` with HOST one IP address (not a wildcard) and PORT 1-65534 (the next
-    port is the role's control endpoint)."""
+    """`HOST:PORT` with HOST one IPv4 address (not a wildcard; the servers and k6 are
+    started on IPv4) and PORT 1-65534 (the next port is the role's control endpoint)."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    accepted = "accepted: ADDRESS:PORT, one IP address and a port from 1 to 65534"
+    accepted = "accepted: ADDRESS:PORT, one IPv4 address and a port from 1 to 65534"
     try:
         ip = ipaddress.ip_address(host)
         number = int(port)
@@ -57,6 +56,9 @@ def address(text: str) -> tuple[str, int]:
         raise ValueError(f"{text!r} is not an address ({accepted})")
     if ip.is_unspecified:
         raise ValueError(f"{text!r} listens on every address: name the one to listen on "
+                         f"({accepted})")
+    if ip.version != 4:
+        raise ValueError(f"{text!r} is an IPv6 address, which the roles do not serve yet "
                          f"({accepted})")
     return str(ip), number
 
@@ -127,51 +129,23 @@ class Window:
                 "nodelay": self.nodelay.readings, "nodelay_error": self.nodelay.error}
 
 
-def control_server(host: str, port: int, facts: dict, window: Window) -> ThreadingHTTPServer:
-    """GET /facts, POST /start and POST /stop, answered with JSON."""
-    routes: dict[tuple[str, str], Callable[[], dict]] = {
-        ("GET", "/facts"): lambda: facts, ("POST", "/start"): window.start,
-        ("POST", "/stop"): window.stop}
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, method: str) -> None:
-            route = routes.get((method, self.path))
-            try:
-                status, body = (200, route()) if route else (404, {"error": "no such route"})
-            except ValueError as exc:
-                status, body = 409, {"error": str(exc)}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
-            self._answer("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._answer("POST")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
-
-
 def _facts(role: str, listen: str, command: list[str], **more: object) -> dict:
     return {"role": role, "listen": listen, "command": command, **local_facts(), **more}
 
 
 def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], host: str,
-           port: int) -> int:
+           port: int, token_file: Path | None) -> int:
     """Start the role's process, answer on the control port, until a signal stops it."""
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
+    try:
+        token, made = role_token(host, token_file)
+    except TokenError as exc:
+        print(f"error: {role} role: {exc}", file=sys.stderr)
+        return 2
+
     def body() -> int:
         try:
-            return _until_stopped(role, start, host, port)
+            return _until_stopped(role, start, host, port, token, made)
         except (ProcessError, CheckError, OSError) as exc:
             print(f"error: {role} role: {exc}", file=sys.stderr)
             return 1
@@ -183,16 +157,21 @@ def _serve(role: str, start: Callable[[Path], tuple[Process, Window, dict]], hos
 
 
 def _until_stopped(role: str, start: Callable[[Path], tuple[Process, Window, dict]],
-                   host: str, port: int) -> int:
+                   host: str, port: int, token: str | None, made: bool) -> int:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Serve the role until its process dies (an error) or a signal arrives."""
     with tempfile.TemporaryDirectory(prefix="pyserverbench-") as logs:
         proc, window, facts = start(Path(logs))  # stop_all stops it, whatever happens
+        routes = {("GET", "/facts"): lambda: facts, ("POST", "/start"): window.start,
+                  ("POST", "/stop"): window.stop}
         try:
-            control = control_server(host, port + 1, facts, window)
+            control = control_server(host, port + 1, routes, token, threading.Lock())
         except OSError as exc:
             raise ProcessError(f"control port {port + 1} on {host}: {exc.strerror}") from None
         threading.Thread(target=control.serve_forever, daemon=True).start()
+        if made:
+            print(f"{role} role control token (give it to the load role in a file or "
+                  f"${TOKEN_VARIABLE}): {token}", flush=True)
         print(f"{role} role ready: {url(host, port)} (control {url(host, port + 1)}); "
               f"Ctrl-C or SIGTERM stops it", flush=True)
         try:
@@ -211,6 +190,9 @@ def _parser(role: str, default: str) -> OneLineParser:
     parser.add_argument("--listen", type=address_arg, default=default, metavar="ADDRESS:PORT",
                         help=f"where to listen (default {default}: loopback only; any other "
                              f"address is your choice, named here); control on PORT + 1")
+    parser.add_argument("--token-file", type=Path, default=None, metavar="FILE",
+                        help=f"the control token (its first line), else ${TOKEN_VARIABLE}; "
+                             f"beyond loopback one is made and printed if neither is given")
     return parser
 
 
@@ -247,7 +229,7 @@ def db_main(argv: list[str] | None = None) -> int:
         return proc, Window(proc), _facts("db", f"{host}:{port}", argv_db,
                                               db_latency_ms=args.db_latency)
 
-    return _serve("db", start, host, port)
+    return _serve("db", start, host, port, args.token_file)
 
 
 def server_main(argv: list[str] | None = None) -> int:
@@ -278,4 +260,4 @@ def server_main(argv: list[str] | None = None) -> int:
                        db=db_url)
         return proc, Window(proc, probe_dir, port), facts
 
-    return _serve("server", start, host, port)
+    return _serve("server", start, host, port, args.token_file)
