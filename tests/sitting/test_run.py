@@ -135,12 +135,18 @@ def test_a_real_sitting_records_its_places_and_resumes_without_rerunning(tmp_pat
     slots = order(cells_of(plan), 1, 4, aa_rounds=0)
     assert sit(plan, slots, tmp_path, _direct) == 0
     found = recorded(tmp_path, "T1-tour-4")
-    assert sorted(found) == [1, 2]
+    # A busy machine may disturb a run; it is then run again once, at a later place.
+    reruns = {n: r["sitting"]["rerun_of"] for n, r in found.items()
+              if r["sitting"].get("rerun_of")}
+    assert sorted(set(found) - set(reruns)) == [1, 2]
     for number, record in found.items():
+        first = reruns.get(number, number)
         assert record["ok"], record["error"]
-        assert record["sitting"]["cell"] == slots[number - 1].cell.key()
-        assert record["stack"] == slots[number - 1].cell.stack
+        assert record["sitting"]["cell"] == slots[first - 1].cell.key()
+        assert record["stack"] == slots[first - 1].cell.stack
         assert {"before", "during", "disturbed", "cpu_speed"} <= set(record["machine"])
+        if number in reruns:
+            assert found[first]["machine"]["disturbed"]
 
     def refuse(*args):
         raise AssertionError("a recorded slot ran again")
