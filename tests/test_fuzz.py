@@ -23,11 +23,13 @@ from pyserverbench.compare import compare
 from pyserverbench.report import main as report
 from pyserverbench.report.markdown import OWN_TAGS
 
-# PYSERVERBENCH_FUZZ_EXAMPLES=500 runs a longer search than the suite's.
-EXAMPLES = int(os.environ.get("PYSERVERBENCH_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
+# PYSERVERBENCH_FUZZ_EXAMPLES=400 runs a longer search than the suite's (400 took
+# 10 minutes on 2 cores); the suite's report fuzz is smaller, each example renders charts.
+LONG = os.environ.get("PYSERVERBENCH_FUZZ_EXAMPLES")
+FUZZ = settings(max_examples=int(LONG or 40), deadline=None, database=None, print_blob=True,
                 phases=[Phase.explicit, Phase.generate, Phase.shrink],  # no tracing explain
                 suppress_health_check=[HealthCheck.too_slow])
+REPORT_FUZZ = settings(FUZZ, max_examples=int(LONG or 12))
 TEXT = st.text(alphabet=st.sampled_from(list("a1 |<>$\\`*_[](){}#&;:\"'/\n\r\t\x1b\x00é")),
                max_size=12)
 VALUES = st.one_of(
@@ -89,7 +91,7 @@ def _fill(directory: Path, changed: tuple[int, dict]) -> Path:
 
 
 @pytest.mark.filterwarnings("ignore")
-@FUZZ
+@REPORT_FUZZ
 @given(records())
 def test_no_generated_record_breaks_the_report_or_leaves_it_half_written(changed):
     with tempfile.TemporaryDirectory() as temporary:
@@ -165,3 +167,47 @@ def test_every_option_takes_a_value_or_refuses_it_in_one_line(option, value):
 def test_the_fuzzed_parsers_are_the_commands_own():
     assert {name for name, _ in OPTIONS} == set(PARSERS)
     assert ("capacity", "--server-cpus") in OPTIONS and ("report", "--output") in OPTIONS
+
+
+HEADER_TEXT = st.text(alphabet=st.sampled_from(list("a1:/ -x\t")), max_size=20)
+
+
+@FUZZ
+@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "BREW", "get"]),
+       path=st.one_of(st.sampled_from(["/facts", "/start", "/stop", "/", "//facts"]), TEXT),
+       headers=st.dictionaries(st.sampled_from(["Host", "Origin", "Content-Length",
+                                                "Authorization", "Transfer-Encoding", "X"]),
+                               HEADER_TEXT, max_size=4))
+def test_no_generated_request_breaks_a_roles_control_endpoint(method, path, headers):
+    import socket
+    import threading
+
+    from pyserverbench.measure.control import control_server
+
+    token = "a-token-of-twenty-four-x"
+    routes = {("GET", "/facts"): lambda: {"role": "db"},
+              ("POST", "/start"): lambda: {"started": True}}
+    server = control_server("127.0.0.1", 0, routes, token, threading.Lock())
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    at = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        line = f"{method} {path.replace(chr(10), '').replace(chr(13), '')} HTTP/1.1\r\n"
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "Connection: close\r\n"
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as s:
+            s.sendall((line + head + "\r\n").encode("utf-8", "replace"))
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
+        assert status in (200, 400, 401, 403, 404, 409, 413, 421, 501, None)
+        if status == 200:  # only a request with the token, the Host and no Origin
+            assert headers.get("Authorization") == f"Bearer {token}"
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as s:
+            s.sendall(f"GET /facts HTTP/1.1\r\nHost: {at}\r\nAuthorization: Bearer {token}\r\n"
+                      f"Connection: close\r\n\r\n".encode())
+            assert s.recv(65536).startswith(b"HTTP/1.0 200")  # still answering
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
