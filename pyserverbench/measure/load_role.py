@@ -178,7 +178,17 @@ def measure(record: dict, server_at: tuple[str, int], db_base: str, k6: str,
               "ceiling": ceiling_facts(metrics["requests"], record["vus"],
                                        record["duration_s"], record["db_latency_ms"],
                                        from_record(record), record["app"])}
-    return result, verdict(result)
+    return result, verdict(result) or window_problem(served, fed)
+
+
+def window_problem(served: dict, fed: dict) -> str | None:
+    """Why the two roles' windows do not both cover the load, or None: each began at our
+    /start, so one much shorter than the other was restarted during the load."""
+    server_s, db_s = served["window_s"], fed["window_s"]
+    if min(server_s, db_s) < 0.9 * max(server_s, db_s):
+        return (f"the roles measured windows of {server_s:g} s (server) and {db_s:g} s "
+                f"(db): one was restarted during the load, so its usage does not cover it")
+    return None
 
 
 def build_parser() -> OneLineParser:

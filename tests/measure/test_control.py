@@ -167,3 +167,11 @@ def test_the_load_role_refuses_a_role_that_lies_in_one_line(tmp_path, facts, sai
     assert done.returncode == 2 and said in done.stderr, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_window_restarted_during_the_load_fails_the_run():
+    from pyserverbench.measure.load_role import window_problem
+
+    assert window_problem({"window_s": 5.1}, {"window_s": 5.0}) is None
+    said = window_problem({"window_s": 5.1}, {"window_s": 0.6})  # a /start at 4.5 s
+    assert "one was restarted during the load" in said
