@@ -18,6 +18,7 @@ from pyserverbench.cli.capacity_options import search_options_problem  # noqa: E
 from pyserverbench.cli.options import load_options_problem  # noqa: E402
 from pyserverbench.matrix.pins import HARNESS_PACKAGES, REPORT_PACKAGES, pinned  # noqa: E402
 from pyserverbench.matrix.pythons import (  # noqa: E402
+    BETWEEN,
     available,
     ends,
     free_threaded,
@@ -301,10 +302,10 @@ def tests(session: nox.Session) -> None:
     on those between, the tests that start no process (`-- ...` runs what you pass)."""
     session.install(*suite_requirements())
     arguments = pytest_arguments(session.python, FOUND, session.posargs)
-    if arguments[:2] == ["-m", "not processes"]:
+    if arguments[:2] == ["-m", BETWEEN]:
         oldest, newest = ends(FOUND)
         session.log(f"Python {session.python} is between {oldest} and {newest}: the tests "
-                    f"that start processes run on those two")
+                    f"that start processes or fuzz run on those two")
     session.run("python", "-m", "pytest", *arguments)
 
 

@@ -23,6 +23,7 @@ from pyserverbench.harness.redact import scrub
 from pyserverbench.matrix.workloads import from_record, most_calls, parse_mix
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
 FORMAT = 2  # 2: the probe, the clean-room environment and a host id
@@ -87,11 +88,17 @@ def unsafe_value(data: object, path: tuple = (), depth: int = 0) -> str | None:
     return None
 
 
+@cache
+def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
 def record_problem(data: object) -> str | None:
     """Why data is not a usable record, in one line, or None: another format by name; a
     value no record holds (unsafe_value); a field of the wrong type or missing; else the
     first rule of the schema's `allOf` it breaks, by that rule's description."""
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
     if not isinstance(data, dict):
@@ -101,7 +108,7 @@ def record_problem(data: object) -> str | None:
     unsafe = unsafe_value(data)
     if unsafe:
         return unsafe
-    errors = list(Draft202012Validator(schema()).iter_errors(data))
+    errors = list(_validator().iter_errors(data))
     fields = [error for error in errors if error.schema_path[0] != "allOf"]
     if fields:
         return _said(best_match(fields))

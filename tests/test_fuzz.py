@@ -26,10 +26,11 @@ from pyserverbench.report.markdown import OWN_TAGS
 # PYSERVERBENCH_FUZZ_EXAMPLES=400 runs a longer search than the suite's (400 took
 # 10 minutes on 2 cores); the suite's report fuzz is smaller, each example renders charts.
 LONG = os.environ.get("PYSERVERBENCH_FUZZ_EXAMPLES")
-FUZZ = settings(max_examples=int(LONG or 40), deadline=None, database=None, print_blob=True,
+pytestmark = pytest.mark.fuzz  # on the oldest and newest Python only (matrix/pythons.py)
+FUZZ = settings(max_examples=int(LONG or 30), deadline=None, database=None, print_blob=True,
                 phases=[Phase.explicit, Phase.generate, Phase.shrink],  # no tracing explain
                 suppress_health_check=[HealthCheck.too_slow])
-REPORT_FUZZ = settings(FUZZ, max_examples=int(LONG or 12))
+REPORT_FUZZ = settings(FUZZ, max_examples=int(LONG or 8))
 TEXT = st.text(alphabet=st.sampled_from(list("a1 |<>$\\`*_[](){}#&;:\"'/\n\r\t\x1b\x00é")),
                max_size=12)
 VALUES = st.one_of(

@@ -57,12 +57,15 @@ def free_threaded(versions: list[str]) -> list[str]:
     return [f"{version}t" for version in versions if gil_disabled(f"python{version}t")]
 
 
+BETWEEN = "not processes and not fuzz"  # what the Pythons between the ends run
+
+
 def pytest_arguments(python: str, found: list[str], posargs: list[str]) -> list[str]:
     """What `nox -s tests` gives pytest on one Python: the whole suite on the oldest and
-    the newest Python found, the tests that start no process on those between (each
-    Python's real servers are the same code; the ends catch what a version changes),
-    and whatever the user passed, as passed."""
+    the newest Python found, the tests that start no process and fuzz nothing on those
+    between (each Python's real servers are the same code; the ends catch what a
+    version changes), and whatever the user passed, as passed."""
     if posargs:
         return list(posargs)
     return ([] if python not in found or python in (ends(found) or ())
-            else ["-m", "not processes"])
+            else ["-m", BETWEEN])
