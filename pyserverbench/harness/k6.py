@@ -110,9 +110,18 @@ def run_k6(argv: list[str], log_path: Path, timeout_s: float, watch: list[Proces
         return k6.exited() or 0, None
 
 
+MAX_SUMMARY = 2 * 1024 * 1024  # the committed records hold 3 KB at most; a record is read to 8 MB
+
+
 def read_summary(path: Path) -> dict:
-    """Load the summary k6 exported."""
+    """Load the summary k6 exported (it goes in the record whole, so its size is bounded:
+    a script with thousands of metrics or tags fails the run in one line instead)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_SUMMARY:
+            raise K6Error(f"k6's summary at {path} is {size:,} bytes, more than "
+                          f"{MAX_SUMMARY:,}: a script with that many metrics, tags or "
+                          f"groups cannot go in a record")
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise K6Error(f"k6 wrote no readable summary at {path}: {exc}") from None

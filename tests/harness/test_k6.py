@@ -128,3 +128,15 @@ def test_the_whole_k6_command_line():
     assert k6_argv("k6", Path("load.js"), Path("s.json"), "http://127.0.0.1:1", 7, 15) == [
         "k6", "run", "--no-color", "--quiet", "--address", "", "--summary-export", "s.json",
         "-e", "BASE_URL=http://127.0.0.1:1", "-e", "VUS=7", "-e", "DURATION=15s", "load.js"]
+
+
+def test_a_summary_too_big_for_a_record_fails_the_run_in_one_line(tmp_path):
+    from pyserverbench.harness.k6 import MAX_SUMMARY
+
+    path = tmp_path / "k6-summary.json"
+    path.write_text('{"metrics": {}, "pad": "' + "x" * MAX_SUMMARY + '"}')
+    with pytest.raises(K6Error, match=r"is [0-9,]+ bytes, more than [0-9,]+: a script") as e:
+        read_summary(path)
+    assert "\n" not in str(e.value)
+    (tmp_path / "small.json").write_text((DATA / "k6-summary.json").read_text())
+    assert read_summary(tmp_path / "small.json")["metrics"]  # ours pass
