@@ -84,7 +84,6 @@ class FakeDB(asyncio.Protocol):
         self.pending: deque[list] = deque()
         self.done = False
         self.writing_paused = False  # the client is not reading what we wrote
-        self.reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -104,10 +103,9 @@ class FakeDB(asyncio.Protocol):
         self._parse()
 
     def _hold(self) -> None:
-        """Stop reading while answers pile up or the client reads none."""
-        if not self.reading_paused and self.transport and not self.transport.is_closing():
-            self.transport.pause_reading()
-            self.reading_paused = True
+        """Stop reading while answers pile up or the client reads none (pausing and
+        resuming a transport that already is, or is closing, does nothing)."""
+        self.transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -139,8 +137,7 @@ class FakeDB(asyncio.Protocol):
                 self._reply_now(_response(b"405 Method Not Allowed", body, keep_alive))
                 continue
             self._reply_later(keep_alive)
-        if self.reading_paused and not self.done and self.transport is not None:
-            self.reading_paused = False
+        if not self.done:
             self.transport.resume_reading()
 
     def _reply_later(self, keep_alive: bool) -> None:
@@ -175,7 +172,7 @@ class FakeDB(asyncio.Protocol):
             if not keep_alive:
                 transport.close()
                 return
-        if self.reading_paused:
+        if not transport.is_reading() and not transport.is_closing():  # held back
             self._parse()
 
 
