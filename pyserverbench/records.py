@@ -60,24 +60,22 @@ def unsafe_value(data: object, path: tuple = (), depth: int = 0) -> str | None:
     """The first value that no record of ours holds, in one line, or None: nesting past
     MAX_DEPTH, a text past MAX_TEXT, a number that is NaN, infinite, past MAX_NUMBER or
     negative (exit codes aside). Every figure we render is finite and not below zero."""
-    shown = ".".join(str(part) for part in path[:6]) + (".…" if len(path) > 6 else "")
-    where = f"field {shown}" if path else "the record"
     if depth > MAX_DEPTH:
-        return f"{where} is nested more than {MAX_DEPTH} deep"
+        return f"{_where(path)} is nested more than {MAX_DEPTH} deep"
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list):
         items = enumerate(data)
     elif isinstance(data, str):
-        return f"{where} is longer than {MAX_TEXT} characters" if len(data) > MAX_TEXT \
-            else None
+        return f"{_where(path)} is longer than {MAX_TEXT} characters" \
+            if len(data) > MAX_TEXT else None
     elif isinstance(data, float) and not math.isfinite(data):
-        return f"{where} is {data}, not a finite number"
+        return f"{_where(path)} is {data}, not a finite number"
     elif isinstance(data, (int, float)) and not isinstance(data, bool):
         if abs(data) > MAX_NUMBER:
-            return f"{where} is {data:.3g}, past the bound of {MAX_NUMBER:.0e}"
+            return f"{_where(path)} is {data:.3g}, past the bound of {MAX_NUMBER:.0e}"
         if data < 0 and not str(path[-1] if path else "").endswith(SIGNED):
-            return f"{where} is {data}, below zero"
+            return f"{_where(path)} is {data}, below zero"
         return None
     else:
         return None
@@ -86,6 +84,13 @@ def unsafe_value(data: object, path: tuple = (), depth: int = 0) -> str | None:
         if found:
             return found
     return None
+
+
+def _where(path: tuple) -> str:
+    """`field usage.server.cpu_s`, its first 6 parts, or `the record`."""
+    if not path:
+        return "the record"
+    return "field " + ".".join(str(part) for part in path[:6]) + (".…" if len(path) > 6 else "")
 
 
 @cache
