@@ -24,6 +24,7 @@ from pyserverbench.cli.options import OneLineParser, add_results_dir, fail, load
 from pyserverbench.cli.progress import clock
 from pyserverbench.cli.types import latencies, thread_counts, worker_counts
 from pyserverbench.matrix.stacks import STACKS
+from pyserverbench.records import read_json
 from pyserverbench.sitting.plan import (
     AA_ROUNDS,
     PLAN_OPTIONS,
@@ -156,8 +157,8 @@ def recorded(runs: Path, sitting: str) -> dict[int, dict]:
     found = {}
     for path in sorted(runs.glob("*.json")):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            record = read_json(path)  # a FIFO or huge file is passed over, not waited on
+        except ValueError:
             continue
         place = record.get("sitting") if isinstance(record, dict) else None
         if isinstance(place, dict) and place.get("id") == sitting:

@@ -2,6 +2,7 @@
 and a real sitting of two closed-loop runs that a second call resumes without rerunning."""
 
 import json
+import os
 import sys
 
 import pytest
@@ -33,6 +34,7 @@ def test_recorded_finds_the_sittings_records_by_their_place(tmp_path):
     _write(tmp_path, "c", {"sitting": None})
     (tmp_path / "d.json").write_text("{not json")
     _write(tmp_path, "e", [1, 2])
+    os.mkfifo(tmp_path / "f.json")  # read_text would wait on it for a writer, forever
     assert list(recorded(tmp_path, "S")) == [2]
     assert recorded(tmp_path, "nope") == {}
 
