@@ -15,7 +15,7 @@ from pyserverbench.cli.types import bounded_float
 from pyserverbench.compare.stats import significant
 from pyserverbench.matrix.workloads import from_record
 from pyserverbench.records import is_capacity, placement_key, read_records
-from pyserverbench.report.markdown import CONTROLS
+from pyserverbench.report.markdown import printable
 
 FASTER, SLOWER, SAME, FEW = "faster", "slower", "no significant difference", "too few runs"
 
@@ -236,7 +236,7 @@ def render(a: Selection, b: Selection, rows: list[Row], refused: list[str],
     counts = [f"{n} {v}" for v, n in sorted(tally.items())]
     counts += [f"{n} configurations {k}" for k, n in unmatched.items() if n]
     lines.append("Compared: " + (", ".join(counts) if counts else "nothing") + ".")
-    return CONTROLS.sub("\ufffd", "\n".join(lines))  # a record's text cannot drive the terminal
+    return printable("\n".join(lines))  # a record's text cannot drive the terminal
 
 
 def regressions(rows: list[Row], threshold: float) -> list[Row]:

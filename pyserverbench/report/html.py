@@ -19,7 +19,7 @@ from pyserverbench.report.answer import COLUMNS as ANSWER_COLUMNS
 from pyserverbench.report.answer import INTRO as ANSWER_INTRO
 from pyserverbench.report.answer import KIND_CLASSES, answers, kind_class, kind_of, kind_text
 from pyserverbench.report.glossary import TERMS, anchor
-from pyserverbench.report.markdown import CONTROLS
+from pyserverbench.report.markdown import printable
 from pyserverbench.report.render import (
     _across_heading,
     _closed_groups,
@@ -232,7 +232,7 @@ def render_html(records: list[dict], charts: dict[str, str]) -> str:
         policy=policy,
         glossary=[(anchor(term), term, TERMS[term]) for term in sorted(TERMS, key=str.lower)],
         users=bool(records) and all(r.get("user_app") for r in records), count=len(records))
-    return CONTROLS.sub("\ufffd", page)  # a record's control characters are not HTML
+    return printable(page)  # a record's control characters are not HTML
 
 
 def _kind_order(kind: str) -> tuple:

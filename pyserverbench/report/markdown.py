@@ -36,6 +36,11 @@ def escaped_page(text: str) -> str:
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a terminal would act on them
 
 
+def printable(text: str) -> str:
+    """text with each control character but tab and newline shown as U+FFFD."""
+    return CONTROLS.sub("\ufffd", text)
+
+
 def _plain(text: str) -> str:
-    text = CONTROLS.sub("\ufffd", text)
+    text = printable(text)
     return text.replace("<", "&lt;").replace(">", "&gt;").replace("$", "\\$")

@@ -18,7 +18,6 @@ from pyserverbench.records import (
     k6_label,
     python_order,
     workers_text,
-    write_text,
 )
 from pyserverbench.report.capacity import INTRO as CAPACITY_INTRO
 from pyserverbench.report.capacity import folded, goal_text, render_section
@@ -481,16 +480,6 @@ def all_charts(records: list[dict]) -> dict[str, str]:
                   for name, svg in section_charts(key, members,
                                                   f"Capacity, {heading}").items()})
     return {name: svg for name, svg in found.items() if svg is not None}
-
-
-def write_charts(records: list[dict], directory: Path,
-                 charts: dict[str, str] | None = None) -> list[Path]:
-    """Write every capacity chart into directory and remove charts of sections that are
-    gone, so the set always matches the records. Returns the paths written."""
-    charts = all_charts(records) if charts is None else charts
-    for name, svg in charts.items():
-        write_text(directory / name, svg)
-    return remove_stale_charts(directory, charts)
 
 
 def remove_stale_charts(directory: Path, charts: dict[str, str]) -> list[Path]:

@@ -7,8 +7,8 @@ from helpers import DATA, tables
 from helpers import capacity_record as _record
 
 from pyserverbench.records import is_capacity, read_records
-from pyserverbench.report.main import main
-from pyserverbench.report.render import render, write_charts
+from pyserverbench.report.main import main, write_report
+from pyserverbench.report.render import all_charts, render
 
 
 def _map():
@@ -151,7 +151,7 @@ def test_charts_are_written_for_each_section_linked_from_the_report_and_stale_on
     stale.write_text("old")
     keep = tmp_path / "other.svg"
     keep.write_text("not ours")
-    written = write_charts(records, tmp_path)
+    written = write_report(tmp_path / "R.md", "", "", all_charts(records))
     names = sorted(p.name for p in written)
     assert len(names) == 3 and sum(n.startswith("p99-") for n in names) == 2
     assert not stale.exists() and keep.exists()
@@ -161,7 +161,7 @@ def test_charts_are_written_for_each_section_linked_from_the_report_and_stale_on
     svg = (tmp_path / names[0]).read_text()
     assert svg.startswith("<?xml") and "uvicorn" in svg and "sync" in svg
     first = {p.name: p.read_bytes() for p in written}
-    again = write_charts(list(reversed(records)), tmp_path)
+    again = write_report(tmp_path / "R.md", "", "", all_charts(list(reversed(records))))
     assert {p.name: p.read_bytes() for p in again} == first  # same records, same bytes
 
 
