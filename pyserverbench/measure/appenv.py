@@ -94,8 +94,7 @@ def env_from(text: str) -> tuple[str, str]:
 def given_env(args: argparse.Namespace) -> list[tuple[str, str]]:
     """Every pair the options gave, in the order --env-file, --env-from, --env (the
     last given of a name wins)."""
-    return [*(pair for pairs in getattr(args, "env_files", []) for pair in pairs),
-            *getattr(args, "env_from", []), *args.env]
+    return [*(pair for pairs in args.env_files for pair in pairs), *args.env_from, *args.env]
 
 
 def secret(name: str) -> bool:
