@@ -1,5 +1,6 @@
-"""ASGI app: `/api` awaits a shared httpx.AsyncClient, opened and closed by the lifespan;
-`/fanout` awaits its calls concurrently (asyncio.gather)."""
+"""ASGI app: `/api` awaits a shared httpx.AsyncClient, opened and closed by the lifespan
+(on PostgreSQL: a query on psycopg's AsyncConnectionPool, opened there too); `/fanout`
+awaits its calls concurrently (asyncio.gather)."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -10,17 +11,24 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
+from apps import pg
 from apps.asgi import json_response, make_app
 from apps.common import DB_URL, api_body
 
 
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+    if pg.ON_POSTGRES:
+        async with pg.async_pool() as pool:
+            yield {"db": pool}
+        return
     async with httpx.AsyncClient() as client:
         yield {"db": client}
 
 
-async def query_db(client: httpx.AsyncClient) -> dict:
+async def query_db(client) -> dict:  # noqa: ANN001 (an httpx client or a psycopg pool)
+    if pg.ON_POSTGRES:
+        return await pg.async_query(client)
     answer = await client.get(DB_URL)
     answer.raise_for_status()
     return answer.json()

@@ -21,6 +21,9 @@ from pathlib import Path
 
 PROBE_DIR_VARIABLE = "PYSERVERBENCH_PROBE_DIR"
 COUNTER = struct.Struct("<Q")
+# After the request counter: connections taken from a DB pool, and the nanoseconds
+# spent waiting for them (`--db postgres`; zero otherwise).
+WAITS = struct.Struct("<QQ")
 
 # Call-stack module prefixes that tell which HTTP parser handed us the request.
 PARSERS = (
@@ -46,8 +49,8 @@ class _Worker:
         path = directory / f"{self.pid}.count"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            os.ftruncate(fd, COUNTER.size)
-            self.counter = mmap.mmap(fd, COUNTER.size)
+            os.ftruncate(fd, COUNTER.size + WAITS.size)
+            self.counter = mmap.mmap(fd, COUNTER.size + WAITS.size)
         finally:
             os.close(fd)
 
@@ -55,6 +58,11 @@ class _Worker:
         with self.lock:
             (value,) = COUNTER.unpack_from(self.counter)
             COUNTER.pack_into(self.counter, 0, value + 1)
+
+    def waited(self, nanoseconds: int) -> None:
+        with self.lock:
+            taken, total = WAITS.unpack_from(self.counter, COUNTER.size)
+            WAITS.pack_into(self.counter, COUNTER.size, taken + 1, total + nanoseconds)
 
     def write_facts(self, facts: dict) -> None:
         self.facts_written = True
@@ -131,6 +139,13 @@ def _served() -> None:
     worker.count()
     if not worker.facts_written:
         worker.write_facts(facts())
+
+
+def pool_waited(nanoseconds: int) -> None:
+    """Count one connection taken from a DB pool after waiting `nanoseconds` for it."""
+    worker = _current()
+    if worker is not None:
+        worker.waited(nanoseconds)
 
 
 def wsgi(app: Callable) -> Callable:

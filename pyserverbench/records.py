@@ -228,6 +228,17 @@ def user_key(record: dict) -> str:
     return (record.get("user_app") or {}).get("key", "")
 
 
+def db_key(record: dict) -> str:
+    """The database a record's apps called: empty for the fake DB (and records from
+    before there was a choice), else PostgreSQL and the pools asked for."""
+    db = record.get("db") or {"kind": "fake"}
+    if db.get("kind", "fake") == "fake":
+        return ""
+    asked = db.get("pool_asked")
+    return (f"PostgreSQL, {asked} connection{'s' if asked != 1 else ''} per worker" if asked
+            else "PostgreSQL, each model's default pool")
+
+
 MACHINE_FIELDS = [("host", str), ("kernel", str), ("placement", str), ("k6", str),
                   ("sitting", str)]
 
@@ -281,7 +292,7 @@ class _MachineFirst(tuple):
 class ClosedKey(NamedTuple("ClosedKey", [
         *MACHINE_FIELDS, ("python_order", tuple), ("python", str), ("workers", int),
         ("db_latency_ms", int), ("vus", int), ("duration_s", int), ("connections", str),
-        ("workload", str), ("user_app", str)]), _MachineFirst):
+        ("workload", str), ("user_app", str), ("db", str)]), _MachineFirst):
     """A closed-loop section: the machine, then the scenario (sorted in this order)."""
 
     __slots__ = ()
@@ -291,18 +302,19 @@ class ClosedKey(NamedTuple("ClosedKey", [
         return cls(*Machine.of(record), python_order(record["python"]), record["python"],
                    workers_key(record), record["db_latency_ms"], record["vus"],
                    record["duration_s"], record.get("connections", "kept"),
-                   from_record(record).label(), user_key(record))
+                   from_record(record).label(), user_key(record), db_key(record))
 
     def across(self, commit: str) -> tuple:
         """The key of the view across Pythons: this less the Python, plus the commit."""
         return (*self.machine(), "closed", self.workers, self.db_latency_ms, self.vus,
-                self.duration_s, self.connections, self.workload, self.user_app, commit)
+                self.duration_s, self.connections, self.workload, self.user_app, self.db,
+                commit)
 
 
 class CapacityKey(NamedTuple("CapacityKey", [
         *MACHINE_FIELDS, ("python", str), ("workers", int), ("mix", str),
         ("margin_ms", float), ("step_s", int), ("warmup_s", int), ("resolution", float),
-        ("user_app", str)]), _MachineFirst):
+        ("user_app", str), ("db", str)]), _MachineFirst):
     """A capacity section (latency aside): the machine, then how the search was set up.
     `margin_ms` is the goal less the DB time of the mix's slowest request."""
 
@@ -314,7 +326,8 @@ class CapacityKey(NamedTuple("CapacityKey", [
         margin = round(c["goal_ms"] - most_calls(parse_mix(c["mix"])) * record["db_latency_ms"],
                        3)
         return cls(*Machine.of(record), record["python"], workers_key(record), c["mix"],
-                   margin, c["step_s"], c["warmup_s"], c["resolution"], user_key(record))
+                   margin, c["step_s"], c["warmup_s"], c["resolution"], user_key(record),
+                   db_key(record))
 
     def order(self) -> tuple:
         """The report's order: machine, then Python by number, then the rest."""
@@ -327,5 +340,5 @@ class CapacityKey(NamedTuple("CapacityKey", [
         """The key of the view across Pythons: this less the Python, one latency, the
         commit."""
         return (*self.machine(), "capacity", self.workers, self.mix, self.margin_ms,
-                self.step_s, self.warmup_s, self.resolution, self.user_app, db_latency_ms,
-                commit)
+                self.step_s, self.warmup_s, self.resolution, self.user_app, self.db,
+                db_latency_ms, commit)

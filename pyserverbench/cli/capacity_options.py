@@ -6,6 +6,7 @@ import argparse
 
 from pyserverbench.cli.options import (
     OneLineParser,
+    add_db,
     add_db_latency,
     add_goal,
     add_repeat,
@@ -15,6 +16,7 @@ from pyserverbench.cli.options import (
     add_threads,
     add_workers,
     add_workload_options,
+    db_problem,
     workload_problem,
 )
 from pyserverbench.cli.progress import add_progress_option
@@ -46,6 +48,7 @@ def build_parser(prog: str = "python -m pyserverbench capacity",
     add_workers(parser)
     add_threads(parser)
     add_db_latency(parser, several=True)
+    add_db(parser)
     add_goal(parser, "p99 latency goal in ms (default: DB latency + 50)")
     parser.add_argument("--step", type=k6_duration, default=2,
                         help="shortest measured part of a step, k6 style (default 2s; "
@@ -88,7 +91,8 @@ def build_parser(prog: str = "python -m pyserverbench capacity",
 
 def search_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with parsed options beyond each one's own check, or None."""
-    wrong = threads_problem(args.stack, args.threads) or workload_problem(args)
+    wrong = (threads_problem(args.stack, args.threads) or workload_problem(args)
+             or db_problem(args))
     if wrong:
         return wrong
     if args.mix is not None and args.workload != "mix":

@@ -83,6 +83,28 @@ def add_db_latency(parser: argparse.ArgumentParser, several: bool = False,
                             help="fake DB latency per request in ms (0 to 10000, default 25)")
 
 
+DB_KINDS = ("fake", "postgres")
+
+
+def add_db(parser: argparse.ArgumentParser) -> None:
+    """`--db` and `--db-pool`: which database the apps call, and each worker's pool."""
+    parser.add_argument("--db", choices=DB_KINDS, default="fake",
+                        help="fake: the fake DB, a sleep per call (default); postgres: a real "
+                             "PostgreSQL started for the run, queried through each model's "
+                             "pool (docs/database.md)")
+    parser.add_argument("--db-pool", type=bounded_int(1, 1000), default=None,
+                        help="postgres only: connections per worker process (1 to 1000; "
+                             "default: one per request thread for thread-per-request "
+                             "servers, 10 for event loops and gevent)")
+
+
+def db_problem(args: argparse.Namespace) -> str | None:
+    """`--db-pool` without `--db postgres`, in one line; else None."""
+    if getattr(args, "db_pool", None) is not None and args.db != "postgres":
+        return "argument --db-pool: applies to --db postgres only, not 'fake'"
+    return None
+
+
 def add_duration(parser: argparse.ArgumentParser, default: int = 60,
                  help: str = "load duration, k6 style: 15s, 1m, 1m30s (default 60s)") -> None:
     parser.add_argument("--duration", type=k6_duration, default=default, help=help)
@@ -159,6 +181,7 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     """Options a user may pass after `--` to the bench sessions."""
     add_k6_options(parser)
     add_db_latency(parser)
+    add_db(parser)
     add_threads(parser)
     add_server_cpus(parser)
 
@@ -173,4 +196,4 @@ def load_options_problem(argv: list[str], stack: str | None = None) -> str | Non
         args = parser.parse_args(argv)
     except ValueError as exc:
         return str(exc)
-    return threads_problem(stack, args.threads) or workload_problem(args)
+    return threads_problem(stack, args.threads) or workload_problem(args) or db_problem(args)

@@ -30,6 +30,7 @@ LOAD_S = 3
 @dataclass
 class Trial:
     stack: str
+    db: str
     signal_name: str
     delay_s: float
     phase: str
@@ -90,11 +91,14 @@ def _left(seen: dict[int, psutil.Process], ports: set[int]) -> tuple[int, int]:
     return alive, len(ports & listening)
 
 
-def trial(stack: str, signum: int, delay_s: float, at_teardown: bool = False) -> Trial:
-    """One interrupted run: `delay_s` after its start, or after k6 ends if `at_teardown`."""
+def trial(stack: str, signum: int, delay_s: float, at_teardown: bool = False,
+          db: str = "fake") -> Trial:
+    """One interrupted run on the fake DB or PostgreSQL (`db`): `delay_s` after its
+    start, or after k6 ends if `at_teardown`."""
     with tempfile.TemporaryDirectory(prefix="pyserverbench-interrupt-") as results:
         argv = [sys.executable, "-m", "pyserverbench", "run", "--stack", stack, "--workers",
-                "2", "--duration", f"{LOAD_S}s", "--db-latency", "5", "--results-dir", results]
+                "2", "--duration", f"{LOAD_S}s", "--db-latency", "5", "--db", db,
+                "--results-dir", results]
         harness = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         seen: dict[int, psutil.Process] = {}
@@ -117,7 +121,7 @@ def trial(stack: str, signum: int, delay_s: float, at_teardown: bool = False) ->
         time.sleep(0.2)  # let the kernel finish closing what was stopped
         left_processes, left_ports = _left(seen, ports)
         records = len(list(Path(results).glob("*.json")))
-    return Trial(stack, signal.Signals(signum).name, delay_s, phase, code, records,
+    return Trial(stack, db, signal.Signals(signum).name, delay_s, phase, code, records,
                  left_processes, left_ports)
 
 
@@ -127,9 +131,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="how many runs to interrupt (default 20)")
     parser.add_argument("--seed", type=bounded_int(0, 2**31), default=1,
                         help="random seed for stacks, signals and moments (default 1)")
+    parser.add_argument("--db", choices=("fake", "postgres", "both"), default="both",
+                        help="the database of the runs: fake, postgres, or both in turn "
+                             "(default both)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    print(f"{'#':>3} {'stack':15} {'signal':7} {'after':>6} {'phase':13} {'exit':>5} "
+    print(f"{'#':>3} {'stack':15} {'db':8} {'signal':7} {'after':>6} {'phase':13} {'exit':>5} "
           f"{'records':>7} {'procs left':>10} {'ports left':>10}")
     total_procs = total_ports = 0
     for number in range(1, args.trials + 1):
@@ -137,11 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         signum = rng.choice((signal.SIGINT, signal.SIGTERM))
         at_teardown = number % 4 == 0  # teardown is short: aim at it in every 4th trial
         delay = round(rng.uniform(0.0, 0.3) if at_teardown else rng.uniform(0.2, LOAD_S + 3.0), 2)
-        result = trial(stack, signum, delay, at_teardown)
+        db = args.db if args.db != "both" else ("fake", "postgres")[number % 2]
+        result = trial(stack, signum, delay, at_teardown, db)
         total_procs += result.left_processes
         total_ports += result.left_ports
-        print(f"{number:>3} {result.stack:15} {result.signal_name:7} {result.delay_s:>5.2f}s "
-              f"{result.phase:13} {result.exit_code!s:>5} {result.records:>7} "
-              f"{result.left_processes:>10} {result.left_ports:>10}", flush=True)
+        print(f"{number:>3} {result.stack:15} {result.db:8} {result.signal_name:7} "
+              f"{result.delay_s:>5.2f}s {result.phase:13} {result.exit_code!s:>5} "
+              f"{result.records:>7} {result.left_processes:>10} "
+              f"{result.left_ports:>10}", flush=True)
     print(f"total left behind: {total_procs} processes, {total_ports} listening ports")
     return 0 if total_procs == total_ports == 0 else 1

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from apps.probe import COUNTER
+from apps.probe import COUNTER, WAITS
 from pyserverbench.harness.sockets import established, established_many
 from pyserverbench.harness.usage import split_facts
 
@@ -33,11 +33,15 @@ def read_workers(directory: Path) -> dict[int, dict]:
     workers: dict[int, dict] = {}
     for path in sorted(directory.glob("*.count")):
         try:
-            (requests,) = COUNTER.unpack(path.read_bytes()[:COUNTER.size])
+            data = path.read_bytes()
+            (requests,) = COUNTER.unpack(data[:COUNTER.size])
         except (OSError, struct.error):  # a counter being created right now (0 bytes)
             continue
         pid = int(path.stem)
         entry: dict = {"pid": pid, "requests": requests}
+        if len(data) >= COUNTER.size + WAITS.size:
+            taken, waited_ns = WAITS.unpack_from(data, COUNTER.size)
+            entry.update(pool_taken=taken, pool_wait_ns=waited_ns)
         with contextlib.suppress(OSError, ValueError):
             entry.update(json.loads(path.with_suffix(".json").read_text()))
         workers[pid] = entry
@@ -157,8 +161,10 @@ def probe_facts(workers_asked: int, before: dict[int, dict], after: dict[int, di
     """The probe part of a record: the workers and their share of the load's requests."""
     workers = []
     for pid, entry in sorted(after.items()):
-        served = entry["requests"] - before.get(pid, {}).get("requests", 0)
-        worker = {**entry, "requests": served, "alive": pid in alive,
+        earlier = before.get(pid, {})
+        since = {key: entry[key] - earlier.get(key, 0)
+                 for key in ("requests", "pool_taken", "pool_wait_ns") if key in entry}
+        worker = {**entry, **since, "alive": pid in alive,
                   "threads_peak": threads.get(pid), "tcp_nodelay": nodelay.get(pid)}
         workers.append(worker)
     spread = split_facts({w["pid"]: [w["requests"]] for w in workers})

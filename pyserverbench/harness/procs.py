@@ -106,8 +106,9 @@ class Process:
 
     def __init__(self, name: str, argv: list[str], log_path: Path,
                  env: dict[str, str] | None = None, cwd: Path | None = None,
-                 cpus: frozenset[int] | None = None) -> None:
+                 cpus: frozenset[int] | None = None, user: dict | None = None) -> None:
         self.name = name
+        self.user = user or {}  # Popen's user, group and extra_groups: run as another user
         self.cpus = cpus
         self.argv = argv
         self.log_path = log_path
@@ -128,7 +129,7 @@ class Process:
                 self.popen = subprocess.Popen(
                     self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env=self.env, cwd=self.cwd, start_new_session=True,
-                    preexec_fn=self._prepare_child,
+                    preexec_fn=self._prepare_child, **self.user,
                 )
             except OSError as exc:
                 raise ProcessError(f"{self.name}: cannot start {self.argv[0]}: {exc}") from None

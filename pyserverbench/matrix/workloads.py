@@ -103,3 +103,10 @@ def workload_from(args: argparse.Namespace) -> Workload:
     """The workload parsed options ask for."""
     return Workload(args.workload, args.page_rows or 0,
                     args.fanout_calls if args.fanout_calls is not None else DEFAULT_CALLS)
+
+
+def mean_calls(pairs: list[tuple[str, int]]) -> float:
+    """The mean number of DB calls a request of this mix makes (each holds a connection
+    for one latency, in turn or at once)."""
+    total = sum(w for _, w in pairs)
+    return sum(db_calls(path) * w for path, w in pairs) / total if total else 0.0

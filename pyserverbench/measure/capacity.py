@@ -26,10 +26,12 @@ from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.matrix.workloads import (
     STUDY_MIX,
     db_waits,
+    mean_calls,
     most_calls,
     parse_mix,
     workload_from,
 )
+from pyserverbench.measure.database import pool_bound
 from pyserverbench.measure.lifecycle import (
     base_record,
     guarded,
@@ -38,6 +40,8 @@ from pyserverbench.measure.lifecycle import (
     preflight,
 )
 from pyserverbench.measure.search import (
+    AIM_SLOTS,
+    FIRST_SLOTS,
     LOAD_BUSY,
     SCRIPT,
     Search,
@@ -52,6 +56,8 @@ from pyserverbench.measure.search import (
 )
 from pyserverbench.measure.setup import RunConfig, resolve_workers, services
 from pyserverbench.measure.steps import Stepper
+
+POOL_SLACK = 1.1  # a capacity may pass the pool bound by this much (the `/` share varies)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,13 @@ class CapacityConfig:
     def db_wait_ms(self) -> float:
         """The mix's mean DB wait per request in this stack's app."""
         return db_waits(parse_mix(self.mix), self.run.stack.app) * self.run.db_latency_ms
+
+    def pool_rps(self) -> float | None:
+        """The rate the workers' DB pools allow (P / L per call), None without a bound."""
+        if self.run.db == "fake":
+            return None
+        return pool_bound(self.run.pool_total(), self.run.db_latency_ms,
+                          mean_calls(parse_mix(self.mix)))
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int, str]:
@@ -96,7 +109,7 @@ def parse(argv: list[str] | None = None
         run=RunConfig(stack=STACKS[args.stack], workers=workers, threads=args.threads,
                       duration_s=args.step, db_latency_ms=latency, vus=0,
                       results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
-                      workload=workload, workers_rule=rule),
+                      workload=workload, workers_rule=rule, db=args.db, pool=args.db_pool),
         goal_ms=args.goal_ms if args.goal_ms is not None else default_goal_ms(latency, calls),
         warmup_s=args.warmup, resolution=args.resolution, min_requests=args.min_requests,
         start_rps=args.start_rps or min(START_RPS, args.max_rps),
@@ -184,11 +197,15 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
             say(step)
 
         server_cpus = len(record["placement"]["server_cpus"])
+        pool_rps = config.pool_rps()
         found = search(lambda rate: step(rate, step_seconds(rate, run.duration_s,
                                                              config.min_requests)),
-                       config.goal_ms, first_rate(config.start_rps, slots, wait_ms),
+                       config.goal_ms,
+                       under(first_rate(config.start_rps, slots, wait_ms), pool_rps,
+                             FIRST_SLOTS),
                        config.resolution, config.max_rps, on_step=judged,
-                       aim_after=lambda first: aim(first, slots, server_cpus, wait_ms),
+                       aim_after=lambda first: under(aim(first, slots, server_cpus, wait_ms),
+                                                     pool_rps, AIM_SLOTS),
                        near=config.near_rps)
         after = read_workers(up.probe_dir)
         probe = probe_facts(run.processes, before, after,
@@ -200,9 +217,29 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
         run.stack.loop, run.stack.parser, run.processes, probe,
         sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps),
         free_threaded_build())
-    return ({"capacity": search_facts(config, found, slots, server_cpus), "probe": probe,
+    facts = search_facts(config, found, slots, server_cpus)
+    if run.db != "fake":
+        seen = [s["db"]["connections"]["most"] for s in found.steps if s.get("db")]
+        record["db"].update(pool_bound_rps=pool_rps, connections_most=max(seen, default=None))
+    return ({"capacity": facts, "probe": probe,
              "vus": max((s["vus"] for s in found.steps), default=0)},
-            verdict(found, probe))
+            verdict(found, probe) or past_pool(found.passing, pool_rps))
+
+
+def under(rate: float | None, pool_rps: float | None, share: float) -> float | None:
+    """`rate`, kept under `share` of the pools' bound where there is one."""
+    if pool_rps is None:
+        return rate
+    capped = round(pool_rps * share, 1)
+    return capped if rate is None else min(rate, capped)
+
+
+def past_pool(passing: float | None, pool_rps: float | None) -> str | None:
+    """Why a capacity above what the DB pools allow cannot be right (a bug), or None."""
+    if passing is None or pool_rps is None or passing <= pool_rps * POOL_SLACK:
+        return None
+    return (f"capacity {passing:g}/s is above the {pool_rps:g}/s the DB pools allow "
+            f"(connections / latency): a bug in the measurement")
 
 
 def run_search(config: CapacityConfig, repeat: dict,

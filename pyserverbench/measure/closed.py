@@ -16,6 +16,7 @@ from pyserverbench.cli.options import (
     add_results_dir,
     add_stack,
     add_workers,
+    db_problem,
     workload_problem,
 )
 from pyserverbench.cli.progress import Progress, add_progress_option
@@ -36,7 +37,8 @@ from pyserverbench.harness.procs import Process, ProcessError
 from pyserverbench.harness.usage import LoadMonitor
 from pyserverbench.matrix.ceiling import ceiling_facts, client_facts
 from pyserverbench.matrix.stacks import STACKS, threads_problem
-from pyserverbench.matrix.workloads import workload_from
+from pyserverbench.matrix.workloads import mean_calls, parse_mix, workload_from
+from pyserverbench.measure.database import DbWatch, pool_bound
 from pyserverbench.measure.lifecycle import (
     base_record,
     guarded,
@@ -70,7 +72,8 @@ def parse(argv: list[str] | None = None) -> tuple[RunConfig, Progress | None]:
     parser = build_parser()
     args = parser.parse_args(argv)
     stack = STACKS[args.stack]
-    wrong = threads_problem(stack.name, args.threads) or workload_problem(args)
+    wrong = (threads_problem(stack.name, args.threads) or workload_problem(args)
+             or db_problem(args))
     if wrong:
         parser.error(wrong)
     workers, rule = resolve_workers(stack, args.workers, args.server_cpus)
@@ -78,7 +81,7 @@ def parse(argv: list[str] | None = None) -> tuple[RunConfig, Progress | None]:
                      duration_s=args.duration, db_latency_ms=args.db_latency, vus=args.vus,
                      results_dir=args.results_dir, repeat=args.repeat,
                      server_cpus=args.server_cpus, connections=args.connections,
-                     workload=workload_from(args)), args.progress
+                     workload=workload_from(args), db=args.db, pool=args.db_pool), args.progress
 
 
 def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
@@ -95,16 +98,24 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
         workers = up.workers(before)
         monitor = LoadMonitor(up.server, up.server_port, up.db, workers)
         nodelay = NodelayReader(workers, up.server_port)
+        db_watch = DbWatch(up.database, lambda: read_workers(up.probe_dir))
+        db_watch.start()
 
         def tick(k6_process: Process) -> None:
             monitor.tick()
             nodelay.tick()
+            db_watch.tick()
 
         k6_start = time.monotonic()
         code, abort = run_k6(load_argv, logs / "k6.log", config.duration_s + 120.0,
                              [up.db, up.server], on_tick=tick, cpus=config.load_cpus(),
                              env=up.envs["k6"], cwd=up.room)
         usage = monitor.facts(time.monotonic() - k6_start)
+        db_seen = db_watch.take()
+        if db_seen is not None:
+            record["db"].update(seen=db_seen, pool_bound_rps=pool_bound(
+                config.pool_total(), config.db_latency_ms,
+                mean_calls(parse_mix(config.workload.mix()))))
         after = read_workers(up.probe_dir)
         probe = probe_facts(config.processes, before, after,
                             up.workers(after),

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import psutil
 
-from pyserverbench.harness.checks import check_app, check_db, check_paths
+from pyserverbench.harness.checks import check_app, check_paths
 from pyserverbench.harness.cleanroom import environment, make_room
 from pyserverbench.harness.probe import running
 from pyserverbench.harness.procs import PortTaken, Process, ProcessError, free_ports, port_is_free
 from pyserverbench.harness.services import (
-    fakedb_argv,
-    fakedb_environment,
     server_environment,
     tree_pids,
     wait_ready,
@@ -27,6 +25,7 @@ from pyserverbench.harness.services import (
 )
 from pyserverbench.matrix.stacks import Stack
 from pyserverbench.matrix.workloads import Workload
+from pyserverbench.measure.database import Database, pool_per_worker, pool_rule, start_database
 from pyserverbench.measure.userapp import UserApp, masked
 
 HOST = "127.0.0.1"
@@ -50,6 +49,24 @@ class RunConfig:
     workload: Workload = Workload()
     app: UserApp | None = None  # a user's own app instead of the stack's (`nox -s app`)
     workers_rule: dict | None = None  # for `--workers auto`: the rule that gave the count
+    db: str = "fake"  # or "postgres" (`--db`)
+    pool: int | None = None  # `--db-pool`: connections per worker; None: the model's default
+
+    def pool_per_worker(self) -> int | None:
+        """Connections each worker's pool may open (None: one per call, no pool)."""
+        return pool_per_worker(self.stack, self.workers, self.threads, self.pool)
+
+    def pool_total(self) -> int | None:
+        per = self.pool_per_worker()
+        return None if per is None else per * self.processes
+
+    def db_facts(self) -> dict:
+        """The database part of a record, before it starts."""
+        if self.db == "fake":
+            return {"kind": "fake"}
+        return {"kind": self.db, "pool_per_worker": self.pool_per_worker(),
+                "pool_total": self.pool_total(), "pool_asked": self.pool,
+                "pool_rule": "asked" if self.pool is not None else pool_rule(self.stack)}
 
     @property
     def processes(self) -> int:
@@ -108,6 +125,7 @@ class Services:
     probe_dir: Path
     room: Path
     envs: dict[str, dict[str, str]]
+    database: Database | None = None
 
     def workers(self, readings: dict[int, dict] | None = None) -> list[int]:
         """The worker processes that loaded the app and are alive in the server's tree, by
@@ -157,35 +175,38 @@ def _start(config: RunConfig, logs: Path, record: dict,
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """One try at starting the run's processes on `ports`; they go on `running_now`."""
     db_port, server_port = ports
-    db_url = f"http://{HOST}:{db_port}/"
     base_url = f"http://{HOST}:{server_port}"
-    db_argv = fakedb_argv(HOST, db_port, config.db_latency_ms)
     app = config.app
     server_argv = config.stack.argv(sys.executable, HOST, server_port, config.workers,
                                     config.threads, app.shim_target if app else None)
     room, probe_dir = make_room(logs), logs / "probe"
     probe_dir.mkdir()
-    envs = {"fakedb": fakedb_environment(room),
-            "server": server_environment(room, db_url, probe_dir),
+    record["placement"] = intended_placement(config)
+    record["db"] = config.db_facts()
+    record["commands"] = {"server": server_argv, **load_commands(base_url)}
+    for port in (db_port, server_port):
+        if not port_is_free(port, HOST):
+            raise PortTaken(f"port {port} on {HOST} is already in use")
+    database = start_database(config.db, config.db_latency_ms, HOST, db_port, room, logs,
+                              config.load_cpus(), config.pool_total(), running_now)
+    db = database.process
+    record["db"].update(database.facts)
+    envs = {"fakedb": db.env or {},
+            "server": server_environment(room, database.url, probe_dir),
             "k6": environment(room, None)}
+    if config.db != "fake":  # the apps find PostgreSQL at DATABASE_URL
+        envs["server"].pop("PYSERVERBENCH_DB_URL")
+    envs["server"].update(database.app_env)
+    if config.pool_per_worker() is not None and config.db != "fake":
+        envs["server"]["PYSERVERBENCH_DB_POOL"] = str(config.pool_per_worker())
     server_cwd = room
     if app is not None:
         envs["server"].update(app.server_env(), PYTHONPATH=app.python_path())
         server_cwd = app.app_dir if app.chdir and app.app_dir else room
-    record["commands"] = {"fakedb": db_argv, "server": server_argv,
-                          **load_commands(base_url)}
+    record["commands"] = {"fakedb": db.argv, **record["commands"]}
     record["environment"] = {**envs, "server": masked(envs["server"]),
                              "cwd": str(server_cwd) if server_cwd != room
                              else "an empty directory made for the run"}
-    record["placement"] = intended_placement(config)
-    for port in (db_port, server_port):
-        if not port_is_free(port, HOST):
-            raise PortTaken(f"port {port} on {HOST} is already in use")
-    db = running_now.enter_context(Process(
-        "fake DB", db_argv, logs / "fakedb.log", env=envs["fakedb"], cwd=room,
-        cpus=config.load_cpus()))
-    wait_ready(db, db_port, db_url)
-    check_db(db_url)
     server = running_now.enter_context(Process(
         "server", server_argv, logs / "server.log", env=envs["server"], cwd=server_cwd,
         cpus=config.server_cpus))
@@ -196,4 +217,4 @@ def _start(config: RunConfig, logs: Path, record: dict,
         check_paths(base_url, [(r.method, r.path, r.body) for r in app.paths],
                     logs / "server.log")
     record["placement"] = placement(server, db)
-    return Services(db, server, server_port, base_url, probe_dir, room, envs)
+    return Services(db, server, server_port, base_url, probe_dir, room, envs, database)

@@ -12,10 +12,11 @@ from pathlib import Path
 import psutil
 
 from pyserverbench.harness.k6 import K6Error, read_summary, run_k6
-from pyserverbench.harness.probe import NodelayReader
+from pyserverbench.harness.probe import NodelayReader, read_workers
 from pyserverbench.harness.procs import Process, ProcessError, log_tail
 from pyserverbench.harness.speed import SpeedProbe, slowdown
 from pyserverbench.harness.usage import LoadMonitor, TreeUsage, cpu_busy
+from pyserverbench.measure.database import DbWatch
 from pyserverbench.measure.search import (
     cpu_per_1000,
     little,
@@ -93,9 +94,13 @@ class Stepper:
                               self.workers, cpu_interval_s=1.0,
                               connection_interval_s=self.connection_interval_s)
 
+        db_watch = DbWatch(self.up.database, lambda: read_workers(self.up.probe_dir))
+        db_watch.start()
+
         def tick(k6_process: Process) -> None:
             monitor.tick()
             self.nodelay.tick()
+            db_watch.tick()
             if self.probe is not None:
                 self.probe.tick()
 
@@ -120,6 +125,9 @@ class Stepper:
         figures["load_busy"] = max(load_busy(usage, len(self.placement["load_cpus"])),
                                    usage["cpus_busy"]["load_cpus"])
         figures["little"] = little(figures, self.slots, self.wait_ms)
+        seen = db_watch.take()
+        if seen is not None:
+            figures["db"] = seen
         if self.probe is not None:
             probes = self.probe.take()
             figures["speed"] = {"probes": len(probes),

@@ -182,7 +182,7 @@ def chart_names(key: CapacityKey, latencies: list[int]) -> dict:
     key as a plain tuple, without the parts that came later while they are empty (the
     user app's for our own apps, the sitting's for runs made alone)."""
     fields = [name for name in key._fields
-              if not (name in ("user_app", "sitting") and not getattr(key, name))]
+              if not (name in ("user_app", "sitting", "db") and not getattr(key, name))]
     named = tuple(getattr(key, name) for name in fields)
     digest = hashlib.sha256(repr(named).encode()).hexdigest()[:10]
     return {"map": f"capacity-{digest}.svg",

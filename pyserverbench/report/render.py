@@ -14,6 +14,7 @@ from pyserverbench.records import (
     CapacityKey,
     ClosedKey,
     Machine,
+    db_key,
     is_capacity,
     k6_label,
     python_order,
@@ -85,7 +86,8 @@ def _heading(record: dict, differs: list[str]) -> str:
             f"{record['vus']} VUs for {record['duration_s']} s"
             + (", new connections every iteration"
                if record.get("connections") == "per-iteration" else "")
-            + (f", workload {label}" if (label := from_record(record).label()) != "mix" else ""))
+            + (f", workload {label}" if (label := from_record(record).label()) != "mix" else "")
+            + (f", {db}" if (db := db_key(record)) else ""))
     return text + (f" ({', '.join(differs)})" if differs else "")
 
 
@@ -254,6 +256,7 @@ def capacity_sections(records: list[dict]) -> list[tuple[tuple, list[dict], str]
         title = ((f"your app {app['name']}, " if app else "")
                  + f"{workers_text(first)}, Python {first['python']}, p99 goal {goal_text(key)}, "
                  f"{c['step_s']} s steps" + _workload_words(first)
+                 + (f", {key.db}" if key.db else "")
                  + (f" ({', '.join(named)})" if named else ""))
         sections.append((key, sorted(groups[key], key=lambda r: r["id"]), title))
     return sections

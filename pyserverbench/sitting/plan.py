@@ -68,6 +68,10 @@ class Slot:
 
 
 FANOUT = ("--workload", "fanout", "--fanout-calls", "3")
+POSTGRES = ("--db", "postgres")
+# The database plan's pool-bound cells: a small pool where the server could do more.
+POOL_BOUND = ("--db", "postgres", "--db-pool", "4")
+POOL_BOUND_STACKS = ("uvicorn", "gevent")
 REFERENCE_RUN = ("--duration", "15s")  # the reference's closed loops: 15 s (it must fit 2 h)
 
 
@@ -110,18 +114,25 @@ def plan_cells(name: str, stacks: list[str] | None = None,
                 *(Cell("capacity", stack, 2, latency) for latency in MAP_LATENCIES
                   for stack in chosen),
                 *(Cell("run", stack, 2, 25, (*REFERENCE_RUN, *FANOUT)) for stack in chosen)]
+    if name == "database":
+        return [*(Cell("capacity", stack, count, latency, options)
+                  for count in counts for latency in latencies or (25,) for stack in chosen
+                  for options in ((), POSTGRES)),
+                *(Cell("capacity", stack, count, latency, POOL_BOUND)
+                  for count in counts for latency in latencies or (25,)
+                  for stack in POOL_BOUND_STACKS if stack in chosen)]
     if name == "sweep":
         return sweep_cells(stacks or list(SWEEP_STACKS), workers or SWEEP_WORKERS,
                            threads or SWEEP_THREADS, latencies or SWEEP_LATENCIES)
     raise ValueError(f"unknown plan {name!r} (accepted: {', '.join(PLANS)})")
 
 
-PLANS = ("reference", "map", "study", "tour", "sweep")
-ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1, "sweep": 3}
+PLANS = ("reference", "map", "study", "tour", "sweep", "database")
+ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1, "sweep": 3, "database": 1}
 # rounds with A/A seconds (a sweep's: one configuration of each stack, the middle round)
-AA_ROUNDS = {"reference": 1, "map": 3, "study": 0, "tour": 0, "sweep": 1}
-PLAN_OPTIONS = {"workers": ("map", "tour", "sweep"), "threads": ("sweep",),
-                "db_latency": ("map", "sweep")}  # which plans take --workers, ...
+AA_ROUNDS = {"reference": 1, "map": 3, "study": 0, "tour": 0, "sweep": 1, "database": 1}
+PLAN_OPTIONS = {"workers": ("map", "tour", "sweep", "database"), "threads": ("sweep",),
+                "db_latency": ("map", "sweep", "database")}  # which plans take --workers, ...
 
 
 def aa_cells(cells: list[Cell], rng: random.Random) -> list[Cell]:

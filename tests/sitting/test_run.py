@@ -101,7 +101,7 @@ def test_a_sweep_plans_each_stacks_grid_and_its_own_noise_pairs():
     (["--resume", "nope"], "argument --resume: no sitting 'nope' in"),
     (["--python", "3.13", "--plan", "map", "--duration", "2s"], "--duration"),
     (["--python", "3.13", "--plan", "study", "--workers", "3"],
-     "argument --workers: applies to --plan map or tour or sweep, not 'study'"),
+     "argument --workers: applies to --plan map or tour or sweep or database, not 'study'"),
     (["--python", "3.13", "--plan", "map", "--threads", "4"],
      "argument --threads: applies to --plan sweep, not 'map'"),
     (["--plan", "sweep", "--workers", "1,65"], "argument --workers: '65' is not a worker count"),

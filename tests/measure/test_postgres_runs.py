@@ -1,0 +1,146 @@
+"""Runs on a real PostgreSQL (`--db postgres`): started from the pinned wheel as an
+unprivileged user, queried through the apps' pools, watched while the load runs, and
+stopped on every path."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers import ROOT
+
+from pyserverbench.devtools.interrupts import trial
+from pyserverbench.harness.procs import free_ports
+from pyserverbench.measure.database import start_database
+
+pytestmark = pytest.mark.processes  # every test here starts real processes
+
+
+def test_postgres_starts_as_an_unprivileged_user_and_holds_a_query_for_the_latency(tmp_path):
+    room = tmp_path / "room"
+    room.mkdir()
+    [port] = free_ports(1)
+    took: list[float] = []
+    with ExitStack() as procs:
+        db = start_database("postgres", 60, "127.0.0.1", port, room, tmp_path, None, 5, procs,
+                            took.append)
+        pids = [p.pid for p in db.process.tree()]
+        owner = psutil.Process(db.process.pid).uids().real
+        assert db.facts["kind"] == "postgres"
+        assert db.facts["version"].split(".")[0].isdigit()
+        assert db.facts["check_query_ms"] >= 60
+        assert took and took[0] == pytest.approx(db.facts["start_s"], abs=0.01)
+        assert db.url.startswith("postgresql://bench:") and f":{port}/bench" in db.url
+        if os.geteuid() == 0:
+            assert owner != 0 and db.facts["run_as"] == "pyserverbench-db"
+        import psycopg
+
+        with psycopg.connect(db.url) as conn:
+            started = time.perf_counter()
+            row = conn.execute("SELECT number, pg_sleep(0.06) FROM items WHERE id = 7").fetchone()
+            assert time.perf_counter() - started >= 0.06
+            assert isinstance(row[0], int)
+            assert conn.execute("SELECT count(*) FROM items").fetchone() == (1000,)
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)],
+                                 timeout=5)
+    assert not alive
+
+
+def _run(tmp_path: Path, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "pyserverbench", "run", "--db", "postgres",
+         "--results-dir", str(tmp_path), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=180)
+    [path] = tmp_path.glob("*.json")
+    record = json.loads(path.read_text())
+    record["_exit"], record["_err"] = done.returncode, done.stderr
+    return record
+
+
+def test_a_pool_smaller_than_the_threads_bounds_the_rate_and_the_connections(tmp_path):
+    # gthread: 1 worker of 8 threads would hold 8 requests at once; a pool of 2 at 50 ms
+    # allows 2 / 0.05 = 40 requests/s, and PostgreSQL sees 2 connections, never more.
+    record = _run(tmp_path, "--stack", "gthread", "--workers", "1", "--threads", "8",
+                  "--db-pool", "2", "--db-latency", "50", "--workload", "api", "--vus", "8",
+                  "--duration", "4s")
+    assert record["ok"], record["error"]
+    db = record["db"]
+    assert (db["pool_per_worker"], db["pool_total"], db["pool_asked"]) == (2, 2, 2)
+    assert db["pool_bound_rps"] == 40.0
+    seen = db["seen"]
+    assert seen["connections"]["most"] == 2
+    assert seen["pool"]["taken"] == record["metrics"]["requests"]
+    assert seen["pool"]["mean_wait_ms"] > 20  # 8 users queue for 2 connections
+    rate = record["metrics"]["requests"] / record["duration_s"]
+    assert 0.6 * 40 < rate <= 40 * 1.05
+    env = record["environment"]["server"]
+    assert env["DATABASE_URL"].startswith("postgresql://bench:***@127.0.0.1:")
+    assert "PYSERVERBENCH_DB_URL" not in env
+
+
+def test_each_model_opens_its_default_pool(tmp_path):
+    # uvicorn: 10 connections per worker shared by its requests; 20 users at 50 ms keep
+    # more than 10 queries waiting, so the pool fills to its size.
+    record = _run(tmp_path, "--stack", "uvicorn", "--workers", "1", "--db-latency", "50",
+                  "--workload", "api", "--vus", "20", "--duration", "4s")
+    assert record["ok"], record["error"]
+    db = record["db"]
+    assert (db["pool_per_worker"], db["pool_asked"]) == (10, None)
+    assert "shared" in db["pool_rule"]
+    assert db["seen"]["connections"]["most"] == 10
+
+
+def _during_load(harness: subprocess.Popen) -> dict[str, psutil.Process]:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        roles = {}
+        for child in psutil.Process(harness.pid).children():
+            try:
+                line = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            role = ("k6" if " run " in line and "k6" in line else
+                    "postgres" if "/postgres -D" in line else "server")
+            roles[role] = child
+        if "k6" in roles:
+            time.sleep(1.0)
+            return roles
+        time.sleep(0.1)
+    pytest.fail("k6 never started")
+
+
+def test_a_database_that_dies_during_the_load_fails_the_run_with_the_reason(tmp_path):
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "pyserverbench", "run", "--stack", "gthread", "--workers", "1",
+         "--vus", "4", "--db", "postgres", "--duration", "20s", "--results-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        roles = _during_load(harness)
+        tree = [p for r in roles.values() for p in [r, *r.children(recursive=True)]]
+        roles["postgres"].send_signal(signal.SIGKILL)
+        _, err = harness.communicate(timeout=90)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+    assert harness.returncode == 1, err
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    assert not alive
+    [path] = tmp_path.glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["ok"] is False
+    assert "PostgreSQL exited with code -9" in record["error"]
+    assert "during the load" in record["error"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_postgres_run_leaves_nothing_running(signum):
+    result = trial("uvicorn", signum, 4.0, db="postgres")
+    assert result.phase == "load"
+    assert result.exit_code == 128 + signum
+    assert (result.records, result.left_processes, result.left_ports) == (0, 0, 0)
