@@ -128,7 +128,7 @@ def plan_cells(name: str, stacks: list[str] | None = None,
 
 
 PLANS = ("reference", "map", "study", "tour", "sweep", "database")
-ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1, "sweep": 3, "database": 1}
+ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1, "sweep": 3, "database": 3}
 # rounds with A/A seconds (a sweep's: one configuration of each stack, the middle round)
 AA_ROUNDS = {"reference": 1, "map": 3, "study": 0, "tour": 0, "sweep": 1, "database": 1}
 PLAN_OPTIONS = {"workers": ("map", "tour", "sweep", "database"), "threads": ("sweep",),

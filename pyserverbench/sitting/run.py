@@ -48,15 +48,17 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--plan", choices=PLANS, default="map",
                         help="what to measure (default map: capacity at 0, 5, 25, 100 ms; "
                              "sweep: capacity of each stack over a grid of workers x "
-                             "threads)")
+                             "threads; database: capacity at 25 ms on the fake DB and on "
+                             "PostgreSQL, and where a pool of 4 is the limit)")
     parser.add_argument("--stacks", type=stack_list, default=None,
                         help="comma-separated stacks (default: all 13; a sweep's: "
                              f"{', '.join(SWEEP_STACKS)})")
     parser.add_argument("--db-latency", type=latencies, default=None,
-                        help="map and sweep: DB latencies in ms, comma-separated (a "
-                             "sweep's default: 25)")
+                        help="map, sweep and database: DB latencies in ms, comma-separated "
+                             "(a sweep's and database's default: 25)")
     parser.add_argument("--workers", type=worker_counts, default=None,
-                        help="map, tour and sweep: worker counts, comma-separated, each 1 "
+                        help="map, tour, sweep and database: worker counts, comma-separated, "
+                             "each 1 "
                              "to 64 or auto (default 2; a sweep's: "
                              f"{','.join(map(str, SWEEP_WORKERS))})")
     parser.add_argument("--threads", type=thread_counts, default=None,
@@ -65,7 +67,8 @@ def build_parser() -> OneLineParser:
                              f"{','.join(map(str, SWEEP_THREADS))})")
     parser.add_argument("--rounds", type=rounds_type, default=None,
                         help="rounds: each a fresh random order of every cell (1 to 20; "
-                             "default 3 for map and reference, 1 for study and tour)")
+                             "default 3 for map, reference, sweep and database, 1 for study "
+                             "and tour)")
     parser.add_argument("--seed", type=int, default=None,
                         help="the order's random seed (default: a new one, printed)")
     parser.add_argument("--resume", metavar="ID", default=None,
