@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from pyserverbench.matrix.ceiling import BOUNDED_FRACTION
 from pyserverbench.matrix.workloads import STUDY_MIX, from_record
-from pyserverbench.records import CapacityKey, ClosedKey, is_capacity, python_order, workers_text
+from pyserverbench.records import (
+    CapacityKey,
+    ClosedKey,
+    db_key,
+    is_capacity,
+    python_order,
+    workers_text,
+)
 from pyserverbench.report.capacity import _median_record, latency_ranking
 from pyserverbench.report.markdown import pipe_table
 from pyserverbench.report.rows import cpu_ms_each, fractions, scenario_ranking, threads_text
@@ -58,7 +65,7 @@ def kind_of(record: dict) -> tuple:
     calls = (0 if workload.name == "page" or latency == 0 else
              2 if workload.name == "fanout" else 1)
     mix = (record.get("capacity") or {}).get("mix", STUDY_MIX) if workload.name == "mix" else ""
-    return (bool(app), app, calls, latency, workload.label(), mix)
+    return (bool(app), app, calls, latency, workload.label(), mix, db_key(record))
 
 
 KIND_CLASSES = ("CPU only", "one DB call", "several DB calls in turn")  # by `kind_of`'s calls
@@ -72,7 +79,12 @@ def kind_class(key: tuple) -> str:
 
 
 def kind_text(record: dict) -> str:
-    """The kind in a reader's words."""
+    """The kind in a reader's words, and the database where it is a real one."""
+    db = db_key(record)
+    return _kind_words(record) + (f"; on {db}" if db else "")
+
+
+def _kind_words(record: dict) -> str:
     app = record.get("user_app")
     latency = record["db_latency_ms"]
     if app:

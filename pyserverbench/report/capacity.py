@@ -73,7 +73,7 @@ def stopped_by_errors(record: dict) -> bool:
 
 
 def _notes(runs: list[dict], spread: float) -> str:
-    notes = []
+    notes = [pool_note(runs)] if pool_note(runs) else []
     errors = sum(stopped_by_errors(r) for r in runs)
     if errors:
         notes.append(f"stopped by failed requests, not latency, in {errors} of {len(runs)}")
@@ -118,9 +118,29 @@ def ok_row(runs: list[dict], group: str) -> list[str]:
 
 
 def _bound(runs: list[dict]) -> float | None:
-    bound = [r["capacity"]["bounds"]["rps"] for r in runs
-             if r["capacity"]["bounds"]["rps"] is not None]
+    """The cell's bound: the lowest of what its CPU cost and slots allow, and what its DB
+    pools allow (P / L) on PostgreSQL."""
+    bound = [min(b for b in (r["capacity"]["bounds"]["rps"], pool_rps(r)) if b is not None)
+             for r in runs if r["capacity"]["bounds"]["rps"] is not None or pool_rps(r)]
     return _median(bound) if bound else None
+
+
+def pool_rps(record: dict) -> float | None:
+    """What a record's DB pools allow, None on the fake DB or without a pool."""
+    return (record.get("db") or {}).get("pool_bound_rps")
+
+
+def pool_note(runs: list[dict]) -> str:
+    """On PostgreSQL: the pools, their bound and the most connections seen."""
+    db = runs[0].get("db") or {}
+    if db.get("kind", "fake") == "fake":
+        return ""
+    most = max((r["db"].get("connections_most") or 0 for r in runs), default=0)
+    if db.get("pool_total") is None:
+        return f"a connection per call, at most {most} open"
+    bound = pool_rps(runs[0])
+    return (f"pools of {db['pool_per_worker']} per worker ({db['pool_total']} in all"
+            + (f", allow {bound:,.0f}/s" if bound else "") + f"), at most {most} open")
 
 
 def detail_row(runs: list[dict]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -163,9 +164,29 @@ def _app_facts(records: list[dict]) -> list[str]:
 
 
 def search_facts(records: list[dict]) -> list[str]:
-    """A section of searches: the machine's facts, and the user's app where it is one."""
-    return _machine_facts(records) + (_app_facts(records) if records[0].get("user_app")
-                                      else [])
+    """A section of searches: the machine's facts, the database where it is a real one,
+    and the user's app where it is one."""
+    return (_machine_facts(records) + database_facts(records)
+            + (_app_facts(records) if records[0].get("user_app") else []))
+
+
+def database_facts(records: list[dict]) -> list[str]:
+    """On PostgreSQL: which server, from where, as whom, how long it took to start, and
+    what each request asks of it; nothing on the fake DB."""
+    real = [r["db"] for r in records if (r.get("db") or {}).get("kind", "fake") != "fake"
+            and r["db"].get("version")]
+    if not real:
+        return []
+    versions = "/".join(sorted({db["version"] for db in real}))
+    sources = "; ".join(sorted({db["source"] for db in real}))
+    users = "/".join(sorted({db["run_as"] for db in real}))
+    start = statistics.median(db["start_s"] for db in real)
+    query = "SELECT number, pg_sleep(latency) FROM items WHERE id = …"  # noqa: S608 (prose)
+    return [f"- Database: PostgreSQL {versions} ({sources}), run as {users}, a fresh one per "
+            f"search, started in {start:.1f} s (median, initdb to the first checked query). "
+            f"Each DB call is one query, `{query}`, on a connection from the worker's pool, "
+            "held for the latency; a pool of P connections holding each for L allows P / L "
+            "queries a second."]
 
 
 def _machine_facts(records: list[dict]) -> list[str]:
@@ -338,7 +359,7 @@ def headlines(records: list[dict]) -> tuple[CapacityKey | None, ClosedKey | None
 
     lead = max(((key, members) for key, members, _ in capacity_sections(records)
                 if 25 in {r["db_latency_ms"] for r in members}),
-               key=lambda found: stacks(found[1]), default=(None, []))[0]
+               key=lambda found: (not found[0].db, stacks(found[1])), default=(None, []))[0]
     groups = _closed_groups(records)
     study = max((key for key in groups if _headline_closed(key)), default=None,
                 key=lambda key: (stacks(groups[key]), python_order(key.python)))
