@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,6 +52,36 @@ def serving(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[st
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def role_of(command_line: str) -> str:
+    """Which of a run's processes a command line is: k6, the fake DB, PostgreSQL or the
+    server."""
+    if " run " in command_line and "k6" in command_line:
+        return "k6"
+    if "-m fakedb" in command_line:
+        return "fakedb"
+    return "postgres" if "/postgres -D" in command_line else "server"
+
+
+def during_load(harness: subprocess.Popen, deadline_s: float = 90) -> dict[str, psutil.Process]:
+    """Wait until k6 runs under the harness (then a second more, for some requests to
+    pass); the harness's direct children by role. Fails the test if k6 never starts."""
+    import pytest
+
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        roles = {}
+        for child in psutil.Process(harness.pid).children():
+            try:
+                roles[role_of(" ".join(child.cmdline()))] = child
+            except psutil.Error:
+                continue
+        if "k6" in roles:
+            time.sleep(1.0)
+            return roles
+        time.sleep(0.1)
+    pytest.fail("k6 never started")
 
 
 def is_k6_run(proc: psutil.Process) -> bool:

@@ -38,6 +38,12 @@ def prepare(cluster: Cluster, host: str) -> None:
         conn.execute("ANALYZE items")
 
 
+def run_sql(url: str, text: str) -> None:
+    """Run a user's SQL (several statements) as the apps' role, in one transaction."""
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        conn.execute(text)
+
+
 def check_query(url: str, latency_ms: float) -> dict:
     """One of the apps' queries, timed: it must return a number and take the latency."""
     with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:

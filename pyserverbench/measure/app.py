@@ -85,7 +85,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[RunConfig, dict, Progress
                        duration_s=CAPACITY_STEP_S if args.capacity else args.duration,
                        db_latency_ms=args.db_latency, vus=0 if args.capacity else args.vus,
                        results_dir=args.results_dir, repeat=args.repeat, server_cpus=cpus,
-                       connections=args.connections, app=app)
+                       connections=args.connections, app=app, db=args.db,
+                       db_setup=args.db_setup)
     return config, capacity, args.progress
 
 

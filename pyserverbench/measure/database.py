@@ -86,10 +86,12 @@ def _serving_postgres(proc: Process, port: int, url: str) -> bool:
 
 def start_database(kind: str, latency_ms: int, host: str, port: int, room: Path, logs: Path,
                    cpus: frozenset[int] | None, pool_total: int | None, procs: ExitStack,
-                   started: Callable[[float], None] = lambda seconds: None) -> Database:
+                   started: Callable[[float], None] = lambda seconds: None,
+                   setup: Path | None = None) -> Database:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Start the database of `kind` on `port`, wait for it and check it; it goes on
-    `procs` (stopped when they close). `started` gets the seconds it took."""
+    `procs` (stopped when they close). `pool_total`: the connections the apps may open;
+    `setup`: a user's SQL to run first; `started` gets the seconds it all took."""
     begun = time.monotonic()
     if kind == "fake":
         url = f"http://{host}:{port}/"
@@ -117,6 +119,12 @@ def start_database(kind: str, latency_ms: int, host: str, port: int, room: Path,
     db.wait_until(lambda: _serving_postgres(db, port, admin), START_DEADLINE_S, "answering")
     pgclient.prepare(cluster, host)
     url = cluster.url(host)
+    if setup is not None:
+        try:
+            pgclient.run_sql(url, setup.read_text())
+        except pgclient.psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckError(f"--db-setup {setup} failed: {first}") from None
     check = pgclient.check_query(url, latency_ms)
     if check["number"] is None or check["took_ms"] < latency_ms:
         raise CheckError(f"PostgreSQL's query took {check['took_ms']} ms for a {latency_ms} ms "

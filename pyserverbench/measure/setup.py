@@ -4,6 +4,7 @@ until every worker runs, both checked; stopped after, whatever happens."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -51,10 +52,22 @@ class RunConfig:
     workers_rule: dict | None = None  # for `--workers auto`: the rule that gave the count
     db: str = "fake"  # or "postgres" (`--db`)
     pool: int | None = None  # `--db-pool`: connections per worker; None: the model's default
+    db_setup: Path | None = None  # a user's SQL, run as the app's role before the server
 
     def pool_per_worker(self) -> int | None:
-        """Connections each worker's pool may open (None: one per call, no pool)."""
+        """Connections each worker's pool may open (None: one per call, no pool, or a
+        user's app, which opens its own)."""
+        if self.app is not None:
+            return None
         return pool_per_worker(self.stack, self.workers, self.threads, self.pool)
+
+    def most_connections(self) -> int:
+        """Connections the apps may open at most: their pools, or for a user's app one
+        per request thread (Django's way; at least 100, PostgreSQL's default)."""
+        total = self.pool_total()
+        if total is not None:
+            return total
+        return max(100, self.processes * (self.effective_threads() or 1))
 
     def pool_total(self) -> int | None:
         per = self.pool_per_worker()
@@ -64,9 +77,14 @@ class RunConfig:
         """The database part of a record, before it starts."""
         if self.db == "fake":
             return {"kind": "fake"}
-        return {"kind": self.db, "pool_per_worker": self.pool_per_worker(),
-                "pool_total": self.pool_total(), "pool_asked": self.pool,
-                "pool_rule": "asked" if self.pool is not None else pool_rule(self.stack)}
+        rule = ("your app's own connections" if self.app is not None else
+                "asked" if self.pool is not None else pool_rule(self.stack))
+        facts = {"kind": self.db, "pool_per_worker": self.pool_per_worker(),
+                 "pool_total": self.pool_total(), "pool_asked": self.pool, "pool_rule": rule}
+        if self.db_setup is not None:
+            facts["setup"] = {"file": str(self.db_setup),
+                              "sha256": hashlib.sha256(self.db_setup.read_bytes()).hexdigest()}
+        return facts
 
     @property
     def processes(self) -> int:
@@ -188,7 +206,8 @@ def _start(config: RunConfig, logs: Path, record: dict,
         if not port_is_free(port, HOST):
             raise PortTaken(f"port {port} on {HOST} is already in use")
     database = start_database(config.db, config.db_latency_ms, HOST, db_port, room, logs,
-                              config.load_cpus(), config.pool_total(), running_now)
+                              config.load_cpus(), config.most_connections(), running_now,
+                              setup=config.db_setup)
     db = database.process
     record["db"].update(database.facts)
     envs = {"fakedb": db.env or {},

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from pyserverbench import RESULTS, ROOT
 from pyserverbench.cli.options import (
+    DB_KINDS,
     OneLineParser,
     add_connections,
     add_db_latency,
@@ -321,7 +322,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         f"256; default each server's own); other stacks run as they are")
     add_db_latency(parser, default=0, help="the fake DB's latency per call in ms, for an "
                                            "app that calls it at $PYSERVERBENCH_DB_URL "
-                                           "(0 to 10000, default 0)")
+                                           "(0 to 10000, default 0); with --db postgres, "
+                                           "given to your app as "
+                                           "$PYSERVERBENCH_DB_LATENCY_MS")
+    parser.add_argument("--db", choices=DB_KINDS, default="fake",
+                        help="postgres: start a real PostgreSQL for each run and give your "
+                             "app its URL as $DATABASE_URL (its password masked); default "
+                             "fake: the fake DB")
+    parser.add_argument("--db-setup", type=existing("file"), default=None, metavar="FILE",
+                        help="--db postgres only: SQL run as the app's role before the "
+                             "server starts (your tables and rows)")
     add_duration(parser, 30, "closed loop: load duration, k6 style (default 30s)")
     add_vus(parser, "closed loop: k6 virtual users (1 to 1000, default 10)")
     add_repeat(parser, "runs (or searches) per stack, fresh processes each (default 1)")
@@ -378,6 +388,8 @@ def app_options_problem(args: argparse.Namespace) -> str | None:
         for option in ("advise_workers", "advise_threads", "rounds"):
             if getattr(args, option) is not None:
                 return f"argument --{option.replace('_', '-')}: applies to --advise only"
+    if args.db_setup is not None and args.db != "postgres":
+        return "argument --db-setup: applies to --db postgres only, not 'fake'"
     names = [name for name, _ in args.env]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -450,11 +462,11 @@ def run_arguments(args: argparse.Namespace, stack: str, interface: str, app: str
             "--workers", str(args.workers), "--db-latency", str(args.db_latency),
             "--duration", f"{args.duration}s", "--vus", str(args.vus),
             "--repeat", str(args.repeat), "--connections", args.connections,
-            "--results-dir", str(args.results_dir.resolve() / "runs")]
+            "--db", args.db, "--results-dir", str(args.results_dir.resolve() / "runs")]
     for request in args.paths or []:
         argv += request.options()
     for flag, value in (("--app-dir", args.app_dir), ("--k6-script", args.k6_script),
-                        ("--requirements", args.requirements)):
+                        ("--requirements", args.requirements), ("--db-setup", args.db_setup)):
         if value is not None:
             argv += [flag, str(value)]
     if args.chdir:

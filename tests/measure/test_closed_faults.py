@@ -5,16 +5,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import ROOT, serving
+from helpers import ROOT, during_load, serving
 
 from pyserverbench.matrix.stacks import STACKS
+from pyserverbench.measure import database as run_database
 from pyserverbench.measure import setup as run_setup
 from pyserverbench.measure.closed import run
 from pyserverbench.measure.setup import RunConfig
@@ -28,26 +28,6 @@ def _start_harness(tmp_path: Path, *args: str) -> subprocess.Popen:
         [sys.executable, "-m", "pyserverbench", "run", "--workers", "1", "--vus", "4",
          "--results-dir", str(tmp_path), *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _during_load(harness: subprocess.Popen) -> dict[str, psutil.Process]:
-    """Wait until k6 runs under the harness; return its direct children by role."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        roles = {}
-        for child in psutil.Process(harness.pid).children():
-            try:
-                line = " ".join(child.cmdline())
-            except psutil.Error:
-                continue
-            role = "k6" if " run " in line and "k6" in line else \
-                "fakedb" if "-m fakedb" in line else "server"
-            roles[role] = child
-        if "k6" in roles:
-            time.sleep(1.0)  # let some requests through first
-            return roles
-        time.sleep(0.1)
-    pytest.fail("k6 never started")
 
 
 def _finish(harness: subprocess.Popen, tmp_path: Path, tree: list[psutil.Process]) -> dict:
@@ -75,7 +55,7 @@ def _tree(roles: dict[str, psutil.Process]) -> list[psutil.Process]:
 def test_a_process_killed_during_the_load_fails_the_run_with_its_failure_rate(
         victim, named, tmp_path):
     harness = _start_harness(tmp_path, "--stack", "gthread", "--duration", "20s")
-    roles = _during_load(harness)
+    roles = during_load(harness, 60)
     tree = _tree(roles)
     roles[victim].send_signal(signal.SIGKILL)
     record = _finish(harness, tmp_path, tree)
@@ -89,7 +69,7 @@ def test_a_process_killed_during_the_load_fails_the_run_with_its_failure_rate(
 
 def test_a_hung_fake_db_fails_the_run_by_failed_requests(tmp_path):
     harness = _start_harness(tmp_path, "--stack", "uvicorn", "--duration", "4s")
-    roles = _during_load(harness)
+    roles = during_load(harness, 60)
     tree = _tree(roles)
     roles["fakedb"].send_signal(signal.SIGSTOP)
     record = _finish(harness, tmp_path, tree)
@@ -123,7 +103,7 @@ def test_a_port_taken_between_the_pick_and_the_bind_is_picked_again(
     never does (so our server fails to bind and exits first). The run must not measure
     it, and starts again."""
     picks, planted, held = [], [], ExitStack()
-    real_free_ports, real_check_db = run_setup.free_ports, run_setup.check_db
+    real_free_ports, real_check_db = run_setup.free_ports, run_database.check_db
 
     def pick(count, host):
         picks.append(real_free_ports(count, host))
@@ -137,7 +117,7 @@ def test_a_port_taken_between_the_pick_and_the_bind_is_picked_again(
         real_check_db(db_url)
 
     monkeypatch.setattr(run_setup, "free_ports", pick)
-    monkeypatch.setattr(run_setup, "check_db", squat_then_check)
+    monkeypatch.setattr(run_database, "check_db", squat_then_check)
     config = RunConfig(stack=STACKS["uvicorn"], workers=1, threads=None, duration_s=2,
                        db_latency_ms=0, vus=1, results_dir=tmp_path)
     with held:

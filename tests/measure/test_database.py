@@ -99,3 +99,20 @@ def test_the_database_plan_puts_each_stack_on_both_and_adds_the_pool_bound_cells
     bound = [c for c in cells if "--db-pool" in c.options]
     assert {c.stack for c in bound} == {"uvicorn", "gevent"}
     assert len({c.section() for c in cells}) == 3
+
+
+def test_a_setup_file_on_the_fake_db_is_refused_and_with_postgres_is_passed_on(tmp_path):
+    from pyserverbench.measure.userapp import app_options_problem, build_parser, run_arguments
+
+    setup = tmp_path / "setup.sql"
+    setup.write_text("SELECT 1;\n")
+    parser = build_parser(raising=True)
+    args = parser.parse_args(["--wsgi", "shop.wsgi:app", "--db-setup", str(setup)])
+    assert app_options_problem(args) == (
+        "argument --db-setup: applies to --db postgres only, not 'fake'")
+    args = parser.parse_args(["--wsgi", "shop.wsgi:app", "--db", "postgres",
+                              "--db-setup", str(setup)])
+    assert app_options_problem(args) is None
+    argv = run_arguments(args, "gthread", "wsgi", "shop.wsgi:app")
+    assert argv[argv.index("--db") + 1] == "postgres"
+    assert argv[argv.index("--db-setup") + 1] == str(setup)

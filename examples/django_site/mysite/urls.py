@@ -7,4 +7,6 @@ urlpatterns = [
     path("api/order", views.order),
     path("api/dashboard", views.dashboard),
     path("api/stock", views.stock),
+    path("api/products", views.products),
+    path("api/in-stock", views.in_stock),
 ]
