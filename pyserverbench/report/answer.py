@@ -24,7 +24,7 @@ from pyserverbench.records import (
     python_order,
     workers_text,
 )
-from pyserverbench.report.capacity import _median_record, latency_ranking
+from pyserverbench.report.capacity import _median_record, latency_ranking, pool_rps
 from pyserverbench.report.markdown import pipe_table
 from pyserverbench.report.rows import cpu_ms_each, fractions, scenario_ranking, threads_text
 from pyserverbench.report.ties import Ranking
@@ -174,10 +174,15 @@ def _measured(records: list[dict], ranked: Ranking, what: str) -> str:
 
 def _capacity_bound(chosen: list[dict]) -> str:
     """What bounds the leaders, from each one's median search: the server's CPUs over a
-    request's CPU cost, or the slots over the time a request holds one."""
-    by_cpu, by_slots = [], []
+    request's CPU cost, the slots over the time a request holds one, or (PostgreSQL) the
+    DB pools' connections over the latency, whichever is lowest."""
+    by_cpu, by_slots, by_pool = [], [], []
     for record in chosen:
         bounds = record["capacity"]["bounds"]
+        pool = pool_rps(record)
+        if pool is not None and pool < (bounds.get("rps") or float("inf")):
+            by_pool.append((record, record["capacity"]["rps"] / pool))
+            continue
         if bounds.get("rps") is None:
             continue
         share = record["capacity"]["rps"] / bounds["rps"]
@@ -202,6 +207,13 @@ def _capacity_bound(chosen: list[dict]) -> str:
                      f"{'/'.join(str(s) for s in slots)} slots, each held "
                      f"{_span(held, '.1f')} ms a request, allow {_span(allow, ',.0f')}/s, "
                      f"and they reach {_span([s * 100 for _, s in by_slots], '.0f')}% of it")
+    if by_pool:
+        total = sorted({r["db"]["pool_total"] for r, _ in by_pool})
+        allow = [pool_rps(r) for r, _ in by_pool]
+        parts.append(f"the DB pools: {'/'.join(str(t) for t in total)} connections, each "
+                     f"held the {by_pool[0][0]['db_latency_ms']} ms of a query, allow "
+                     f"{_span(allow, ',.0f')}/s, and they reach "
+                     f"{_span([s * 100 for _, s in by_pool], '.0f')}% of it")
     if not parts:
         return "not known: no search measured a CPU cost."
     return "Bound by " + "; ".join(parts) + "."

@@ -244,13 +244,14 @@ def _placement(records: list[dict]) -> str:
         return ("Separate roles: " + ", ".join(
             f"{ROLE_NAMES[name]} on host {roles[name].replace(' ', ' at ')}"
             for name in ROLE_NAMES if name in roles) + ".")
+    database = "PostgreSQL" if db_key(records[0]) else "the fake DB"
     if len(placed) == 1 and records[0].get("placement", {}).get("shared") is False:
         p = records[0]["placement"]
-        return (f"Server pinned to CPUs {p['server_cpus']}, k6 and the fake DB to CPUs "
+        return (f"Server pinned to CPUs {p['server_cpus']}, k6 and {database} to CPUs "
                 f"{p['load_cpus']}.")
     if any(r.get("placement", {}).get("shared") is False for r in records):
         return "Placement differs between runs: see the records."
-    return "k6, the fake DB and the server shared these cores."
+    return f"k6, {database} and the server shared these cores."
 
 
 def _workload_words(record: dict) -> str:

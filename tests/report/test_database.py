@@ -61,3 +61,14 @@ def test_a_pool_note_says_when_each_call_opens_its_own_connection():
                           pool_total=None, pool_bound_rps=None, connections_most=3)
     assert pool_note([record]) == "a connection per call, at most 3 open"
     assert pool_note([capacity_record("uvicorn", 25, 900.0)]) == ""
+
+
+def test_the_answer_says_a_pool_binds_where_it_is_the_lowest_bound():
+    real = [_on_postgres(capacity_record("uvicorn", 25, 810.0 + n, number=n, bound=1850.0))
+            for n in (1, 2, 3)]
+    [found] = answers(real)
+    row = dict(zip(("App", "Leading group", "Req/s per server core", "CPU ms/req",
+                    "Peak MB", "What bounds them"), found.row(), strict=False))
+    assert row["What bounds them"].startswith(
+        "Bound by the DB pools: 8 connections, each held the 25 ms of a query, allow 960/s")
+    assert "the server's CPU" not in row["What bounds them"]
