@@ -155,16 +155,25 @@ def _one(values: list) -> object:
     return values[0] if len({json.dumps(v) for v in values}) == 1 else "mixed"
 
 
+COUNTED = ("requests", "pool_taken", "pool_wait_ns")  # the counters a worker's file holds
+
+
+def counted_since(before: dict[int, dict], after: dict[int, dict]) -> dict[int, dict]:
+    """Per worker, what its counters rose by between two `read_workers` readings (from 0
+    for a worker first seen after)."""
+    return {pid: {key: entry[key] - before.get(pid, {}).get(key, 0)
+                  for key in COUNTED if key in entry}
+            for pid, entry in after.items()}
+
+
 def probe_facts(workers_asked: int, before: dict[int, dict], after: dict[int, dict],
                 alive: list[int], threads: dict[int, int], nodelay: dict[int, bool | None],
                 nodelay_error: str | None) -> dict:
     """The probe part of a record: the workers and their share of the load's requests."""
     workers = []
+    rose = counted_since(before, after)
     for pid, entry in sorted(after.items()):
-        earlier = before.get(pid, {})
-        since = {key: entry[key] - earlier.get(key, 0)
-                 for key in ("requests", "pool_taken", "pool_wait_ns") if key in entry}
-        worker = {**entry, **since, "alive": pid in alive,
+        worker = {**entry, **rose[pid], "alive": pid in alive,
                   "threads_peak": threads.get(pid), "tcp_nodelay": nodelay.get(pid)}
         workers.append(worker)
     spread = split_facts({w["pid"]: [w["requests"]] for w in workers})

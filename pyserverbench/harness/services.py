@@ -61,8 +61,10 @@ def fakedb_environment(room: Path) -> dict[str, str]:
     return environment(room, ROOT)
 
 
-def server_environment(room: Path, db_url: str, probe_dir: Path) -> dict[str, str]:
-    """A server's clean-room environment: where the apps find the fake DB, and where
-    each worker's probe writes what served."""
-    return environment(room, ROOT, PYSERVERBENCH_DB_URL=db_url,
-                       PYSERVERBENCH_PROBE_DIR=str(probe_dir))
+def server_environment(room: Path, db_url: str | None, probe_dir: Path,
+                       **db_env: str) -> dict[str, str]:
+    """A server's clean-room environment: where the apps find the fake DB (`db_url`),
+    or the database `db_env` names instead, and where each worker's probe writes what
+    served."""
+    found = {"PYSERVERBENCH_DB_URL": db_url} if db_url is not None else {}
+    return environment(room, ROOT, **found, **db_env, PYSERVERBENCH_PROBE_DIR=str(probe_dir))

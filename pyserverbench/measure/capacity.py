@@ -26,12 +26,10 @@ from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.matrix.workloads import (
     STUDY_MIX,
     db_waits,
-    mean_calls,
     most_calls,
     parse_mix,
     workload_from,
 )
-from pyserverbench.measure.database import pool_bound
 from pyserverbench.measure.lifecycle import (
     base_record,
     guarded,
@@ -79,11 +77,8 @@ class CapacityConfig:
         return db_waits(parse_mix(self.mix), self.run.stack.app) * self.run.db_latency_ms
 
     def pool_rps(self) -> float | None:
-        """The rate the workers' DB pools allow (P / L per call), None without a bound."""
-        if self.run.db == "fake":
-            return None
-        return pool_bound(self.run.pool_total(), self.run.db_latency_ms,
-                          mean_calls(parse_mix(self.mix)))
+        """The rate the workers' DB pools allow for this search's mix, None without one."""
+        return self.run.pool_rps(self.mix)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[list[CapacityConfig], int, str]:

@@ -37,8 +37,8 @@ from pyserverbench.harness.procs import Process, ProcessError
 from pyserverbench.harness.usage import LoadMonitor
 from pyserverbench.matrix.ceiling import ceiling_facts, client_facts
 from pyserverbench.matrix.stacks import STACKS, threads_problem
-from pyserverbench.matrix.workloads import mean_calls, parse_mix, workload_from
-from pyserverbench.measure.database import DbWatch, pool_bound
+from pyserverbench.matrix.workloads import workload_from
+from pyserverbench.measure.database import DbWatch
 from pyserverbench.measure.lifecycle import (
     base_record,
     guarded,
@@ -113,9 +113,8 @@ def measure(config: RunConfig, k6: str, logs: Path, record: dict) -> dict:
         usage = monitor.facts(time.monotonic() - k6_start)
         db_seen = db_watch.take()
         if db_seen is not None:
-            record["db"].update(seen=db_seen, pool_bound_rps=pool_bound(
-                config.pool_total(), config.db_latency_ms,
-                mean_calls(parse_mix(config.workload.mix()))))
+            record["db"].update(seen=db_seen,
+                                pool_bound_rps=config.pool_rps(config.workload.mix()))
         after = read_workers(up.probe_dir)
         probe = probe_facts(config.processes, before, after,
                             up.workers(after),

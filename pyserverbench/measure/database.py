@@ -9,9 +9,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyserverbench.harness.checks import CheckError, check_db
 from pyserverbench.harness.cleanroom import SYSTEM_PATH
+from pyserverbench.harness.probe import counted_since
 from pyserverbench.harness.procs import PortTaken, Process, listening_pids
 from pyserverbench.harness.redact import keep_secret
 from pyserverbench.harness.services import (
@@ -23,7 +25,9 @@ from pyserverbench.harness.services import (
 )
 from pyserverbench.matrix.stacks import Stack
 
-KINDS = ("fake", "postgres")
+if TYPE_CHECKING:  # psycopg is imported only for --db postgres
+    from pyserverbench.harness.pgclient import ConnectionSampler
+
 SHARED_POOL = 10  # connections per worker for a pool its requests share (asyncpg's default)
 
 
@@ -69,7 +73,7 @@ class Database:
     url: str
     app_env: dict[str, str]
     facts: dict
-    sampler: object | None = None  # pgclient.ConnectionSampler, ticked during the load
+    sampler: ConnectionSampler | None = None  # ticked during the load
 
 
 def _serving_postgres(proc: Process, port: int, url: str) -> bool:
@@ -87,11 +91,13 @@ def _serving_postgres(proc: Process, port: int, url: str) -> bool:
 def start_database(kind: str, latency_ms: int, host: str, port: int, room: Path, logs: Path,
                    cpus: frozenset[int] | None, pool_total: int | None, procs: ExitStack,
                    started: Callable[[float], None] = lambda seconds: None,
-                   setup: Path | None = None) -> Database:
+                   setup: Path | None = None, pool: int | None = None) -> Database:
     # pragma: no mutate block  (drives real processes: see docs/contributing.md)
     """Start the database of `kind` on `port`, wait for it and check it; it goes on
     `procs` (stopped when they close). `pool_total`: the connections the apps may open;
-    `setup`: a user's SQL to run first; `started` gets the seconds it all took."""
+    `pool`: each worker's pool, told to the apps; `setup`: a user's SQL to run first;
+    `started` gets the seconds it all took. The result's `app_env` is all the server
+    needs to find the database."""
     begun = time.monotonic()
     if kind == "fake":
         url = f"http://{host}:{port}/"
@@ -101,7 +107,7 @@ def start_database(kind: str, latency_ms: int, host: str, port: int, room: Path,
         wait_ready(db, port, url)
         check_db(url)
         started(time.monotonic() - begun)
-        return Database("fake", db, url, {}, {"kind": "fake"})
+        return Database("fake", db, url, {"PYSERVERBENCH_DB_URL": url}, {"kind": "fake"})
     from pyserverbench.harness import pgclient, postgres
 
     most = (pool_total or 0) + postgres.EXTRA_CONNECTIONS
@@ -134,7 +140,8 @@ def start_database(kind: str, latency_ms: int, host: str, port: int, room: Path,
     facts = {"kind": "postgres", **cluster.facts(), "start_s": round(seconds, 2),
              "check_query_ms": check["took_ms"]}
     app_env = {"DATABASE_URL": url, "PYSERVERBENCH_DB_KIND": "postgres",
-               "PYSERVERBENCH_DB_LATENCY_MS": str(latency_ms)}
+               "PYSERVERBENCH_DB_LATENCY_MS": str(latency_ms),
+               **({"PYSERVERBENCH_DB_POOL": str(pool)} if pool is not None else {})}
     sampler = pgclient.ConnectionSampler(admin)
     procs.callback(sampler.close)
     return Database("postgres", db, url, app_env, facts, sampler)
@@ -143,11 +150,9 @@ def start_database(kind: str, latency_ms: int, host: str, port: int, room: Path,
 def pool_waits(before: dict[int, dict], after: dict[int, dict]) -> dict:
     """Connections the workers took from their pools between two probe readings, and the
     mean and total time they waited for them."""
-    taken = waited_ns = 0
-    for pid, entry in after.items():
-        earlier = before.get(pid, {})
-        taken += entry.get("pool_taken", 0) - earlier.get("pool_taken", 0)
-        waited_ns += entry.get("pool_wait_ns", 0) - earlier.get("pool_wait_ns", 0)
+    rose = counted_since(before, after).values()
+    taken = sum(worker.get("pool_taken", 0) for worker in rose)
+    waited_ns = sum(worker.get("pool_wait_ns", 0) for worker in rose)
     return {"taken": taken, "wait_s": round(waited_ns / 1e9, 3),
             "mean_wait_ms": round(waited_ns / taken / 1e6, 3) if taken else None}
 
@@ -164,16 +169,16 @@ class DbWatch:
 
     def start(self) -> None:
         if self.sampler is not None:
-            self.sampler.take()  # type: ignore[attr-defined]
+            self.sampler.take()
             self.before = self.read()
 
     def tick(self) -> None:
         if self.sampler is not None:
-            self.sampler.tick()  # type: ignore[attr-defined]
+            self.sampler.tick()
 
     def take(self) -> dict | None:
         """The facts since start(), None for the fake DB."""
         if self.sampler is None:
             return None
-        return {"connections": self.sampler.take(),  # type: ignore[attr-defined]
+        return {"connections": self.sampler.take(),
                 "pool": pool_waits(self.before, self.read())}

@@ -26,8 +26,14 @@ from pyserverbench.harness.services import (
     workers_running,
 )
 from pyserverbench.matrix.stacks import Stack
-from pyserverbench.matrix.workloads import Workload
-from pyserverbench.measure.database import Database, pool_per_worker, pool_rule, start_database
+from pyserverbench.matrix.workloads import Workload, mean_calls, parse_mix
+from pyserverbench.measure.database import (
+    Database,
+    pool_bound,
+    pool_per_worker,
+    pool_rule,
+    start_database,
+)
 from pyserverbench.measure.userapp import UserApp, masked
 
 HOST = "127.0.0.1"
@@ -73,6 +79,13 @@ class RunConfig:
     def pool_total(self) -> int | None:
         per = self.pool_per_worker()
         return None if per is None else per * self.processes
+
+    def pool_rps(self, mix: str) -> float | None:
+        """The rate the workers' DB pools allow for requests of `mix` (P / L per call);
+        None on the fake DB or without a pool."""
+        if self.db == "fake":
+            return None
+        return pool_bound(self.pool_total(), self.db_latency_ms, mean_calls(parse_mix(mix)))
 
     def db_facts(self) -> dict:
         """The database part of a record, before it starts."""
@@ -212,22 +225,17 @@ def _start(config: RunConfig, logs: Path, record: dict,
             raise PortTaken(f"port {port} on {HOST} is already in use")
     database = start_database(config.db, config.db_latency_ms, HOST, db_port, room, logs,
                               config.load_cpus(), config.most_connections(), running_now,
-                              setup=config.db_setup)
+                              setup=config.db_setup, pool=config.pool_per_worker())
     db = database.process
     record["db"].update(database.facts)
     envs = {"fakedb": db.env or {},
-            "server": server_environment(room, database.url, probe_dir),
+            "server": server_environment(room, None, probe_dir, **database.app_env),
             "k6": environment(room, None)}
-    if config.db != "fake":  # the apps find PostgreSQL at DATABASE_URL
-        envs["server"].pop("PYSERVERBENCH_DB_URL")
-    envs["server"].update(database.app_env)
-    if config.pool_per_worker() is not None and config.db != "fake":
-        envs["server"]["PYSERVERBENCH_DB_POOL"] = str(config.pool_per_worker())
     server_cwd = room
     if app is not None:
         envs["server"].update(app.server_env(), PYTHONPATH=app.python_path())
         server_cwd = app.app_dir if app.chdir and app.app_dir else room
-    record["commands"] = {"fakedb": db.argv, **record["commands"]}
+    record["commands"]["fakedb"] = db.argv
     record["environment"] = {**envs, "server": masked(envs["server"]),
                              "cwd": str(server_cwd) if server_cwd != room
                              else "an empty directory made for the run"}

@@ -7,7 +7,7 @@ import hashlib
 import statistics
 from collections import defaultdict
 
-from pyserverbench.records import CapacityKey
+from pyserverbench.records import CapacityKey, db_key
 from pyserverbench.report.glossary import linked
 from pyserverbench.report.markdown import pipe_table
 from pyserverbench.report.rows import NONE, _cell, _head, stack_cell
@@ -73,7 +73,8 @@ def stopped_by_errors(record: dict) -> bool:
 
 
 def _notes(runs: list[dict], spread: float) -> str:
-    notes = [pool_note(runs)] if pool_note(runs) else []
+    pools = pool_note(runs)
+    notes = [pools] if pools else []
     errors = sum(stopped_by_errors(r) for r in runs)
     if errors:
         notes.append(f"stopped by failed requests, not latency, in {errors} of {len(runs)}")
@@ -132,9 +133,9 @@ def pool_rps(record: dict) -> float | None:
 
 def pool_note(runs: list[dict]) -> str:
     """On PostgreSQL: the pools, their bound and the most connections seen."""
-    db = runs[0].get("db") or {}
-    if db.get("kind", "fake") == "fake":
+    if not db_key(runs[0]):
         return ""
+    db = runs[0]["db"]
     most = max(((r.get("db") or {}).get("connections_most") or 0 for r in runs), default=0)
     if db.get("pool_total") is None:
         return f"a connection per call, at most {most} open"

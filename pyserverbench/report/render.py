@@ -173,8 +173,7 @@ def search_facts(records: list[dict]) -> list[str]:
 def database_facts(records: list[dict]) -> list[str]:
     """On PostgreSQL: which server, from where, as whom, how long it took to start, and
     what each request asks of it; nothing on the fake DB."""
-    real = [r["db"] for r in records if (r.get("db") or {}).get("kind", "fake") != "fake"
-            and r["db"].get("version")]
+    real = [r["db"] for r in records if db_key(r) and r["db"].get("version")]
     if not real:
         return []
     versions = "/".join(sorted({db["version"] for db in real}))
