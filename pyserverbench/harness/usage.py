@@ -143,18 +143,32 @@ class LoadMonitor:
         }
 
 
-def cpu_busy(before: list, after: list, cpus: list[int]) -> float:
-    """The share of time `cpus` were busy between two `psutil.cpu_times(percpu=True)`
-    readings, as the kernel counts it (interrupt and network work included)."""
-    busy = total = 0.0
+def _shares(before: list, after: list, cpus: list[int], names: tuple[str, ...],
+            ) -> float | None:
+    """The share of `cpus`' time, between two `psutil.cpu_times(percpu=True)` readings,
+    spent in the fields `names` (guest time is inside user, so it is not counted twice);
+    None if no time passed."""
+    part = total = 0.0
     for cpu in cpus:
         spent = {name: getattr(after[cpu], name) - getattr(before[cpu], name)
                  for name in after[cpu]._fields}
-        idle = spent["idle"] + spent.get("iowait", 0.0)
-        step = sum(v for name, v in spent.items() if name not in ("guest", "guest_nice"))
-        busy += step - idle
-        total += step
-    return round(busy / total, 3) if total > 0 else 0.0
+        part += sum(spent.get(name, 0.0) for name in names)
+        total += sum(v for name, v in spent.items() if name not in ("guest", "guest_nice"))
+    return part / total if total > 0 else None
+
+
+def cpu_busy(before: list, after: list, cpus: list[int]) -> float:
+    """The share of time `cpus` were busy between two `psutil.cpu_times(percpu=True)`
+    readings, as the kernel counts it (interrupt and network work included)."""
+    idle = _shares(before, after, cpus, ("idle", "iowait"))
+    return round(1.0 - idle, 3) if idle is not None else 0.0
+
+
+def cpu_stolen(before: list, after: list, cpus: list[int]) -> float:
+    """The share of `cpus`' time the hypervisor gave to another guest (steal) between two
+    `psutil.cpu_times(percpu=True)` readings: 0 where the kernel does not count it."""
+    stolen = _shares(before, after, cpus, ("steal",))
+    return round(stolen, 4) if stolen is not None else 0.0
 
 
 def _cpu(who: int) -> float:

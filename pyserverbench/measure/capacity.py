@@ -41,6 +41,7 @@ from pyserverbench.measure.search import (
     AIM_SLOTS,
     FIRST_SLOTS,
     LOAD_BUSY,
+    MIN_RPS,
     SCRIPT,
     Search,
     aim,
@@ -48,13 +49,17 @@ from pyserverbench.measure.search import (
     default_goal_ms,
     first_rate,
     search,
+    steady,
     step_argv,
+    step_problem,
     step_seconds,
     users_script,
 )
 from pyserverbench.measure.setup import RunConfig, resolve_workers, services
 from pyserverbench.measure.steps import Stepper
 
+WARM_SHARE = 0.5  # before its first step a fresh server serves this share of that rate ...
+WARM_S = 3  # ... for this many seconds, not judged (a cold first step fails, measured)
 POOL_SLACK = 1.1  # a capacity may pass the pool bound by this much (the `/` share varies)
 
 
@@ -119,7 +124,7 @@ def settings(config: CapacityConfig) -> dict:
             "min_requests": config.min_requests,
             "start_rps": config.start_rps, "near_rps": config.near_rps,
             "max_rps": config.max_rps, "mix": config.mix,
-            "steps": []}
+            "warm": None, "set_aside": [], "steps": []}
 
 
 def search_facts(config: CapacityConfig, found: Search, slots: int | None,
@@ -186,6 +191,7 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
                        probe=SpeedProbe(run.server_cpus))
 
         found_steps: list[dict] = record["capacity"]["steps"]  # kept if the search fails
+        set_aside: list[dict] = record["capacity"]["set_aside"]  # steps lost to steal
 
         def judged(step: dict) -> None:
             found_steps.append(step)
@@ -193,11 +199,14 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
 
         server_cpus = len(record["placement"]["server_cpus"])
         pool_rps = config.pool_rps()
-        found = search(lambda rate: step(rate, step_seconds(rate, run.duration_s,
-                                                             config.min_requests)),
-                       config.goal_ms,
-                       under(first_rate(config.start_rps, slots, wait_ms), pool_rps,
-                             FIRST_SLOTS),
+        start = under(first_rate(config.start_rps, slots, wait_ms), pool_rps, FIRST_SLOTS)
+        warm = step(max(MIN_RPS, round((config.near_rps or start) * WARM_SHARE, 1)), WARM_S)
+        problem = step_problem(warm, config.goal_ms)
+        record["capacity"]["warm"] = {**warm, "passed": problem is None, "reason": problem}
+        measured = steady(lambda rate: step(rate, step_seconds(rate, run.duration_s,
+                                                                config.min_requests)),
+                          set_aside)
+        found = search(measured, config.goal_ms, start,
                        config.resolution, config.max_rps, on_step=judged,
                        aim_after=lambda first: under(aim(first, slots, server_cpus, wait_ms),
                                                      pool_rps, AIM_SLOTS),
@@ -208,11 +217,13 @@ def measure(config: CapacityConfig, k6: str, logs: Path, record: dict,
                             nodelay.error)
         up.server.check_alive()
         up.db.check_alive()
+    served = [record["capacity"]["warm"], *set_aside, *found.steps]
     probe["contradictions"] = judge(
         run.stack.loop, run.stack.parser, run.processes, probe,
-        sum(s["total_requests"] for s in found.steps), sum(s["vus"] for s in found.steps),
+        sum(s["total_requests"] for s in served), sum(s["vus"] for s in served),
         free_threaded_build())
-    facts = search_facts(config, found, slots, server_cpus)
+    facts = {**search_facts(config, found, slots, server_cpus),
+             "warm": record["capacity"]["warm"], "set_aside": set_aside}
     if run.db != "fake":
         seen = [s["db"]["connections"]["most"] for s in found.steps if s.get("db")]
         record["db"].update(pool_bound_rps=pool_rps, connections_most=max(seen, default=None))

@@ -43,6 +43,8 @@ AIM_SLOTS = 0.9  # ... or the slots allow, where they bind first (a closer bound
 AIMED_CLIMB = 1.15  # ... or climb by this factor, whichever is higher (2 without an aim)
 FIRST_SLOTS = 0.8  # a blocking server starts at this share of its slots over the DB wait
 NEAR_DOWN = 2  # a search near an earlier answer first steps down by this many resolutions
+STEP_STEAL_LIMIT = 0.03  # a step whose CPUs lost more than this share to steal runs again
+SET_ASIDE_MOST = 6  # ... at most this many times in a search; then steps count as they are
 DEFAULT_GOAL_MARGIN_MS = 50.0  # the goal is p99 <= DB time + this, unless given
 
 
@@ -288,6 +290,24 @@ def search(measure: Callable[[float], dict], goal_ms: float, start_rps: float,
             on_step(state.steps[-1])
         rate = state.next_rate()
     return state
+
+
+def steady(measure: Callable[[float], dict], set_aside: list[dict],
+           limit: float = STEP_STEAL_LIMIT, most: int = SET_ASIDE_MOST,
+           ) -> Callable[[float], dict]:
+    """`measure`, but a step during which the hypervisor stole more than `limit` of the
+    run's CPUs' time is set aside (kept in `set_aside` with its reason, not judged) and
+    the rate is run again, up to `most` times in all; after that a step counts as it is
+    (the run's own watch then says how much was stolen)."""
+    def run(rate: float) -> dict:
+        while True:
+            step = measure(rate)
+            stolen = step["usage"].get("steal", 0.0)
+            if stolen <= limit or len(set_aside) >= most:
+                return step
+            set_aside.append({**step, "set_aside": f"CPU steal {stolen:.1%} of the step's "
+                                                   f"CPU time (limit {limit:.0%})"})
+    return run
 
 
 def step_argv(k6: str, summary: Path, base_url: str, rate: float, duration_s: int,

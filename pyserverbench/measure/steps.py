@@ -15,7 +15,7 @@ from pyserverbench.harness.k6 import K6Error, read_summary, run_k6
 from pyserverbench.harness.probe import NodelayReader, read_workers
 from pyserverbench.harness.procs import Process, ProcessError, log_tail
 from pyserverbench.harness.speed import SpeedProbe, slowdown
-from pyserverbench.harness.usage import LoadMonitor, TreeUsage, cpu_busy
+from pyserverbench.harness.usage import LoadMonitor, TreeUsage, cpu_busy, cpu_stolen
 from pyserverbench.measure.database import DbWatch
 from pyserverbench.measure.search import (
     cpu_per_1000,
@@ -119,6 +119,8 @@ class Stepper:
         now = psutil.cpu_times(percpu=True)
         usage["cpus_busy"] = {side: cpu_busy(times, now, self.placement[side])
                               for side in ("server_cpus", "load_cpus")}
+        usage["steal"] = cpu_stolen(times, now, sorted({
+            *self.placement["server_cpus"], *self.placement["load_cpus"]}))
         figures = {**step_figures(read_summary(summary), rate, duration),
                    "step_s": duration, "vus": vus, "k6_exit_code": code, "usage": usage}
         figures["cpu_s_per_1000"] = cpu_per_1000(usage, figures["achieved_rps"])

@@ -8,7 +8,7 @@ import pytest
 from helpers import capacity_step as _step
 from helpers import capacity_usage as _usage
 
-from pyserverbench.harness.usage import cpu_busy
+from pyserverbench.harness.usage import cpu_busy, cpu_stolen
 from pyserverbench.matrix.workloads import parse_mix
 from pyserverbench.measure.capacity import (
     parse_args,
@@ -85,6 +85,18 @@ def test_cpu_busy_counts_everything_but_idle_and_io_wait_on_the_chosen_cpus():
     assert cpu_busy(before, after, [1]) == 0.0
     assert cpu_busy(before, after, [0, 1]) == 0.25
     assert cpu_busy(before, before, [0]) == 0.0
+
+
+def test_cpu_stolen_is_the_share_of_the_chosen_cpus_time_given_to_another_guest():
+    Times = collections.namedtuple("Times", "user system idle steal guest")
+    before = [Times(0, 0, 0, 0, 0), Times(0, 0, 0, 0, 0)]
+    after = [Times(6, 1, 2, 1, 3), Times(1, 0, 9, 0, 0)]
+    assert cpu_stolen(before, after, [0]) == 0.1  # 1 of 10; guest is inside user
+    assert cpu_stolen(before, after, [1]) == 0.0
+    assert cpu_stolen(before, after, [0, 1]) == 0.05
+    assert cpu_stolen(before, before, [0]) == 0.0
+    NoSteal = collections.namedtuple("NoSteal", "user idle")
+    assert cpu_stolen([NoSteal(0, 0)], [NoSteal(1, 1)], [0]) == 0.0
 
 
 def test_one_search_per_latency_with_the_default_goal_and_placement(tmp_path, monkeypatch):

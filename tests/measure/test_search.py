@@ -18,6 +18,7 @@ from pyserverbench.measure.search import (
     default_goal_ms,
     first_rate,
     search,
+    steady,
     step_argv,
     step_figures,
     step_problem,
@@ -62,6 +63,36 @@ def test_the_search_finds_the_capacity_within_the_resolution(capacity):
     assert (found.failing - found.capacity()) / found.capacity() <= 0.05
     assert all(s["passed"] == (s["offered_rps"] <= capacity) for s in found.steps)
     assert len(found.steps) < 20
+
+
+def test_a_step_the_hypervisor_stole_from_is_set_aside_and_its_rate_run_again():
+    stolen = iter([0.08, 0.031, 0.0, 0.2, 0.01])  # the share stolen, step after step
+    runs: list[float] = []
+
+    def measure(rate: float) -> dict:
+        runs.append(rate)
+        return {**_step(rate, p99=500.0 if rate > 120 else 30.0),
+                "usage": {"steal": next(stolen, 0.0)}}
+
+    set_aside: list[dict] = []
+    found = search(steady(measure, set_aside, limit=0.03, most=6), GOAL, start_rps=100,
+                   resolution=0.5)
+    assert runs[:3] == [100, 100, 100]  # 8% and 3.1% stolen: run again; 0% counts
+    assert [s["usage"]["steal"] for s in set_aside] == [0.08, 0.031, 0.2]
+    assert set_aside[0]["set_aside"] == "CPU steal 8.0% of the step's CPU time (limit 3%)"
+    assert [s["usage"]["steal"] for s in found.steps][:2] == [0.0, 0.01]
+    assert found.capacity() == 100
+
+
+def test_after_the_most_set_aside_a_stolen_step_counts_as_it_is():
+    set_aside: list[dict] = []
+    measure = steady(lambda rate: {**_step(rate), "usage": {"steal": 0.5}}, set_aside,
+                     limit=0.03, most=2)
+    assert measure(10)["usage"]["steal"] == 0.5  # the third step is returned
+    assert len(set_aside) == 2
+    assert measure(10) and len(set_aside) == 2  # and no more are set aside
+    steady_step = steady(lambda rate: {**_step(rate), "usage": {}}, set_aside, most=9)(10)
+    assert steady_step["offered_rps"] == 10 and len(set_aside) == 2  # no steal counted: 0
 
 
 def _rates(found) -> list[float]:
