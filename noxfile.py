@@ -19,6 +19,7 @@ from pyserverbench.cli.options import load_options_problem  # noqa: E402
 from pyserverbench.matrix.pins import HARNESS_PACKAGES, REPORT_PACKAGES, pinned  # noqa: E402
 from pyserverbench.matrix.pythons import (  # noqa: E402
     BETWEEN,
+    OLDEST,
     available,
     ends,
     free_threaded,
@@ -302,10 +303,13 @@ def tests(session: nox.Session) -> None:
     on those between, the tests that start no process (`-- ...` runs what you pass)."""
     session.install(*suite_requirements())
     arguments = pytest_arguments(session.python, FOUND, session.posargs)
+    oldest, newest = ends(FOUND) or (session.python, session.python)
     if arguments[:2] == ["-m", BETWEEN]:
-        oldest, newest = ends(FOUND)
         session.log(f"Python {session.python} is between {oldest} and {newest}: the tests "
                     f"that start processes or fuzz run on those two")
+    elif arguments[:2] == ["-m", OLDEST]:
+        session.log(f"Python {session.python} is the oldest: the harness's own process "
+                    f"tests (marked newest) run on {newest} only")
     session.run("python", "-m", "pytest", *arguments)
 
 

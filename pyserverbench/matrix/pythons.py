@@ -58,14 +58,21 @@ def free_threaded(versions: list[str]) -> list[str]:
 
 
 BETWEEN = "not processes and not fuzz"  # what the Pythons between the ends run
+OLDEST = "not newest"  # what the oldest leaves to the newest (the harness's own processes)
 
 
 def pytest_arguments(python: str, found: list[str], posargs: list[str]) -> list[str]:
-    """What `nox -s tests` gives pytest on one Python: the whole suite on the oldest and
-    the newest Python found, the tests that start no process and fuzz nothing on those
-    between (each Python's real servers are the same code; the ends catch what a
-    version changes), and whatever the user passed, as passed."""
+    """What `nox -s tests` gives pytest on one Python: the whole suite on the newest
+    Python found; on the oldest, all but the tests marked `newest` (processes whose
+    behaviour is the harness's, not the apps' under a Python: PostgreSQL, signals, the
+    browser); the tests that start no process and fuzz nothing on those between (each
+    Python's real servers are the same code; the ends catch what a version changes);
+    and whatever the user passed, as passed."""
     if posargs:
         return list(posargs)
-    return ([] if python not in found or python in (ends(found) or ())
-            else ["-m", BETWEEN])
+    if python not in found:
+        return []
+    oldest, newest = ends(found) or (python, python)
+    if python == newest:
+        return []
+    return ["-m", OLDEST] if python == oldest else ["-m", BETWEEN]

@@ -167,6 +167,12 @@ def sitting_facts(records: list[dict], floor: float | None, what: str) -> list[s
         facts.append(f"Disturbed: {len(disturbed)} {what} (run again once, later in the "
                      f"sitting): " + "; ".join(sorted({d for r in disturbed
                                                        for d in r["machine"]["disturbed"]})))
+    aside = [len((r.get("capacity") or {}).get("set_aside") or []) for r in records]
+    if sum(aside):
+        judged = sum(len((r.get("capacity") or {}).get("steps") or []) for r in records)
+        facts.append(f"Steps set aside for CPU steal: {sum(aside)} (in {sum(map(bool, aside))} "
+                     f"of {len(records)} {what}; each rate run again), beside {judged} "
+                     f"judged steps.")
     probed = [r["capacity"]["speed"]["median_ms"] for r in records
               if ((r.get("capacity") or {}).get("speed") or {}).get("median_ms")]
     if len(probed) > 1:

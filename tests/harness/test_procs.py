@@ -36,7 +36,7 @@ LEADER_DIES_CHILD_STAYS = (  # the leader dies at SIGTERM, its child ignores it
     "time.sleep(60)\n"
 )
 
-pytestmark = pytest.mark.processes  # every test here starts real processes
+pytestmark = [pytest.mark.processes, pytest.mark.newest]  # the harness's process groups
 
 
 def _log_has_line(path) -> bool:

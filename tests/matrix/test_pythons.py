@@ -63,10 +63,12 @@ def test_the_suite_starts_processes_on_the_oldest_and_newest_python_found():
     from pyserverbench.matrix.pythons import pytest_arguments
 
     found = ["3.11", "3.10", "3.12", "3.13"]
-    assert pytest_arguments("3.10", found, []) == []
+    assert pytest_arguments("3.10", found, []) == ["-m", "not newest"]
     assert pytest_arguments("3.13", found, []) == []
     assert pytest_arguments("3.11", found, []) == ["-m", "not processes and not fuzz"]
     assert pytest_arguments("3.12", found, []) == ["-m", "not processes and not fuzz"]
     assert pytest_arguments("3.12", found, ["-k", "x"]) == ["-k", "x"]  # as the user asked
     assert pytest_arguments("3.11", ["3.11"], []) == []  # one Python is both ends
     assert pytest_arguments("3.12", ["3.9", "3.12", "3.10"], []) == []  # by number, not text
+    assert pytest_arguments("3.9", ["3.9", "3.12", "3.10"], []) == ["-m", "not newest"]
+    assert pytest_arguments("3.14", found, []) == []  # not found: the whole suite

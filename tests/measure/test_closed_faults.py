@@ -19,7 +19,7 @@ from pyserverbench.measure import setup as run_setup
 from pyserverbench.measure.closed import run
 from pyserverbench.measure.setup import RunConfig
 
-pytestmark = pytest.mark.processes  # every test here starts real processes
+pytestmark = [pytest.mark.processes, pytest.mark.newest]  # the harness's fault handling
 
 
 

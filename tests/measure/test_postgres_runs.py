@@ -20,7 +20,7 @@ from pyserverbench.devtools.interrupts import trial
 from pyserverbench.harness.procs import free_ports
 from pyserverbench.measure.database import start_database
 
-pytestmark = pytest.mark.processes  # every test here starts real processes
+pytestmark = [pytest.mark.processes, pytest.mark.newest]  # PostgreSQL: its binaries' behaviour
 
 
 def test_postgres_starts_as_an_unprivileged_user_and_holds_a_query_for_the_latency(tmp_path):

@@ -99,6 +99,20 @@ def test_a_sittings_table_has_tie_groups_a_noise_floor_and_leaves_out_what_was_r
     assert "sitting S1" in text  # the sitting names its section
 
 
+def test_a_sittings_section_counts_the_steps_set_aside_for_cpu_steal():
+    records = [_placed(_record("uvicorn", 25, rps, n), "u", n, n * 10)
+               for n, rps in enumerate((1000.0, 1020.0, 1010.0), start=1)]
+    judged = sum(len(r["capacity"]["steps"]) for r in records)
+    section = render(records).split("### 25 ms DB latency")[1]
+    assert "set aside" not in section  # none were
+    stolen = {**records[0]["capacity"]["steps"][0], "set_aside": "CPU steal 8.0% ..."}
+    records[0]["capacity"]["set_aside"] = [stolen, stolen]
+    records[2]["capacity"]["set_aside"] = [stolen]
+    section = render(records).split("### 25 ms DB latency")[1]
+    assert (f"Steps set aside for CPU steal: 3 (in 2 of 3 searches; each rate run again), "
+            f"beside {judged} judged steps.") in section
+
+
 def test_a_sittings_section_states_how_far_the_cpus_speed_moved_while_steps_ran():
     records = [_placed(_record("uvicorn", 25, rps, n), "u", n, n * 10)
                for n, rps in enumerate((1150.0, 720.0, 1050.0), start=1)]

@@ -21,6 +21,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.processes,
+    pytest.mark.newest,  # Chromium, not a Python
     pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
                        reason="no Chromium: install Debian's chromium and chromium-driver "
                               "(apt-get install chromium chromium-driver) to run the "
