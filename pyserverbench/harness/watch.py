@@ -10,31 +10,11 @@ from pathlib import Path
 
 import psutil
 
+from pyserverbench.harness.usage import cpu_stolen
+
 STEAL_LIMIT = 0.05  # share of the run's CPU time the hypervisor gave to someone else
 FOREIGN_LIMIT = 0.10  # CPUs' worth of time used by processes that are not ours
 PRESSURE_LIMIT = 5.0  # % of time some task waited for memory (PSI, avg10)
-STEAL_FIELD = 7  # /proc/stat: user nice system idle iowait irq softirq steal ...
-
-
-def cpu_jiffies(stat: str) -> dict[int, list[int]]:
-    """Each CPU's counters from the text of /proc/stat."""
-    counters = {}
-    for line in stat.splitlines():
-        name, *values = line.split()
-        if name.startswith("cpu") and name != "cpu":
-            counters[int(name[3:])] = [int(v) for v in values]
-    return counters
-
-
-def steal_share(before: dict[int, list[int]], after: dict[int, list[int]],
-                cpus: list[int]) -> float:
-    """The share of `cpus`' time stolen between two readings (guest time left out)."""
-    stolen = total = 0
-    for cpu in cpus:
-        spent = [b - a for a, b in zip(before[cpu][:8], after[cpu][:8], strict=True)]
-        stolen += spent[STEAL_FIELD]
-        total += sum(spent)
-    return round(stolen / total, 4) if total > 0 else 0.0
 
 
 def pressure(kind: str, root: Path = Path("/proc/pressure")) -> float | None:
@@ -116,7 +96,7 @@ class Watch:
 
     def start(self) -> None:
         self.before = before_facts()
-        self.stat = cpu_jiffies(Path("/proc/stat").read_text())
+        self.times = psutil.cpu_times(percpu=True)
         self.processes = cpu_by_process()
         self.began = time.monotonic()
 
@@ -125,8 +105,7 @@ class Watch:
         window = time.monotonic() - self.began
         foreign = foreign_cpu_s(self.processes, cpu_by_process(), ours())
         during = {"window_s": round(window, 2),
-                  "steal": steal_share(self.stat, cpu_jiffies(Path("/proc/stat").read_text()),
-                                       self.cpus),
+                  "steal": cpu_stolen(self.times, psutil.cpu_times(percpu=True), self.cpus),
                   "foreign_cpu_s": foreign,
                   "foreign_cpus": round(foreign / window, 3) if window > 0 else 0.0,
                   "load_average": [round(v, 2) for v in os.getloadavg()],
