@@ -130,32 +130,55 @@ def plan_cells(name: str, stacks: list[str] | None = None,
 PLANS = ("reference", "map", "study", "tour", "sweep", "database")
 ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1, "sweep": 3, "database": 3}
 # rounds with A/A seconds (a sweep's: one configuration of each stack, the middle round)
-AA_ROUNDS = {"reference": 1, "map": 3, "study": 0, "tour": 0, "sweep": 1, "database": 1}
+AA_ROUNDS = {"reference": 3, "map": 3, "study": 0, "tour": 0, "sweep": 1, "database": 1}
 PLAN_OPTIONS = {"workers": ("map", "tour", "sweep", "database"), "threads": ("sweep",),
                 "db_latency": ("map", "sweep", "database")}  # which plans take --workers, ...
 
 
+AA_DRAWS = ("once", "each round")  # how a plan draws its A/A cells: the first, or per round
+
+
 def aa_cells(cells: list[Cell], rng: random.Random) -> list[Cell]:
-    """One cell of each section, chosen at random, to be measured twice per round."""
+    """One cell of each section, chosen at random, to be measured twice (the plans saved
+    before the draw went per round: a resumed one keeps its order)."""
     sections: dict[str, list[Cell]] = {}
     for cell in cells:
         sections.setdefault(cell.section(), []).append(cell)
     return [rng.choice(members) for members in sections.values() if len(members) > 1]
 
 
-def order(cells: list[Cell], rounds: int, seed: int, aa_rounds: int | None = None
-          ) -> list[Slot]:
+def aa_turns(cells: list[Cell], rounds: list[int], seed: int) -> dict[int, list[Cell]]:
+    """For each of `rounds`, one cell of each section to measure twice: a section's cells
+    take turns in a random order (none again before all have had one), so that its noise
+    floor is not one cell's. Drawn apart from the order, which stays as it is."""
+    rng = random.Random(f"aa {seed}")
+    sections: dict[str, list[Cell]] = {}
+    for cell in cells:
+        sections.setdefault(cell.section(), []).append(cell)
+    chosen: dict[int, list[Cell]] = {number: [] for number in rounds}
+    for members in (m for m in sections.values() if len(m) > 1):
+        turn: list[Cell] = []
+        for number in rounds:
+            turn = turn or rng.sample(members, len(members))
+            chosen[number].append(turn.pop())
+    return chosen
+
+
+def order(cells: list[Cell], rounds: int, seed: int, aa_rounds: int | None = None,
+          draw: str = "each round") -> list[Slot]:
     """Every slot of the sitting in the order it runs them; the middle `aa_rounds`
-    rounds (all if None) hold the A/A seconds."""
+    rounds (all if None) hold the A/A seconds, drawn as `draw` says (AA_DRAWS)."""
     rng = random.Random(seed)
-    twice = aa_cells(cells, rng)
+    once = aa_cells(cells, rng) if draw == "once" else []
     paired = rounds if aa_rounds is None else min(aa_rounds, rounds)
     first_paired = (rounds - paired) // 2 + 1
+    numbers = list(range(first_paired, first_paired + paired))
+    turns = {n: once for n in numbers} if draw == "once" else aa_turns(cells, numbers, seed)
     slots: list[Slot] = []
     for number in range(1, rounds + 1):
         ordered = rng.sample(cells, len(cells))
         placed: list[tuple[Cell, bool]] = [(cell, False) for cell in ordered]
-        for cell in twice if first_paired <= number < first_paired + paired else []:
+        for cell in turns.get(number, []):
             first = ordered.index(cell)
             half = len(ordered) // 2
             at = first + half if first < half else first - half

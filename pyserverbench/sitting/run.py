@@ -115,7 +115,7 @@ def planned(name: str, cells: list[Cell], rounds: int, aa_rounds: int, python: s
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     started = datetime.now(timezone.utc)
     return {"id": f"{started:%Y%m%dT%H%M%SZ}-{name}-{seed}", "plan": name, "seed": seed,
-            "rounds": rounds, "aa_rounds": aa_rounds,
+            "rounds": rounds, "aa_rounds": aa_rounds, "aa_draw": "each round",
             "cells": [asdict(cell) for cell in cells], "options": options or [],
             "install": install or [], "python": python,
             "started_at": started.isoformat(timespec="seconds")}
@@ -140,6 +140,13 @@ def save_plan(plan: dict, results_dir: Path) -> Path:
 def cells_of(plan: dict) -> list[Cell]:
     return [Cell(c["kind"], c["stack"], c["workers"], c["db_latency_ms"], tuple(c["options"]),
                  c.get("sweep", False)) for c in plan["cells"]]
+
+
+def slots_of(plan: dict) -> list[Slot]:
+    """A plan's slots in order (a plan saved before the A/A draw went per round keeps its
+    own, so that it resumes as it began)."""
+    return order(cells_of(plan), plan["rounds"], plan["seed"], plan.get("aa_rounds"),
+                 plan.get("aa_draw", "once"))
 
 
 def options_problem(cells: list[Cell], extra: list[str]) -> str | None:
@@ -271,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             fail(wrong)
         save_plan(plan, results_dir)
     cells = cells_of(plan)
-    slots = order(cells, plan["rounds"], plan["seed"], plan.get("aa_rounds"))
+    slots = slots_of(plan)
     pairs = sum(slot.aa for slot in slots)
     print(f"sitting {plan['id']}: plan {plan['plan']}, {len(cells)} cells x "
           f"{plan['rounds']} rounds and {pairs} A/A seconds: {len(slots)} slots, seed "

@@ -80,3 +80,23 @@ def test_aa_seconds_go_in_the_middle_rounds_asked_for():
 def test_one_cell_per_section_has_no_aa_pair():
     assert not any(s.aa for s in order(plan_cells("tour"), 1, 3, aa_rounds=0))
     assert aa_cells([Cell("run", "sync", 2, 25)], __import__("random").Random(1)) == []
+
+
+def test_each_paired_round_measures_another_cell_twice_while_the_section_has_one():
+    cells = plan_cells("map", ["sync", "gthread", "gevent", "uvicorn"], (0, 25))
+    for seed in range(10):
+        slots = order(cells, rounds=3, seed=seed)
+        for latency in (0, 25):
+            twice = [s.cell for s in slots if s.aa and s.cell.db_latency_ms == latency]
+            assert len(twice) == 3 and len(set(twice)) == 3  # three rounds, three cells
+    # more paired rounds than cells: every cell has its turn before one has a second
+    two = plan_cells("map", ["sync", "gevent"], (25,))
+    seconds = collections.Counter(s.cell for s in order(two, 4, 1) if s.aa)
+    assert sorted(seconds.values()) == [2, 2]
+
+
+def test_a_plan_saved_before_the_per_round_draw_keeps_its_order():
+    cells = plan_cells("map", ["sync", "gthread", "gevent"], (25,))
+    once = order(cells, 3, 8, draw="once")
+    assert len({s.cell for s in once if s.aa}) == 1  # the same cell in every round
+    assert once != order(cells, 3, 8)

@@ -21,6 +21,7 @@ from pyserverbench.sitting.run import (
     recorded,
     reruns,
     sit,
+    slots_of,
 )
 
 
@@ -63,10 +64,13 @@ def test_a_new_plan_holds_its_seed_cells_and_options():
                                       "--db-latency", "25", "--seed", "9", "--python", "3.13"])
     plan = new_plan(args, ["--step", "5s"])
     assert plan["seed"] == 9 and plan["rounds"] == 3 and plan["options"] == ["--step", "5s"]
-    assert plan["aa_rounds"] == 3
+    assert plan["aa_rounds"] == 3 and plan["aa_draw"] == "each round"
     assert plan["id"].endswith("-map-9")
     assert [c.key() for c in cells_of(plan)] == ["capacity sync x2 25ms",
                                                  "capacity gevent x2 25ms"]
+    assert slots_of(plan) == order(cells_of(plan), 3, 9, 3)
+    older = {key: value for key, value in plan.items() if key != "aa_draw"}
+    assert slots_of(older) == order(cells_of(plan), 3, 9, 3, draw="once")
     slot = order(cells_of(plan), 3, 9)[0]
     assert place(plan, slot) == {"id": plan["id"], "plan": "map", "seed": 9, "round": 1,
                                  "rounds": 3,
