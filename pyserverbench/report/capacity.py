@@ -16,7 +16,7 @@ from pyserverbench.report.ties import (
     Ranking,
     counted,
     estimate,
-    noise_floor,
+    floor_of,
     ranking,
     sitting_facts,
 )
@@ -28,6 +28,9 @@ DETAIL_COLUMNS = ("Stack", "Server", "App", "Worker model", "Loop", "Parser", "S
                   "Repeats", "Bound (req/s)")
 DETAIL_ALIGN = ("left", "left", "left", "left", "left", "left", "right", "right", "right")
 SPREAD_GOAL = 0.05  # a repeat further than this from its cell's median is marked
+SPEED_MOVED = 1.1  # a cell's repeats whose server CPU speeds differ by more moved with it
+LIGHT = 0.8  # steps at this share of a search's capacity or less are its light load ...
+FLAT = 0.8  # ... and a p99 at this share of the goal there is a latency tail, not a knee
 
 INTRO = """\
 ## Capacity at a latency goal (open loop)
@@ -79,7 +82,12 @@ def _notes(runs: list[dict], spread: float) -> str:
     if errors:
         notes.append(f"stopped by failed requests, not latency, in {errors} of {len(runs)}")
     if spread > SPREAD_GOAL:
-        notes.append(f"repeats over ±{SPREAD_GOAL:.0%}")
+        notes.append(f"repeats over ±{SPREAD_GOAL:.0%}{speed_note(runs)}")
+    flat = flat_share(runs)
+    if flat is not None and flat >= FLAT:
+        notes.append(f"p99 already {flat:.0%} of the goal at {LIGHT:.0%} of its capacity or "
+                     f"less: the goal lies in its latency tail, not at a knee, so the "
+                     f"capacity is loosely set")
     lower = sum(r["capacity"]["lower_bound"] for r in runs)
     if lower:
         notes.append(f"lower bound in {lower} of {len(runs)}: load side busy")
@@ -91,6 +99,31 @@ def _notes(runs: list[dict], spread: float) -> str:
     if any((r.get("probe") or {}).get("tcp_nodelay") is False for r in runs):
         notes.append("TCP_NODELAY off")
     return "; ".join(notes)
+
+
+def flat_share(runs: list[dict]) -> float | None:
+    """The median p99, as a share of the goal, of a cell's passing steps (and warm steps)
+    at LIGHT of their search's capacity or less; None without such a step. Near 1, p99
+    barely rises with the rate (donkey-patched at 25 ms: 63–80 ms from 12 to 60/s)."""
+    shares = [step["p99_ms"] / r["capacity"]["goal_ms"] for r in runs
+              for step in [*r["capacity"]["steps"], *filter(None, [r["capacity"].get("warm")])]
+              if r["capacity"].get("rps") and step.get("passed", True)
+              and step["offered_rps"] <= LIGHT * r["capacity"]["rps"]]
+    return statistics.median(shares) if shares else None
+
+
+def speed_note(runs: list[dict]) -> str:
+    """How far the server CPU's speed (the probe's median over a search's steps) moved
+    between a cell's repeats: where it moved, their spread may be the machine's."""
+    probed = [found["median_ms"] for r in runs
+              if (found := r["capacity"].get("speed") or {}).get("median_ms")]
+    if len(probed) < 2:
+        return ""
+    low, high = min(probed), max(probed)
+    if high / low > SPEED_MOVED:
+        return (f", and the server CPU's speed moved {high / low:.2f}-fold between them "
+                f"(its fixed task {low:.2f}–{high:.2f} ms)")
+    return f", with the server CPU's speed steady (within {high / low:.2f}-fold)"
 
 
 def cell_estimate(runs: list[dict]) -> Estimate:
@@ -160,11 +193,13 @@ def failed_detail(record: dict) -> list[str]:
     return [*_head(record, 1), NONE, NONE]
 
 
+def capacity_rps(record: dict) -> float:
+    return record["capacity"]["rps"]
+
+
 def section_floor(records: list[dict]) -> float | None:
     """The noise floor of one latency's searches, from their A/A pairs that both passed."""
-    _, pairs = counted(records)
-    return noise_floor([(a["capacity"]["rps"], b["capacity"]["rps"]) for a, b in pairs
-                        if a["ok"] and b["ok"]])
+    return floor_of(records, capacity_rps)
 
 
 def latency_ranking(records: list[dict]) -> Ranking:
@@ -195,7 +230,7 @@ def latency_tables(records: list[dict]) -> tuple[list[list[str]], list[list[str]
 
 def latency_facts(records: list[dict]) -> list[str]:
     """What a latency's table rests on: the noise floor, and runs disturbed and rerun."""
-    return sitting_facts(records, section_floor(records), "searches")
+    return sitting_facts(records, capacity_rps, "searches")
 
 
 def chart_names(key: CapacityKey, latencies: list[int]) -> dict:

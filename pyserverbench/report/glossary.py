@@ -37,11 +37,12 @@ TERMS: dict[str, str] = {
                     "plus a margin (50 ms unless set otherwise).",
     "Loop": "the event loop the running server reported (`none` for a thread per "
             "request).",
-    "Noise floor": "the largest gap within a section's A/A pairs; a difference below it "
-                   "is not a difference.",
-    "Notes": "what to know before trusting a row: repeats far from their median, a "
-             "client that may have been the limit, a search that reached its highest "
-             "rate, an uneven split over workers, TCP_NODELAY off.",
+    "Noise floor": "the median gap within a section's A/A pairs (another stack in each "
+                   "round); a difference below it is not a difference.",
+    "Notes": "what to know before trusting a row: repeats far from their median (and how "
+             "far the server CPU's speed moved between them), a p99 near the goal even "
+             "under light load, a client that may have been the limit, a search that "
+             "reached its highest rate, an uneven split over workers, TCP_NODELAY off.",
     "Of Bound": "capacity as a share of the bound; near 100% the stack does all that its "
                 "CPU or slots allow.",
     "Of Ceiling": "requests handled as a share of the closed loop's ceiling; at 90% or more "

@@ -30,7 +30,7 @@ from pyserverbench.report.rows import (
     COLUMNS,
     DETAIL_ALIGN,
     DETAIL_COLUMNS,
-    scenario_floor,
+    run_requests,
     scenario_tables,
 )
 from pyserverbench.report.ties import sitting_facts
@@ -127,7 +127,7 @@ def _short(field: str, value: str) -> str:
 
 def _facts(records: list[dict]) -> list[str]:
     first = records[0]
-    watched = [f"- {fact}" for fact in sitting_facts(records, scenario_floor(records), "runs")]
+    watched = [f"- {fact}" for fact in sitting_facts(records, run_requests, "runs")]
     if first.get("user_app"):
         return [*_machine_facts(records), *_app_facts(records), *watched]
     workload = from_record(first)

@@ -14,7 +14,7 @@ from pyserverbench.report.ties import (
     Ranking,
     counted,
     estimate,
-    noise_floor,
+    floor_of,
     ranking,
 )
 
@@ -226,11 +226,13 @@ def _version_notes(groups: list[list[dict]]) -> dict[int, list[str]]:
     return notes
 
 
+def run_requests(record: dict) -> float:
+    return record["metrics"]["requests"]
+
+
 def scenario_floor(records: list[dict]) -> float | None:
     """The noise floor of a scenario's runs, from their A/A pairs that both passed."""
-    _, pairs = counted(records)
-    return noise_floor([(a["metrics"]["requests"], b["metrics"]["requests"])
-                        for a, b in pairs if a["ok"] and b["ok"]])
+    return floor_of(records, run_requests)
 
 
 def scenario_ranking(records: list[dict]) -> Ranking:

@@ -8,9 +8,11 @@ distribution-free interval, the noise floor from A/A pairs, and tie groups.
   lowest and highest (75%); for n = 5 still (94%); for n = 8, the 2nd of each end (93%).
   A capacity search's own bracket widens it: from its highest passing rate to its
   lowest failing one.
-- The noise floor of a section is the largest difference, relative to their mean,
-  between the two measurements of an A/A pair (one cell measured twice in a round,
-  half a round apart).
+- The noise floor of a section is the median difference, relative to their mean,
+  between the two measurements of its A/A pairs (one cell measured twice in a round,
+  half a round apart; another cell in each round where the section has more). The
+  median, not the largest: the floor is what two measurements of one cell differ by in
+  this section, and a noisy cell's own spread is in its interval already.
 - Stacks tie when their intervals overlap or their estimates differ by less than the
   noise floor. Groups are formed down the ranking by estimate: a stack joins the group
   above if it ties with that group's leader, else it leads a new group (so a group
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CONFIDENCE = 0.75  # the least confidence an interval must have
@@ -75,10 +78,19 @@ def estimate(values: list[float], highs: list[float | None] | None = None) -> Es
                     round(spread, 4))
 
 
+def pair_gaps(pairs: list[tuple[float, float]]) -> list[float]:
+    """Each A/A pair's difference relative to its mean (pairs summing to 0 left out)."""
+    return [abs(a - b) / ((a + b) / 2) for a, b in pairs if a + b > 0]
+
+
+def median_gap(gaps: list[float]) -> float | None:
+    """The noise floor of these A/A gaps: their median (None without one)."""
+    return statistics.median(gaps) if gaps else None
+
+
 def noise_floor(pairs: list[tuple[float, float]]) -> float | None:
-    """The largest relative difference within A/A pairs; None without a pair."""
-    gaps = [abs(a - b) / ((a + b) / 2) for a, b in pairs if a + b > 0]
-    return max(gaps) if gaps else None
+    """The median relative difference within A/A pairs; None without a pair."""
+    return median_gap(pair_gaps(pairs))
 
 
 def tied(a: Estimate, b: Estimate, floor: float | None) -> bool:
@@ -153,15 +165,33 @@ def counted(records: list[dict]) -> tuple[list[dict], list[tuple[dict, dict]]]:
     return kept, pairs
 
 
-def sitting_facts(records: list[dict], floor: float | None, what: str) -> list[str]:
-    """What a table of a sitting rests on: its noise floor from the A/A pairs, the runs
-    disturbed (and run again), and the range of the server CPU's speed."""
+def aa_gaps(records: list[dict], value: Callable[[dict], float]) -> list[tuple[str, float]]:
+    """The A/A pairs of `records` that both finished, in order: each one's stack and the
+    gap between its two `value`s relative to their mean."""
+    _, pairs = counted(records)
+    both = [(a["stack"], (value(a), value(b))) for a, b in pairs if a["ok"] and b["ok"]]
+    return [(stack, gap) for stack, pair in both for gap in pair_gaps([pair])]
+
+
+def floor_of(records: list[dict], value: Callable[[dict], float]) -> float | None:
+    """A section's noise floor: the median gap of its A/A pairs (None without one)."""
+    return median_gap([gap for _, gap in aa_gaps(records, value)])
+
+
+def sitting_facts(records: list[dict], value: Callable[[dict], float] | None,
+                  what: str) -> list[str]:
+    """What a table of a sitting rests on: its noise floor from the A/A pairs (their
+    `value`s; None: not stated), the runs disturbed (and run again), and the range of
+    the server CPU's speed."""
     _, pairs = counted(records)
     facts = []
-    if pairs:
-        facts.append(f"Noise floor: {floor:.1%}, the largest gap within {len(pairs)} A/A "
-                     f"pairs (one stack measured twice in a round, half a round apart)."
-                     if floor is not None else "Noise floor: no A/A pair where both passed.")
+    if pairs and value is not None:
+        gaps = aa_gaps(records, value)
+        each = ", ".join(f"{stack} {gap:.1%}" for stack, gap in gaps)
+        facts.append(f"Noise floor: {median_gap([g for _, g in gaps]):.1%}, the median "
+                     f"gap of {len(gaps)} A/A pairs (a stack measured twice in a round, half "
+                     f"a round apart): {each}." if gaps
+                     else "Noise floor: no A/A pair where both passed.")
     disturbed = [r for r in records if (r.get("machine") or {}).get("disturbed")]
     if disturbed:
         facts.append(f"Disturbed: {len(disturbed)} {what} (run again once, later in the "

@@ -50,6 +50,37 @@ def test_each_latency_gets_a_table_ranked_by_median_capacity_with_its_spread_and
         text, "### 25 ms DB latency: goal p99 ≤ 75 ms")] == ["1,025", "225"]
 
 
+def _sped(record: dict, median_ms: float) -> dict:
+    record["capacity"]["speed"] = {"median_ms": median_ms}
+    return record
+
+
+def test_repeats_over_the_goal_say_how_far_the_machines_speed_moved_between_them():
+    moved = [_sped(_record("uvicorn", 25, rps, n), ms)
+             for n, (rps, ms) in enumerate(((1000.0, 1.45), (1200.0, 1.5), (900.0, 2.5)), 1)]
+    [row] = _table(render(moved), "### 25 ms DB latency")
+    assert row["Notes"] == ("repeats over ±5%, and the server CPU's speed moved 1.72-fold "
+                            "between them (its fixed task 1.45–2.50 ms)")
+    steady = [_sped(_record("uvicorn", 25, rps, n), ms)
+              for n, (rps, ms) in enumerate(((1000.0, 1.45), (1200.0, 1.5), (900.0, 1.52)), 1)]
+    [row] = _table(render(steady), "### 25 ms DB latency")
+    assert row["Notes"] == ("repeats over ±5%, with the server CPU's speed steady (within "
+                            "1.05-fold)")
+
+
+def test_a_cell_whose_p99_is_near_the_goal_under_light_load_is_said_to_have_no_knee():
+    flat = [_record("donkey-patched", 25, 50.0, n) for n in (1, 2, 3)]
+    for record in flat:
+        record["capacity"]["steps"][0]["p99_ms"] = 0.9 * 75  # at half its capacity
+    [row] = _table(render(flat), "### 25 ms DB latency")
+    assert row["Notes"] == ("p99 already 90% of the goal at 80% of its capacity or less: the "
+                            "goal lies in its latency tail, not at a knee, so the capacity is "
+                            "loosely set")
+    knee = [_record("uvicorn", 25, 1000.0, n) for n in (1, 2, 3)]  # 5 ms at half
+    [row] = _table(render(knee), "### 25 ms DB latency")
+    assert "latency tail" not in row["Notes"]
+
+
 def test_notes_flag_lower_bounds_little_and_noise_and_a_failed_search_shows_no_number():
     records = [_record("uvicorn", 25, 1000.0, 1, lower=True, odd=2),
                _record("uvicorn", 25, 1200.0, 2),
@@ -82,6 +113,9 @@ def test_a_sittings_table_has_tie_groups_a_noise_floor_and_leaves_out_what_was_r
                 for n, rps in enumerate((1015.0, 990.0, 1030.0), start=1)]
     records += [_placed(_record("sync", 25, rps, n), "s", n, n * 10 + 2)
                 for n, rps in enumerate((200.0, 205.0), start=1)]
+    # two more A/A pairs, a close one and a far one: the floor is their median
+    records.append(_placed(_record("gevent", 25, 1000.0, 8), "g", 2, 25, aa=True))
+    records.append(_placed(_record("sync", 25, 300.0, 7), "s", 1, 16, aa=True))
     # sync's third search was disturbed and run again; only the rerun counts
     records.append(_placed(_record("sync", 25, 900.0, 3), "s", 3, 32,
                            disturbed=("CPU steal 9.0% of the run's CPU time (limit 5%)",)))
@@ -93,7 +127,8 @@ def test_a_sittings_table_has_tie_groups_a_noise_floor_and_leaves_out_what_was_r
     assert _cells(rows[2], "Searches", "Capacity (req/s)") == ["3", "202"]  # with the rerun
     assert _cells(rows[1], "Searches", "Capacity (req/s)") == ["3", "1,010"]  # A/A left out
     section = text.split("### 25 ms DB latency")[1]
-    assert "Noise floor: 4.9%, the largest gap within 1 A/A pairs" in section  # 1000 vs 1050
+    assert ("Noise floor: 4.9%, the median gap of 3 A/A pairs (a stack measured twice in a "
+            "round, half a round apart): gevent 1.0%, sync 40.0%, uvicorn 4.9%.") in section
     assert "Disturbed: 1 searches (run again once, later in the sitting): CPU steal" in section
     assert "15.0–17.0 ms over the searches (median 15.0 ms)" in section
     assert "sitting S1" in text  # the sitting names its section

@@ -52,8 +52,9 @@ def test_an_estimate_needs_a_value():
         estimate([])
 
 
-def test_the_noise_floor_is_the_largest_relative_gap_of_the_pairs():
-    assert noise_floor([(100.0, 104.0), (200.0, 190.0)]) == pytest.approx(10 / 195)
+def test_the_noise_floor_is_the_median_relative_gap_of_the_pairs():
+    assert noise_floor([(100.0, 104.0), (200.0, 190.0)]) == pytest.approx((4 / 102 + 10 / 195) / 2)
+    assert noise_floor([(100.0, 101.0), (100.0, 150.0), (100.0, 104.0)]) == pytest.approx(4 / 102)
     assert noise_floor([]) is None
     assert noise_floor([(0.0, 0.0)]) is None
 
