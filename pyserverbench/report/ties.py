@@ -188,8 +188,9 @@ def sitting_facts(records: list[dict], value: Callable[[dict], float] | None,
     if pairs and value is not None:
         gaps = aa_gaps(records, value)
         each = ", ".join(f"{stack} {gap:.1%}" for stack, gap in gaps)
+        counted_pairs = f"{len(gaps)} A/A pair" + ("s" if len(gaps) != 1 else "")
         facts.append(f"Noise floor: {median_gap([g for _, g in gaps]):.1%}, the median "
-                     f"gap of {len(gaps)} A/A pairs (a stack measured twice in a round, half "
+                     f"gap of {counted_pairs} (a stack measured twice in a round, half "
                      f"a round apart): {each}." if gaps
                      else "Noise floor: no A/A pair where both passed.")
     disturbed = [r for r in records if (r.get("machine") or {}).get("disturbed")]

@@ -359,7 +359,7 @@ def test_a_closed_loop_table_of_a_sitting_states_its_floor_and_what_was_disturbe
     second["sitting"].update(aa=True, order=9)
     second["metrics"]["requests"] = round(records[0]["metrics"]["requests"] * 1.02)
     text = scenarios(records + [second])
-    assert "- Noise floor: 2.0%, the median gap of 1 A/A pairs" in text
+    assert "- Noise floor: 2.0%, the median gap of 1 A/A pair (a stack" in text
     assert "15.0–17.0 ms over the runs" in text
     assert "in sitting S2 (seed 3, 3 rounds" in text
     [row] = proof_rows(text)
