@@ -295,8 +295,7 @@ def render_sweep(key: tuple, records: list[dict], heading: str, facts: list[str]
     """A sweep section: its answer per stack, its chart, and a table per stack."""
     stacks = by_stack(records)
     answer = answer_text(records)
-    held = [fact for fact in sitting_facts(records, None, "searches")
-            if not fact.startswith("Noise floor")]  # each stack has its own, below
+    held = sitting_facts(records, None, "searches")  # each stack has its own floor, below
     first = records[0]["capacity"]
     setup = (f"- Goal: p99 within {goal_text(CapacityKey.of(records[0]))}; mix "
              f"`{first['mix']}`; steps of {first['step_s']} s after {first['warmup_s']} s "

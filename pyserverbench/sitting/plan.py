@@ -135,16 +135,18 @@ PLAN_OPTIONS = {"workers": ("map", "tour", "sweep", "database"), "threads": ("sw
                 "db_latency": ("map", "sweep", "database")}  # which plans take --workers, ...
 
 
-AA_DRAWS = ("once", "each round")  # how a plan draws its A/A cells: the first, or per round
+def paired_sections(cells: list[Cell]) -> list[list[Cell]]:
+    """The cells of each section that has two or more (the sections with A/A pairs)."""
+    sections: dict[str, list[Cell]] = {}
+    for cell in cells:
+        sections.setdefault(cell.section(), []).append(cell)
+    return [members for members in sections.values() if len(members) > 1]
 
 
 def aa_cells(cells: list[Cell], rng: random.Random) -> list[Cell]:
     """One cell of each section, chosen at random, to be measured twice (the plans saved
     before the draw went per round: a resumed one keeps its order)."""
-    sections: dict[str, list[Cell]] = {}
-    for cell in cells:
-        sections.setdefault(cell.section(), []).append(cell)
-    return [rng.choice(members) for members in sections.values() if len(members) > 1]
+    return [rng.choice(members) for members in paired_sections(cells)]
 
 
 def aa_turns(cells: list[Cell], rounds: list[int], seed: int) -> dict[int, list[Cell]]:
@@ -152,11 +154,8 @@ def aa_turns(cells: list[Cell], rounds: list[int], seed: int) -> dict[int, list[
     take turns in a random order (none again before all have had one), so that its noise
     floor is not one cell's. Drawn apart from the order, which stays as it is."""
     rng = random.Random(f"aa {seed}")
-    sections: dict[str, list[Cell]] = {}
-    for cell in cells:
-        sections.setdefault(cell.section(), []).append(cell)
     chosen: dict[int, list[Cell]] = {number: [] for number in rounds}
-    for members in (m for m in sections.values() if len(m) > 1):
+    for members in paired_sections(cells):
         turn: list[Cell] = []
         for number in rounds:
             turn = turn or rng.sample(members, len(members))
@@ -167,7 +166,8 @@ def aa_turns(cells: list[Cell], rounds: list[int], seed: int) -> dict[int, list[
 def order(cells: list[Cell], rounds: int, seed: int, aa_rounds: int | None = None,
           draw: str = "each round") -> list[Slot]:
     """Every slot of the sitting in the order it runs them; the middle `aa_rounds`
-    rounds (all if None) hold the A/A seconds, drawn as `draw` says (AA_DRAWS)."""
+    rounds (all if None) hold the A/A seconds, drawn `draw`: "each round" (aa_turns) or
+    "once" (aa_cells, the plans saved before)."""
     rng = random.Random(seed)
     once = aa_cells(cells, rng) if draw == "once" else []
     paired = rounds if aa_rounds is None else min(aa_rounds, rounds)

@@ -87,8 +87,13 @@ def test_the_report_answers_per_stack_and_shows_each_stacks_grid():
     records = [*_gthread(), *_three("gevent", 1, None, (700, 710, 690)),
                *_three("gevent", 3, None, (705, 700, 715)),
                capacity_record("uvicorn", 25, 900)]
-    text = render(records)
+    second = _config("gevent", 1, None, 770, 2, aa=True)  # gevent 1 x 1's A/A pair
+    second["sitting"]["order"] = 20
+    text = render([*records, second])
     deployments = text.index("## Deployments")
+    # each stack states its own floor; the section states none of its own
+    assert "Noise floor 8.1% (its A/A pair)." in text[deployments:]
+    assert "- Noise floor:" not in text[deployments:]
     assert text.index("The answer") < deployments
     found = tables(text[deployments:])
     answer = {row["Stack"]: row for row in found[0]}
