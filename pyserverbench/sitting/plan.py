@@ -111,8 +111,8 @@ def plan_cells(name: str, stacks: list[str] | None = None,
                 for latency in latencies or MAP_LATENCIES for stack in chosen]
     if name == "reference":
         return [*(Cell("run", stack, 2, 25, REFERENCE_RUN) for stack in chosen),
-                *(Cell("capacity", stack, 2, latency) for latency in MAP_LATENCIES
-                  for stack in chosen),
+                *(Cell("capacity", stack, 2, latency)
+                  for latency in latencies or MAP_LATENCIES for stack in chosen),
                 *(Cell("run", stack, 2, 25, (*REFERENCE_RUN, *FANOUT)) for stack in chosen)]
     if name == "database":
         return [*(Cell("capacity", stack, count, latency, options)
@@ -131,8 +131,9 @@ PLANS = ("reference", "map", "study", "tour", "sweep", "database")
 ROUNDS = {"reference": 3, "map": 3, "study": 1, "tour": 1, "sweep": 3, "database": 3}
 # rounds with A/A seconds (a sweep's: one configuration of each stack, the middle round)
 AA_ROUNDS = {"reference": 3, "map": 3, "study": 0, "tour": 0, "sweep": 1, "database": 1}
+# which plans take --workers, --threads, --db-latency
 PLAN_OPTIONS = {"workers": ("map", "tour", "sweep", "database"), "threads": ("sweep",),
-                "db_latency": ("map", "sweep", "database")}  # which plans take --workers, ...
+                "db_latency": ("map", "reference", "sweep", "database")}
 
 
 def paired_sections(cells: list[Cell]) -> list[list[Cell]]:

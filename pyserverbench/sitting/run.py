@@ -55,7 +55,8 @@ def build_parser() -> OneLineParser:
                              f"{', '.join(SWEEP_STACKS)})")
     parser.add_argument("--db-latency", type=latencies, default=None,
                         help="map, sweep and database: DB latencies in ms, comma-separated "
-                             "(a sweep's and database's default: 25)")
+                             "(a sweep's and database's default: 25); reference: its "
+                             "capacity map's (its closed loops are at 25 ms)")
     parser.add_argument("--workers", type=worker_counts, default=None,
                         help="map, tour, sweep and database: worker counts, comma-separated, "
                              "each 1 "

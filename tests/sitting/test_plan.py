@@ -34,6 +34,9 @@ def test_the_plans_hold_what_they_promise():
     assert kinds[("capacity", 100, ())] == len(STACKS)
     assert kinds[("run", 25, ("--duration", "15s", "--workload", "fanout",
                               "--fanout-calls", "3"))] == len(STACKS)
+    narrow = plan_cells("reference", latencies=(25,))
+    assert {(c.kind, c.db_latency_ms) for c in narrow} == {("run", 25), ("capacity", 25)}
+    assert len(narrow) == 3 * len(STACKS)  # the closed loops stay, the map is one latency
     with pytest.raises(ValueError, match="unknown plan 'nope'"):
         plan_cells("nope")
 
