@@ -23,6 +23,7 @@ from pyserverbench.cli.capacity_options import search_options_problem
 from pyserverbench.cli.options import OneLineParser, add_results_dir, fail, load_options_problem
 from pyserverbench.cli.progress import clock
 from pyserverbench.cli.types import latencies, thread_counts, worker_counts
+from pyserverbench.matrix.pythons import runs
 from pyserverbench.matrix.stacks import STACKS
 from pyserverbench.records import read_json
 from pyserverbench.sitting.plan import (
@@ -257,6 +258,15 @@ def run_slot(plan: dict, slot: Slot, results_dir: Path, command: Command = slot_
     return code
 
 
+def python_problem(version: str) -> str | None:
+    """Why the sitting cannot measure on Python `version`, in one line, or None: nox
+    would skip every session of a Python it cannot find, and nothing would be measured."""
+    if runs(version):
+        return None
+    return (f"argument --python: python{version} is not on PATH or does not start, so "
+            f"every session would be skipped (with pyenv, list it in PYENV_VERSION)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -267,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             fail(f"argument --resume: no sitting {args.resume!r} in {plans}")
         plan = json.loads(path.read_text(encoding="utf-8"))
+        wrong = python_problem(plan["python"])
+        if wrong:
+            fail(wrong)
     else:
         if args.python is None:
             fail("argument --python: required")
@@ -274,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         if wrong:
             fail(wrong)
         plan = new_plan(args, extra)
-        wrong = options_problem(cells_of(plan), extra)
+        wrong = options_problem(cells_of(plan), extra) or python_problem(args.python)
         if wrong:
             fail(wrong)
         save_plan(plan, results_dir)

@@ -103,6 +103,8 @@ def test_a_sweep_plans_each_stacks_grid_and_its_own_noise_pairs():
     (["--plan", "all"], "argument --plan: invalid choice: 'all'"),
     (["--plan", "tour"], "argument --python: required"),
     (["--resume", "nope"], "argument --resume: no sitting 'nope' in"),
+    (["--python", "3.99", "--plan", "tour"],
+     "argument --python: python3.99 is not on PATH or does not start, so every session"),
     (["--python", "3.13", "--plan", "map", "--duration", "2s"], "--duration"),
     (["--python", "3.13", "--plan", "study", "--workers", "3"],
      "argument --workers: applies to --plan map or tour or sweep or database, not 'study'"),
