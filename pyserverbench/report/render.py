@@ -354,16 +354,22 @@ def _closed_groups(records: list[dict]) -> dict[ClosedKey, list[dict]]:
 def headlines(records: list[dict]) -> tuple[CapacityKey | None, ClosedKey | None]:
     """The headline sections, first in the report and the HTML page: the capacity
     section with a 25 ms table and the most stacks, and the study's closed loop with the
-    most stacks (then the newest Python)."""
+    most stacks (then the newest Python); among equals, the latest measured, as in the
+    answer."""
     def stacks(members: list[dict]) -> int:
         return len({r["stack"] for r in members})
 
+    def latest(members: list[dict]) -> str:
+        return max(r["started_at"] for r in members)
+
     lead = max(((key, members) for key, members, _ in capacity_sections(records)
                 if 25 in {r["db_latency_ms"] for r in members}),
-               key=lambda found: (not found[0].db, stacks(found[1])), default=(None, []))[0]
+               key=lambda found: (not found[0].db, stacks(found[1]), latest(found[1])),
+               default=(None, []))[0]
     groups = _closed_groups(records)
     study = max((key for key in groups if _headline_closed(key)), default=None,
-                key=lambda key: (stacks(groups[key]), python_order(key.python)))
+                key=lambda key: (stacks(groups[key]), python_order(key.python),
+                                 latest(groups[key])))
     return lead, study
 
 

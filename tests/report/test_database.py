@@ -37,6 +37,19 @@ def test_a_postgres_search_is_its_own_section_and_its_bound_is_the_pools():
     assert lead is not None and lead.db == ""  # the headline stays on the fake DB
 
 
+def test_of_two_sittings_alike_the_latest_measured_is_the_headline():
+    def sat(record: dict, sitting: str, started: str) -> dict:
+        return {**record, "id": f"{record['id']}-{sitting}", "started_at": started,
+                "sitting": {"id": sitting}}
+    older = [sat(capacity_record(s, 25, 1000.0), "S1", "2026-12-07T15:00:00+00:00")
+             for s in ("uvicorn", "gevent")]
+    newer = [sat(capacity_record(s, 25, 900.0), "S2", "2026-12-08T02:00:00+00:00")
+             for s in ("uvicorn", "gevent")]
+    for records in (older + newer, newer + older):
+        lead, _ = headlines(records)
+        assert lead is not None and lead.sitting == "S2"
+
+
 def test_the_answer_gives_postgres_its_own_row():
     fake = [capacity_record("uvicorn", 25, 1400.0, bound=3000.0)]
     real = [_on_postgres(capacity_record("uvicorn", 25, 900.0, bound=3000.0))]
