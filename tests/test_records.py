@@ -24,7 +24,8 @@ from pyserverbench.records import (
 
 COMMITTED = sorted([*(ROOT / "results" / "runs").glob("*.json"),
                     *(ROOT / "examples" / "results").glob("*/runs/*.json"),
-                    *(ROOT / "trials").glob("*/*.json")])
+                    *(ROOT / "trials").glob("*/*.json"),
+                    *(ROOT / "archive").glob("*/*.json")])
 
 
 def test_the_schema_is_a_valid_json_schema():
